@@ -1,0 +1,41 @@
+# OrderHub: `make demo` runs the product with demo data; `make test` passes the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EMULATOR_PORT ?= 9100
+
+.PHONY: demo test venv install lint migrate messages clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=bench
+	$(PY) manage.py compilemessages --ignore=.venv
+
+demo: $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+clean:
+	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from orders.models import Order, OrderLine
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "external_line_id",
+            "platform_item_id",
+            "platform_sku_id",
+            "sku_code",
+            "title",
+            "quantity",
+            "unit_price",
+            "discount_amount",
+            "paid_amount",
+            "refund_status",
+        ]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True, read_only=True)
+    platform = serializers.CharField(source="channel.platform", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+    is_at_risk = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "channel",
+            "platform",
+            "external_id",
+            "state",
+            "platform_status",
+            "refund_requested",
+            "buyer_nick",
+            "receiver_name",
+            "receiver_phone",
+            "receiver_province",
+            "receiver_city",
+            "receiver_district",
+            "receiver_address",
+            "receiver_masked",
+            "goods_amount",
+            "postage",
+            "discount_amount",
+            "paid_amount",
+            "coupons",
+            "buyer_message",
+            "seller_memo",
+            "is_presale",
+            "platform_created_at",
+            "paid_at",
+            "platform_modified_at",
+            "ship_by",
+            "is_overdue",
+            "is_at_risk",
+            "lane",
+            "priority",
+            "tags",
+            "hold_reason",
+            "received_at",
+            "lines",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,190 @@
+"""The one interface every marketplace adapter implements, and the neutral order it produces.
+
+Adapters are plain Python: no ORM access. They speak HTTP to `ChannelCredentials.api_base_url`
+with `requests`, so the same code runs against the real platform and the local emulator.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+
+# ---- errors ------------------------------------------------------------------------------
+class ChannelError(Exception):
+    """A platform call failed. `retryable` tells the outbox/pull loop whether to try again."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, code: str = "", sub_code: str = "", payload: Any = None):
+        super().__init__(message)
+        self.code = str(code)
+        self.sub_code = str(sub_code)
+        self.payload = payload
+
+
+class RetryableChannelError(ChannelError):
+    """Rate limit, platform-side fault, timeout, HTTP 5xx: try again later with backoff."""
+
+    retryable = True
+
+
+class PermanentChannelError(ChannelError):
+    """Bad credentials, bad arguments, business refusal: retrying cannot help; a person must act."""
+
+
+class AlreadyDoneError(ChannelError):
+    """The platform says the effect already happened (e.g. already shipped): count as success."""
+
+
+class PayloadError(ValueError):
+    """A native payload is malformed. `field` names the offending field for a 400 response."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class SignatureError(Exception):
+    """A pushed message failed authentication (bad/missing signature, undecryptable body)."""
+
+
+# ---- neutral data ------------------------------------------------------------------------
+@dataclass
+class NormalizedLine:
+    external_line_id: str
+    platform_item_id: str
+    platform_sku_id: str
+    sku_code: str  # merchant's own code (outer id); may be empty
+    title: str
+    quantity: int
+    unit_price: Decimal  # yuan
+    discount_amount: Decimal = Decimal("0")  # yuan, this line's share of shop coupons/promotions
+    paid_amount: Decimal = Decimal("0")  # yuan
+    refund_status: str = ""
+
+
+@dataclass
+class NormalizedOrder:
+    """One platform order in OrderHub's vocabulary. Money in Decimal yuan; times aware (Asia/Shanghai)."""
+
+    external_id: str
+    platform_status: str  # one of orders.models.PlatformStatus values
+    platform_status_raw: str
+    buyer_nick: str
+    receiver_name: str
+    receiver_phone: str
+    receiver_province: str
+    receiver_city: str
+    receiver_district: str
+    receiver_address: str
+    lines: list[NormalizedLine]
+    goods_amount: Decimal
+    paid_amount: Decimal
+    postage: Decimal = Decimal("0")
+    discount_amount: Decimal = Decimal("0")
+    coupons: list[dict[str, Any]] = field(default_factory=list)  # {"kind", "name", "amount" (str yuan), "line_id"}
+    buyer_message: str = ""
+    seller_memo: str = ""
+    is_presale: bool = False
+    refund_requested: bool = False
+    platform_hold: bool = False
+    buyer_id: str = ""
+    receiver_town: str = ""
+    receiver_zip: str = ""
+    receiver_masked: bool = False
+    receiver_cipher: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    paid_at: datetime | None = None
+    modified_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChannelCredentials:
+    """What an adapter needs to call one shop's API; built from orders.models.Channel."""
+
+    platform: str
+    app_key: str = ""
+    app_secret: str = ""
+    access_token: str = ""
+    sign_secret: str = ""
+    message_key: str = ""
+    api_base_url: str = ""
+    timeout: float = 10.0
+
+
+@dataclass
+class OrderPage:
+    orders: list[NormalizedOrder]
+    has_next: bool
+    next_page: Any = None  # opaque to callers: pass back to pull_orders(page=...)
+
+
+@dataclass
+class PushMessage:
+    """A verified platform push: a trigger to re-read `external_id` with the detail API."""
+
+    message_id: str
+    topic: str
+    external_id: str
+    is_heartbeat: bool = False
+
+
+@dataclass
+class ShipRequest:
+    external_id: str
+    tracking_number: str
+    carrier_code: str  # the platform's own code for the carrier (shared/channels/README.md §6)
+    line_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StockUpdate:
+    platform_item_id: str
+    platform_sku_id: str
+    quantity: int  # absolute quantity to show; adapters with delta-only APIs compute the delta
+    last_pushed: int | None = None
+
+
+class ChannelAdapter(abc.ABC):
+    """Base class: one subclass per platform module. Subclasses set `platform`."""
+
+    platform: ClassVar[str] = ""
+    #: whether pushes arrive as signed HTTP posts that OrderHub can receive (Douyin, Kuaishou)
+    http_push: ClassVar[bool] = False
+
+    def __init__(self, credentials: ChannelCredentials):
+        self.credentials = credentials
+
+    # signing ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def sign(self, params: dict[str, str]) -> str: ...
+
+    # parsing ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def parse_order(self, payload: dict[str, Any]) -> NormalizedOrder:
+        """Native order JSON (one order, as the detail API returns it or as pushed) -> neutral."""
+        ...
+
+    # push ---------------------------------------------------------------------------------
+    def verify_push(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
+        """Authenticate a platform-native push; raise SignatureError when it is not genuine."""
+        raise SignatureError(f"{self.platform} does not push over HTTP; OrderHub polls it")
+
+    # API calls ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def pull_orders(self, *, start: datetime, end: datetime, page: Any = None, page_size: int = 50) -> OrderPage: ...
+
+    @abc.abstractmethod
+    def fetch_order(self, external_id: str) -> NormalizedOrder: ...
+
+    @abc.abstractmethod
+    def ship(self, request: ShipRequest) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def update_stock(self, update: StockUpdate) -> dict[str, Any]: ...

@@ -1,0 +1,353 @@
+"""Channels (one shop on one platform) and the orders they send, each order a state machine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
+
+
+class Platform(models.TextChoices):
+    TAOBAO = "taobao", _("Taobao")
+    TMALL = "tmall", _("Tmall")
+    JD = "jd", _("JD")
+    PDD = "pdd", _("Pinduoduo")
+    DOUYIN = "douyin", _("Douyin shop")
+    KUAISHOU = "kuaishou", _("Kuaishou shop")
+    MANUAL = "manual", _("Manual / ERP bridge")
+
+
+class Channel(models.Model):
+    """One shop on one platform, with the credentials to talk to it."""
+
+    platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
+    name = models.CharField(_("shop name"), max_length=100)
+    app_key = models.CharField(_("app key"), max_length=128, blank=True)
+    app_secret = models.CharField(_("app secret"), max_length=256, blank=True)
+    access_token = models.CharField(_("access token (session)"), max_length=512, blank=True)
+    sign_secret = models.CharField(
+        _("sign secret"),
+        max_length=256,
+        blank=True,
+        help_text=_("Kuaishou's signSecret; other platforms sign with the app secret."),
+    )
+    message_key = models.CharField(
+        _("message key"), max_length=256, blank=True, help_text=_("Kuaishou push AES key (Base64).")
+    )
+    api_base_url = models.URLField(_("API base URL"), max_length=300, blank=True)
+    webhook_secret = models.CharField(_("webhook secret"), max_length=256, blank=True)
+    ship_within_hours = models.PositiveSmallIntegerField(_("ship within (hours)"), default=4)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    pull_enabled = models.BooleanField(_("pull orders"), default=True)
+    pull_interval_minutes = models.PositiveSmallIntegerField(_("pull every (minutes)"), default=2)
+
+    # Pull state: the cursor only ever advances past orders already stored.
+    pull_cursor = models.DateTimeField(_("pull cursor"), null=True, blank=True)
+    last_pull_at = models.DateTimeField(_("last pull"), null=True, blank=True)
+    last_pull_ok_at = models.DateTimeField(_("last successful pull"), null=True, blank=True)
+    last_pull_error = models.TextField(_("last pull error"), blank=True)
+    consecutive_pull_failures = models.PositiveIntegerField(_("consecutive pull failures"), default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["last_pull_at", "updated_at"])
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} · {self.name}"
+
+    @property
+    def adapter_platform(self) -> str:
+        """Tmall speaks Taobao's API; a manual channel takes OrderHub's own neutral format."""
+        return Platform.TAOBAO if self.platform == Platform.TMALL else self.platform
+
+
+class OrderState(models.TextChoices):
+    NEW = "new", _("New")
+    READY = "ready", _("Ready to print")
+    ON_HOLD = "on_hold", _("On hold")
+    AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
+    PRINTED = "printed", _("Printed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    RETURNED = "returned", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATES = (OrderState.NEW, OrderState.READY, OrderState.ON_HOLD, OrderState.AWAITING_STOCK, OrderState.PRINTED)
+HOLDABLE_STATES = OPEN_STATES
+CANCELLABLE_STATES = OPEN_STATES
+
+
+class PlatformStatus(models.TextChoices):
+    """The platform's state mapped to one neutral vocabulary (shared/channels/README.md §4)."""
+
+    UNPAID = "unpaid", _("Unpaid")
+    AWAITING_SHIPMENT = "awaiting_shipment", _("Awaiting shipment")
+    HOLD = "hold", _("Held by platform")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Lane(models.TextChoices):
+    NORMAL = "", _("Normal")
+    PROMOTION = "promotion", _("Promotion")
+    PRESALE = "presale", _("Presale")
+    PRIORITY = "priority", _("Priority")
+
+
+class OrderQuerySet(models.QuerySet):
+    def open(self) -> OrderQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+    def overdue(self, now=None) -> OrderQuerySet:
+        now = now or timezone.now()
+        return self.open().filter(ship_by__lt=now)
+
+    def at_risk(self, now=None, within: timedelta = timedelta(hours=1)) -> OrderQuerySet:
+        now = now or timezone.now()
+        return self.open().filter(ship_by__gte=now, ship_by__lt=now + within)
+
+
+class Order(models.Model):
+    """A buyer's order on one channel. `state` changes only through the transitions below,
+    called from orders.services (which lock, save, audit and enqueue)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders", verbose_name=_("channel"))
+    external_id = models.CharField(_("platform order id"), max_length=64)
+    state = FSMField(_("state"), default=OrderState.NEW, choices=OrderState.choices, protected=True, db_index=True)
+    platform_status = models.CharField(_("platform status"), max_length=24, choices=PlatformStatus.choices)
+    platform_status_raw = models.CharField(_("native platform status"), max_length=64, blank=True)
+    refund_requested = models.BooleanField(_("refund requested"), default=False)
+    platform_hold = models.BooleanField(_("held by platform"), default=False)
+
+    buyer_nick = models.CharField(_("buyer"), max_length=128, blank=True, db_index=True)
+    buyer_id = models.CharField(_("buyer id"), max_length=128, blank=True)
+    receiver_name = models.CharField(_("receiver name"), max_length=128, blank=True)
+    receiver_phone = models.CharField(_("receiver phone"), max_length=64, blank=True, db_index=True)
+    receiver_province = models.CharField(_("province"), max_length=64, blank=True)
+    receiver_city = models.CharField(_("city"), max_length=64, blank=True)
+    receiver_district = models.CharField(_("district"), max_length=64, blank=True)
+    receiver_town = models.CharField(_("town"), max_length=64, blank=True)
+    receiver_address = models.CharField(_("address"), max_length=500, blank=True)
+    receiver_zip = models.CharField(_("zip code"), max_length=16, blank=True)
+    receiver_masked = models.BooleanField(
+        _("receiver masked"), default=False, help_text=_("The platform sent masked text; the ciphertext is kept.")
+    )
+    receiver_cipher = models.JSONField(_("receiver ciphertext"), default=dict, blank=True)
+
+    goods_amount = models.DecimalField(_("goods total"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    postage = models.DecimalField(_("postage"), max_digits=10, decimal_places=2, default=Decimal("0"))
+    discount_amount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    paid_amount = models.DecimalField(_("paid"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    coupons = models.JSONField(_("coupons and promotions"), default=list, blank=True)
+    buyer_message = models.TextField(_("buyer message"), blank=True)
+    seller_memo = models.TextField(_("seller memo"), blank=True)
+    is_presale = models.BooleanField(_("presale"), default=False)
+
+    platform_created_at = models.DateTimeField(_("created on platform"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    platform_modified_at = models.DateTimeField(_("modified on platform"), null=True, blank=True)
+    ship_by = models.DateTimeField(_("ship by"), null=True, blank=True, db_index=True)
+
+    lane = models.CharField(_("lane"), max_length=24, blank=True, choices=Lane.choices, default=Lane.NORMAL)
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    hold_reason = models.CharField(_("hold reason"), max_length=200, blank=True)
+
+    raw_payload = models.JSONField(_("native payload"), default=dict, blank=True)
+    source = models.CharField(_("received via"), max_length=16, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["raw_payload", "updated_at"])
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_per_channel"),
+        ]
+        indexes = [models.Index(fields=["state", "ship_by"]), models.Index(fields=["buyer_nick", "receiver_phone"])]
+        permissions = [
+            ("hold_order", _("Can hold (pause) an order")),
+            ("release_order", _("Can release a held order")),
+            ("cancel_order", _("Can cancel an order")),
+            ("print_order", _("Can mark an order printed")),
+            ("ship_order", _("Can mark an order shipped")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel.platform}:{self.external_id}"
+
+    # ---- derived facts ---------------------------------------------------------------------
+    def compute_ship_by(self) -> None:
+        if self.paid_at:
+            self.ship_by = self.paid_at + timedelta(hours=self.channel.ship_within_hours)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def time_left(self, now=None) -> timedelta | None:
+        if not self.ship_by:
+            return None
+        return self.ship_by - (now or timezone.now())
+
+    @property
+    def is_overdue(self) -> bool:
+        left = self.time_left()
+        return bool(self.is_open and left is not None and left.total_seconds() < 0)
+
+    @property
+    def is_at_risk(self) -> bool:
+        left = self.time_left()
+        return bool(self.is_open and left is not None and 0 <= left.total_seconds() < 3600)
+
+    # ---- state machine: validate and change state only ---------------------------------
+    @transition(field=state, source=OrderState.NEW, target=OrderState.READY)
+    def accept(self) -> None:
+        """Checked, stock reserved: into the print queue (possibly a special lane)."""
+
+    @transition(field=state, source=[OrderState.ON_HOLD, OrderState.AWAITING_STOCK], target=OrderState.READY)
+    def release(self) -> None:
+        """A person cleared the exception, or stock arrived."""
+
+    @transition(field=state, source=list(HOLDABLE_STATES), target=OrderState.ON_HOLD)
+    def hold(self) -> None:
+        """Exception found, or manual pause (暂停发货)."""
+
+    @transition(
+        field=state, source=[OrderState.NEW, OrderState.ON_HOLD, OrderState.READY], target=OrderState.AWAITING_STOCK
+    )
+    def wait_for_stock(self) -> None:
+        """Presale SKU without stock: wait instead of overselling."""
+
+    @transition(field=state, source=OrderState.READY, target=OrderState.PRINTED)
+    def mark_printed(self) -> None:
+        """Waybill/picking list printed."""
+
+    @transition(field=state, source=[OrderState.READY, OrderState.PRINTED], target=OrderState.SHIPPED)
+    def ship(self) -> None:
+        """Outbound scan: the parcel left the warehouse."""
+
+    @transition(field=state, source=OrderState.SHIPPED, target=OrderState.DELIVERED)
+    def mark_delivered(self) -> None:
+        """The carrier or platform reports the parcel signed for."""
+
+    @transition(field=state, source=[OrderState.SHIPPED, OrderState.DELIVERED], target=OrderState.RETURNED)
+    def mark_returned(self) -> None:
+        """Parcel came back; stock is restocked by the service."""
+
+    @transition(field=state, source=list(CANCELLABLE_STATES), target=OrderState.CANCELLED)
+    def cancel(self) -> None:
+        """Closed on the platform (refund/close) or by ops; the service releases stock."""
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    external_line_id = models.CharField(_("platform line id"), max_length=64, blank=True)
+    platform_item_id = models.CharField(_("platform item id"), max_length=64, blank=True)
+    platform_sku_id = models.CharField(_("platform SKU id"), max_length=64, blank=True, db_index=True)
+    sku_code = models.CharField(_("merchant SKU code"), max_length=64, blank=True, db_index=True)
+    title = models.CharField(_("title"), max_length=300, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount_amount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    paid_amount = models.DecimalField(_("paid"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    refund_status = models.CharField(_("refund status"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sku_code or self.platform_sku_id} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """Who did what to an order and why: the ops-readable audit trail beside simple-history."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("event"), max_length=40)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_state}→{self.to_state}"
+
+
+class InboundMessage(models.Model):
+    """Push message ids already seen, so a redelivered trigger is processed once."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=128)
+    topic = models.CharField(max_length=80, blank=True)
+    external_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "message_id"], name="message_unique_per_channel")]
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class Alert(models.Model):
+    """Something a person must look at (a channel failing to pull, a push dead-lettered, …).
+
+    One open alert per key: a repeat bumps its count instead of flooding the list."""
+
+    key = models.CharField(_("key"), max_length=200, db_index=True)
+    source = models.CharField(_("source"), max_length=40)
+    severity = models.CharField(
+        _("severity"), max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    message = models.TextField(_("message"))
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    count = models.PositiveIntegerField(_("occurrences"), default=1)
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["resolved_at", "-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(resolved_at__isnull=True), name="one_open_alert_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.message[:80]}"

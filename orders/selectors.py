@@ -1,0 +1,20 @@
+"""Order reads."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from orders.models import Channel, Order
+
+
+def order_list(*, state: str | None = None, channel_id: int | None = None) -> QuerySet[Order]:
+    qs = Order.objects.select_related("channel").prefetch_related("lines")
+    if state:
+        qs = qs.filter(state=state)
+    if channel_id:
+        qs = qs.filter(channel_id=channel_id)
+    return qs
+
+
+def channel_get_enabled(*, channel_id: int) -> Channel | None:
+    return Channel.objects.filter(pk=channel_id, enabled=True).first()

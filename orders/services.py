@@ -1,0 +1,390 @@
+"""Order writes. The ingestion pipeline reads top to bottom in `ingest_order()`.
+
+Every function here locks what it reads to decide a write, changes state only through the
+Order transitions, writes an OrderEvent in the same transaction, and leaves external effects
+to outbox rows drained by django-q2 workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from orders import locks
+from orders.channels.base import NormalizedOrder
+from orders.errors import ChannelDisabled, OrderPermissionDenied, OrderTransitionNotAllowed
+from orders.models import (
+    OPEN_STATES,
+    Alert,
+    AlertSeverity,
+    Channel,
+    InboundMessage,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    PlatformStatus,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+RECEIVER_FIELDS = (
+    "receiver_name",
+    "receiver_phone",
+    "receiver_province",
+    "receiver_city",
+    "receiver_district",
+    "receiver_town",
+    "receiver_address",
+)
+UPDATABLE_FIELDS = (
+    "platform_status",
+    "platform_status_raw",
+    "refund_requested",
+    "platform_hold",
+    "buyer_message",
+    "seller_memo",
+    "paid_amount",
+    "is_presale",
+    "receiver_zip",
+    "receiver_masked",
+    "receiver_cipher",
+    *RECEIVER_FIELDS,
+)
+CLOSED_PLATFORM_STATUSES = {PlatformStatus.CANCELLED, PlatformStatus.REFUNDED}
+
+# Which transitions a person needs which permission for (system calls pass actor=None).
+TRANSITION_PERMISSIONS = {
+    "hold": "orders.hold_order",
+    "release": "orders.release_order",
+    "cancel": "orders.cancel_order",
+    "mark_printed": "orders.print_order",
+    "ship": "orders.ship_order",
+    "mark_delivered": "orders.ship_order",
+    "mark_returned": "orders.ship_order",
+}
+
+
+@dataclass
+class IngestResult:
+    order: Order
+    created: bool
+    changed: bool
+    stale: bool = False
+    changes: set[str] = field(default_factory=set)
+
+
+# ---- the pipeline ------------------------------------------------------------------------
+@transaction.atomic(durable=True)
+def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) -> IngestResult:
+    """Take one platform order into OrderHub, exactly once, in one transaction.
+
+    1. upsert by (channel, external_id), ignoring messages older than what is stored;
+    2. reserve stock (inventory) for a new order;
+    3. evaluate the rules;
+    4. route: ready | on_hold | awaiting_stock (lanes are a field on ready orders).
+    A later message for a known order updates it and re-checks it through the same steps.
+    """
+    if not channel.enabled:
+        raise ChannelDisabled(channel.pk)
+    order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
+    if created:
+        _write_lines(order=order, incoming=incoming)
+        _record(order=order, kind="received", to_state=order.state, note=f"via {source}")
+        _check_and_route(order=order, trigger="ingest", changes=set())
+        return IngestResult(order=order, created=True, changed=True)
+
+    if _is_stale(order=order, incoming=incoming):
+        return IngestResult(order=order, created=False, changed=False, stale=True)
+    changes = _apply_update(order=order, incoming=incoming)
+    if not changes:
+        return IngestResult(order=order, created=False, changed=False)
+    _record(order=order, kind="platform_update", note=", ".join(sorted(changes)), data={"source": source})
+    if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
+        _cancel(order=order, actor=None, note=f"closed on the platform ({incoming.platform_status_raw})")
+    elif order.state in OPEN_STATES and changes & {"address_changed", "refund_requested", "paid", "platform_hold"}:
+        _check_and_route(order=order, trigger="platform_update", changes=changes)
+    return IngestResult(order=order, created=False, changed=True, changes=changes)
+
+
+def _lock_or_create(*, channel: Channel, incoming: NormalizedOrder, source: str) -> tuple[Order, bool]:
+    order = locks.order_by_external_id_for_update(channel_id=channel.pk, external_id=incoming.external_id)
+    if order is not None:
+        return order, False
+    order = Order(channel=channel, external_id=incoming.external_id, source=source)
+    _copy_fields(order=order, incoming=incoming)
+    try:
+        # A concurrent insert of the same order blocks on the unique index until the other
+        # transaction commits, then fails here; we then lock and update the stored row.
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        order = locks.order_by_external_id_for_update(channel_id=channel.pk, external_id=incoming.external_id)
+        if order is None:  # the other writer rolled back: take its place
+            order = Order(channel=channel, external_id=incoming.external_id, source=source)
+            _copy_fields(order=order, incoming=incoming)
+            order.save()
+            return order, True
+        return order, False
+    return order, True
+
+
+def _copy_fields(*, order: Order, incoming: NormalizedOrder) -> None:
+    for name in UPDATABLE_FIELDS:
+        setattr(order, name, getattr(incoming, name))
+    order.buyer_nick = incoming.buyer_nick
+    order.buyer_id = incoming.buyer_id
+    order.goods_amount = incoming.goods_amount
+    order.postage = incoming.postage
+    order.discount_amount = incoming.discount_amount
+    order.coupons = incoming.coupons
+    order.platform_created_at = incoming.created_at
+    order.paid_at = incoming.paid_at
+    order.platform_modified_at = incoming.modified_at
+    order.raw_payload = incoming.raw
+    order.compute_ship_by()
+
+
+def _write_lines(*, order: Order, incoming: NormalizedOrder) -> None:
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            external_line_id=line.external_line_id,
+            platform_item_id=line.platform_item_id,
+            platform_sku_id=line.platform_sku_id,
+            sku_code=line.sku_code,
+            title=line.title[:300],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount_amount=line.discount_amount,
+            paid_amount=line.paid_amount,
+            refund_status=line.refund_status,
+        )
+        for line in incoming.lines
+    )
+
+
+def _is_stale(*, order: Order, incoming: NormalizedOrder) -> bool:
+    """Older than (or as old as) what is stored: a redelivery or an out-of-order message."""
+    if incoming.modified_at is None or order.platform_modified_at is None:
+        return False
+    return incoming.modified_at <= order.platform_modified_at
+
+
+def _apply_update(*, order: Order, incoming: NormalizedOrder) -> set[str]:
+    changes: set[str] = set()
+    if any(getattr(order, f) != getattr(incoming, f) for f in RECEIVER_FIELDS):
+        changes.add("address_changed")
+    if incoming.refund_requested and not order.refund_requested:
+        changes.add("refund_requested")
+    if incoming.paid_at and not order.paid_at:
+        changes.add("paid")
+    if incoming.platform_hold != order.platform_hold:
+        changes.add("platform_hold")
+    if incoming.platform_status != order.platform_status:
+        changes.add(f"status:{incoming.platform_status}")
+    for name in ("buyer_message", "seller_memo"):
+        if getattr(order, name) != getattr(incoming, name):
+            changes.add(name)
+    if order.paid_amount != incoming.paid_amount:
+        changes.add("amount_changed")
+    for name in UPDATABLE_FIELDS:
+        setattr(order, name, getattr(incoming, name))
+    order.paid_at = incoming.paid_at or order.paid_at
+    order.platform_modified_at = incoming.modified_at or order.platform_modified_at
+    order.raw_payload = incoming.raw
+    order.compute_ship_by()
+    order.save()
+    return changes
+
+
+def _check_and_route(*, order: Order, trigger: str, changes: set[str]) -> None:
+    """Reserve stock, evaluate the rules, and move the order where the decision says."""
+    from inventory.services import reserve_for_order
+    from rules.engine import evaluate
+
+    reservation = reserve_for_order(order=order)
+    decision = evaluate(order=order, reservation=reservation, trigger=trigger, changes=changes)
+    apply_decision(order=order, decision=decision)
+
+
+def apply_decision(*, order: Order, decision) -> None:
+    """Route a (locked) order by a rules.engine.Decision."""
+    update_fields = []
+    if decision.lane != order.lane:
+        order.lane = decision.lane
+        update_fields.append("lane")
+    if decision.tags:
+        merged = sorted(set(order.tags) | set(decision.tags))
+        if merged != order.tags:
+            order.tags = merged
+            update_fields.append("tags")
+    if decision.priority is not None and decision.priority != order.priority:
+        order.priority = decision.priority
+        update_fields.append("priority")
+    if update_fields:
+        order.save(update_fields=[*update_fields, "updated_at"])
+
+    target = decision.route
+    reason = "; ".join(decision.reasons)
+    if target == OrderState.ON_HOLD:
+        if order.state != OrderState.ON_HOLD:
+            _transition(order=order, name="hold", actor=None, note=reason, hold_reason=reason)
+    elif target == OrderState.AWAITING_STOCK:
+        if order.state in (OrderState.NEW, OrderState.READY):
+            _transition(order=order, name="wait_for_stock", actor=None, note=reason)
+    elif target == OrderState.READY:
+        if order.state == OrderState.NEW:
+            _transition(order=order, name="accept", actor=None, note=reason or "checks passed")
+        elif order.state in (OrderState.ON_HOLD, OrderState.AWAITING_STOCK) and decision.release:
+            _transition(order=order, name="release", actor=None, note=reason or "cleared")
+
+
+# ---- ops actions -------------------------------------------------------------------------
+@transaction.atomic
+def order_hold(*, order_id: int, actor: AbstractBaseUser | None, reason: str) -> Order:
+    """Manual pause (暂停发货) of any open order."""
+    order = locks.order_for_update(order_id=order_id)
+    _transition(order=order, name="hold", actor=actor, note=reason, hold_reason=reason or "paused by ops")
+    return order
+
+
+@transaction.atomic
+def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str = "") -> Order:
+    """Release a held order to the print queue, making sure its stock is reserved first."""
+    from inventory.services import reserve_for_order
+
+    order = locks.order_for_update(order_id=order_id)
+    _check_permission(actor=actor, name="release")
+    if order.state not in (OrderState.ON_HOLD, OrderState.AWAITING_STOCK):
+        raise OrderTransitionNotAllowed(order_id=order.pk, transition="release", state=order.state)
+    reservation = reserve_for_order(order=order)
+    if not reservation.is_complete:
+        if order.state == OrderState.ON_HOLD and reservation.can_wait:
+            _transition(order=order, name="wait_for_stock", actor=actor, note=note or "released, waiting for stock")
+            return order
+        raise OrderTransitionNotAllowed(order_id=order.pk, transition="release", state=f"{order.state} (no stock)")
+    _transition(order=order, name="release", actor=actor, note=note)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order_id: int, actor: AbstractBaseUser | None, note: str = "") -> Order:
+    order = locks.order_for_update(order_id=order_id)
+    _cancel(order=order, actor=actor, note=note)
+    return order
+
+
+@transaction.atomic
+def order_mark_printed(*, order_id: int, actor: AbstractBaseUser | None) -> Order:
+    order = locks.order_for_update(order_id=order_id)
+    _transition(order=order, name="mark_printed", actor=actor)
+    return order
+
+
+@transaction.atomic
+def order_mark_delivered(*, order_id: int, actor: AbstractBaseUser | None) -> Order:
+    order = locks.order_for_update(order_id=order_id)
+    _transition(order=order, name="mark_delivered", actor=actor)
+    return order
+
+
+def _cancel(*, order: Order, actor: AbstractBaseUser | None, note: str) -> None:
+    from inventory.services import release_for_order
+
+    _check_permission(actor=actor, name="cancel")
+    if order.state not in (OPEN_STATES):
+        raise OrderTransitionNotAllowed(order_id=order.pk, transition="cancel", state=order.state)
+    release_for_order(order=order)
+    _transition(order=order, name="cancel", actor=actor, note=note)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+def _check_permission(*, actor: AbstractBaseUser | None, name: str) -> None:
+    permission = TRANSITION_PERMISSIONS.get(name)
+    if actor is not None and permission and not actor.has_perm(permission):
+        raise OrderPermissionDenied(transition=name, permission=permission)
+
+
+def _transition(
+    *, order: Order, name: str, actor: AbstractBaseUser | None, note: str = "", hold_reason: str | None = None
+) -> None:
+    """Run one FSM transition on a locked order, save it and write its audit event."""
+    _check_permission(actor=actor, name=name)
+    before = order.state
+    try:
+        getattr(order, name)()
+    except TransitionNotAllowed:
+        raise OrderTransitionNotAllowed(order_id=order.pk, transition=name, state=before) from None
+    fields = ["state", "updated_at"]
+    if hold_reason is not None:
+        order.hold_reason = hold_reason[:200]
+        fields.append("hold_reason")
+    elif name in ("release", "accept"):
+        order.hold_reason = ""
+        fields.append("hold_reason")
+    if actor is not None:
+        order._history_user = actor
+    order.save(update_fields=fields)
+    _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note)
+
+
+def _record(
+    *,
+    order: Order,
+    kind: str,
+    from_state: str = "",
+    to_state: str = "",
+    actor: AbstractBaseUser | None = None,
+    note: str = "",
+    data: dict | None = None,
+) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order, kind=kind, from_state=from_state, to_state=to_state, actor=actor, note=note, data=data or {}
+    )
+
+
+# ---- channel bookkeeping -----------------------------------------------------------------
+def message_seen(*, channel: Channel, message_id: str, topic: str = "", external_id: str = "") -> bool:
+    """Record a push message id; True when it was already recorded (a redelivery)."""
+    try:
+        with transaction.atomic():
+            InboundMessage.objects.create(channel=channel, message_id=message_id, topic=topic, external_id=external_id)
+    except IntegrityError:
+        return True
+    return False
+
+
+def alert_raise(
+    *, key: str, source: str, message: str, severity: str = AlertSeverity.WARNING, channel: Channel | None = None
+) -> Alert:
+    """Open an alert, or bump the open one with the same key."""
+    now = timezone.now()
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().filter(key=key, resolved_at__isnull=True).first()
+        if alert is None:
+            try:
+                with transaction.atomic():
+                    return Alert.objects.create(
+                        key=key, source=source, message=message, severity=severity, channel=channel
+                    )
+            except IntegrityError:
+                alert = Alert.objects.select_for_update().get(key=key, resolved_at__isnull=True)
+        alert.count += 1
+        alert.message = message
+        alert.severity = severity
+        alert.last_seen = now
+        alert.save(update_fields=["count", "message", "severity", "last_seen"])
+        return alert
+
+
+def alert_resolve(*, key: str) -> int:
+    return Alert.objects.filter(key=key, resolved_at__isnull=True).update(resolved_at=timezone.now())
