@@ -1,0 +1,100 @@
+"""What follows every change of available stock, in the same transaction:
+outbox rows for every listing of the SKU, the safety-stock presale switch, and (after commit)
+a nudge to the workers that drain pushes and allocate waiting orders."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, StockPush
+
+logger = logging.getLogger(__name__)
+
+
+def stock_changed(*, available: dict[int, int], increased: bool = False) -> None:
+    """Call with the stock rows of these SKUs still locked. `available`: SKU id -> available now.
+
+    Lock order: stock levels (caller) → push rows → listings → SKU rows."""
+    if not available:
+        return
+    request_pushes(sku_ids=available.keys())
+    sync_presale(available=available)
+    sku_ids = sorted(available)
+    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key="push"))
+    if increased:
+        transaction.on_commit(lambda: _enqueue("inventory.tasks.allocate_waiting", sku_ids, key=None))
+
+
+def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterable[int] | None = None) -> int:
+    """Upsert one pending push per enabled listing. A new request keeps a failing row's backoff
+    (next_attempt_at) but changes its token, so a drain in flight knows to push again."""
+    qs = ChannelListing.objects.filter(enabled=True, channel__enabled=True)
+    if sku_ids is not None:
+        qs = qs.filter(sku_id__in=list(sku_ids))
+    if listing_ids is not None:
+        qs = qs.filter(pk__in=list(listing_ids))
+    now = timezone.now()
+    rows = [
+        StockPush(listing_id=pk, token=uuid.uuid4(), requested_at=now, next_attempt_at=now)
+        for pk in sorted(qs.values_list("pk", flat=True))
+    ]
+    if rows:
+        StockPush.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["listing"], update_fields=["token", "requested_at"]
+        )
+    return len(rows)
+
+
+def sync_presale(*, available: dict[int, int]) -> None:
+    """Safety stock → presale: a presale-allowed SKU whose available stock falls to its safety
+    stock goes presale on every channel; above the threshold it comes back. Both are events and
+    alerts. SKUs that do not allow presale never switch (their listings simply sell out)."""
+    from orders.models import AlertSeverity
+    from orders.services import alert_raise, alert_resolve
+
+    skus = Sku.objects.filter(pk__in=list(available), presale_allowed=True).only(
+        "pk", "code", "name", "safety_stock", "on_presale"
+    )
+    for sku in skus:
+        level = available[sku.pk]
+        should = level <= sku.safety_stock
+        if should == sku.on_presale:
+            continue
+        Sku.objects.filter(pk=sku.pk).update(on_presale=should)
+        ChannelListing.objects.filter(sku_id=sku.pk).update(presale=should)
+        key = f"inventory:presale:{sku.code}"
+        if should:
+            message = f"{sku.code} {sku.name}: available {level} ≤ safety stock {sku.safety_stock}, listings on presale"
+            InventoryEvent.objects.create(
+                kind=EventKind.PRESALE_ON, sku=sku, message=message, data={"available": level}
+            )
+            alert_raise(key=key, source="inventory", message=message, severity=AlertSeverity.INFO)
+        else:
+            message = f"{sku.code} {sku.name}: available {level} > safety stock {sku.safety_stock}, presale off"
+            InventoryEvent.objects.create(
+                kind=EventKind.PRESALE_OFF, sku=sku, message=message, data={"available": level}
+            )
+            alert_resolve(key=key)
+
+
+def _enqueue(func: str, *args, key: str | None) -> None:
+    """Queue a django-q2 task after commit. Coalesced: one drain request per second is enough,
+    the drain takes every due row. A lost enqueue is caught by the periodic sweep."""
+    from django.conf import settings
+
+    if not getattr(settings, "INVENTORY_ENQUEUE_TASKS", True):
+        return
+    if key and not cache.add(f"inventory:enqueued:{key}", 1, timeout=1):
+        return
+    try:
+        from django_q.tasks import async_task
+
+        async_task(func, *args)
+    except Exception:  # the broker being down must not fail the business transaction
+        logger.warning("could not enqueue %s; the periodic sweep will catch up", func, exc_info=True)

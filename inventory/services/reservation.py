@@ -1,0 +1,278 @@
+"""Reserve an order's stock at creation, release it on cancel, commit it on the outbound scan,
+put it back on a return. Called inside the caller's transaction with the order already locked
+(orders.services), so the lock order is always: order → stock levels (by pk) → reservations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import F
+
+from inventory import locks, selectors
+from inventory.models import MovementKind, ReservationState, Sku, StockLevel, StockMovement, StockReservation
+from inventory.services.changes import stock_changed
+
+if TYPE_CHECKING:
+    from orders.models import Order
+
+
+@dataclass
+class ReservationOutcome:
+    """What reserving an order's stock achieved.
+
+    is_complete: every line is reserved (or needs no stock).
+    can_wait: the lines that are short are all on presale, so the order may wait (awaiting_stock).
+    """
+
+    is_complete: bool
+    can_wait: bool = False
+    unmatched_lines: list[int] = field(default_factory=list)  # OrderLine ids whose platform SKU maps to no Sku
+    short_lines: list[dict] = field(default_factory=list)  # {"line_id", "sku_code", "requested", "available"}
+    reservation_ids: list[int] = field(default_factory=list)  # reservations made by this call
+
+
+def _levels_by_sku(levels: list[StockLevel]) -> dict[int, list[StockLevel]]:
+    grouped: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in levels:
+        if level.warehouse.active:
+            grouped[level.sku_id].append(level)
+    for rows in grouped.values():
+        rows.sort(key=lambda lv: (lv.warehouse.priority, lv.warehouse_id))
+    return grouped
+
+
+def _plan(needs: list[tuple[int, int, int]], levels: list[StockLevel]) -> list[tuple[int, StockLevel, int]] | None:
+    """needs: (line id, sku id, quantity). Returns (line id, level, quantity) picks or None if short.
+
+    One warehouse for the whole order when one can (by priority), else per line the first
+    warehouse that holds the whole line, else the line is split across warehouses by priority."""
+    by_sku = _levels_by_sku(levels)
+    free = {lv.pk: lv.on_hand - lv.reserved for lv in levels}
+    warehouses = sorted({(lv.warehouse.priority, lv.warehouse_id) for lv in levels if lv.warehouse.active})
+    for _, warehouse_id in warehouses:
+        demand: dict[int, int] = defaultdict(int)
+        for _, sku_id, qty in needs:
+            demand[sku_id] += qty
+        picks_by_sku = {
+            sku_id: next((lv for lv in by_sku.get(sku_id, []) if lv.warehouse_id == warehouse_id), None)
+            for sku_id in demand
+        }
+        if all(lv is not None and free[lv.pk] >= demand[sku_id] for sku_id, lv in picks_by_sku.items()):
+            return [(line_id, picks_by_sku[sku_id], qty) for line_id, sku_id, qty in needs]
+    picks: list[tuple[int, StockLevel, int]] = []
+    for line_id, sku_id, qty in needs:
+        candidates = by_sku.get(sku_id, [])
+        whole = next((lv for lv in candidates if free[lv.pk] >= qty), None)
+        if whole is not None:
+            free[whole.pk] -= qty
+            picks.append((line_id, whole, qty))
+            continue
+        left = qty
+        for lv in candidates:
+            take = min(left, free[lv.pk])
+            if take > 0:
+                free[lv.pk] -= take
+                picks.append((line_id, lv, take))
+                left -= take
+            if left == 0:
+                break
+        if left:
+            return None
+    return picks
+
+
+@transaction.atomic(savepoint=False)
+def reserve_for_order(*, order: Order) -> ReservationOutcome:
+    """Reserve every line of a (locked) order, all or nothing. Idempotent: what is already
+    reserved for a line counts, so an order with its reservations in place returns complete."""
+    lines = [line for line in order.lines.all().order_by("pk") if line.quantity > 0]
+    mapping = selectors.sku_ids_for_lines(channel_id=order.channel_id, lines=lines)
+    unmatched = [line.pk for line in lines if line.pk not in mapping]
+    if unmatched:
+        return ReservationOutcome(is_complete=False, can_wait=False, unmatched_lines=unmatched)
+    held: dict[int, int] = defaultdict(int)
+    for line_id, qty in StockReservation.objects.filter(
+        order_id=order.pk, state__in=[ReservationState.ACTIVE, ReservationState.COMMITTED]
+    ).values_list("order_line_id", "quantity"):
+        held[line_id] += qty
+    needs = [(line.pk, mapping[line.pk], line.quantity - held[line.pk]) for line in lines]
+    needs = [need for need in needs if need[2] > 0]
+    if not needs:
+        return ReservationOutcome(is_complete=True)
+
+    levels = locks.stock_levels_for_update(sku_ids={sku_id for _, sku_id, _ in needs})
+    picks = _plan(needs, levels)
+    if picks is None:
+        return _short_outcome(needs=needs, levels=levels, lines=lines)
+
+    reservations = [
+        StockReservation(
+            order_id=order.pk,
+            order_line_id=line_id,
+            level=level,
+            sku_id=level.sku_id,
+            warehouse_id=level.warehouse_id,
+            quantity=qty,
+        )
+        for line_id, level, qty in picks
+    ]
+    StockReservation.objects.bulk_create(reservations)
+    per_level: dict[int, int] = defaultdict(int)
+    for _, level, qty in picks:
+        per_level[level.pk] += qty
+    for level in levels:
+        if level.pk in per_level:
+            StockLevel.objects.filter(pk=level.pk).update(reserved=F("reserved") + per_level[level.pk])
+            level.reserved += per_level[level.pk]
+    stock_changed(available=_available(levels))
+    return ReservationOutcome(is_complete=True, reservation_ids=[r.pk for r in reservations if r.pk])
+
+
+def _short_outcome(*, needs, levels: list[StockLevel], lines) -> ReservationOutcome:
+    available = _available(levels)
+    demand: dict[int, int] = defaultdict(int)
+    for _, sku_id, qty in needs:
+        demand[sku_id] += qty
+    short_skus = {sku_id for sku_id, qty in demand.items() if available.get(sku_id, 0) < qty}
+    if not short_skus:  # enough in total, but not placeable (inactive warehouses): treat all as short
+        short_skus = set(demand)
+    skus = Sku.objects.in_bulk(list(short_skus))
+    line_by_id = {line.pk: line for line in lines}
+    short_lines = [
+        {
+            "line_id": line_id,
+            "sku_code": skus[sku_id].code,
+            "requested": line_by_id[line_id].quantity,
+            "available": max(available.get(sku_id, 0), 0),
+        }
+        for line_id, sku_id, _ in needs
+        if sku_id in short_skus
+    ]
+    can_wait = all(skus[s].presale_allowed or skus[s].on_presale for s in short_skus)
+    return ReservationOutcome(is_complete=False, can_wait=can_wait, short_lines=short_lines)
+
+
+def _available(levels: list[StockLevel]) -> dict[int, int]:
+    result: dict[int, int] = defaultdict(int)
+    for level in levels:
+        result[level.sku_id] += (level.on_hand - level.reserved) if level.warehouse.active else 0
+    return dict(result)
+
+
+def _locked_active(order_id: int) -> tuple[list[StockLevel], list[StockReservation]]:
+    """Levels, then the order's active reservations: the same order as every other path."""
+    sku_ids = set(
+        StockReservation.objects.filter(order_id=order_id, state=ReservationState.ACTIVE).values_list(
+            "sku_id", flat=True
+        )
+    )
+    if not sku_ids:
+        return [], []
+    levels = locks.stock_levels_for_update(sku_ids=sku_ids)
+    return levels, locks.active_reservations_for_update(order_id=order_id)
+
+
+@transaction.atomic(savepoint=False)
+def release_for_order(*, order: Order) -> int:
+    """Cancel/refund: give back what a (locked) order holds. Returns units released."""
+    levels, reservations = _locked_active(order.pk)
+    if not reservations:
+        return 0
+    released = release_reservations(levels=levels, reservations=reservations)
+    stock_changed(available=_available(levels), increased=True)
+    return released
+
+
+def release_reservations(*, levels: list[StockLevel], reservations: list[StockReservation]) -> int:
+    """Release locked reservations against their locked levels (no follow-up; callers do that)."""
+    per_level: dict[int, int] = defaultdict(int)
+    for reservation in reservations:
+        per_level[reservation.level_id] += reservation.quantity
+    StockReservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=ReservationState.RELEASED)
+    for level in levels:
+        if level.pk in per_level:
+            StockLevel.objects.filter(pk=level.pk).update(reserved=F("reserved") - per_level[level.pk])
+            level.reserved -= per_level[level.pk]
+    return sum(per_level.values())
+
+
+@transaction.atomic(savepoint=False)
+def commit_for_order(*, order: Order, actor=None) -> int:
+    """Outbound scan (for the shipping app): on hand and reserved both drop, one outbound ledger
+    row per reservation. Available stock does not change, so nothing is pushed."""
+    levels, reservations = _locked_active(order.pk)
+    by_pk = {level.pk: level for level in levels}
+    movements = []
+    for reservation in reservations:
+        level = by_pk[reservation.level_id]
+        level.on_hand -= reservation.quantity
+        level.reserved -= reservation.quantity
+        movements.append(
+            StockMovement(
+                warehouse_id=level.warehouse_id,
+                sku_id=level.sku_id,
+                kind=MovementKind.OUTBOUND,
+                quantity=-reservation.quantity,
+                balance_after=level.on_hand,
+                source="order",
+                reference=f"commit:{reservation.pk}",
+                order_id=order.pk,
+                actor=actor,
+                note=f"outbound scan of order {order.pk}",
+            )
+        )
+    if not reservations:
+        return 0
+    StockMovement.objects.bulk_create(movements)
+    StockReservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=ReservationState.COMMITTED)
+    touched = {r.level_id for r in reservations}
+    for level in levels:
+        if level.pk in touched:
+            StockLevel.objects.filter(pk=level.pk).update(on_hand=level.on_hand, reserved=level.reserved)
+    return sum(r.quantity for r in reservations)
+
+
+@transaction.atomic(savepoint=False)
+def restock_for_order(*, order: Order, actor=None) -> int:
+    """A returned parcel: its shipped units go back on hand where they left, one return row each.
+    Idempotent by reference (return:<reservation id>)."""
+    committed = list(
+        StockReservation.objects.filter(order_id=order.pk, state=ReservationState.COMMITTED).order_by("pk")
+    )
+    done = set(
+        StockMovement.objects.filter(source="order", reference__in=[f"return:{r.pk}" for r in committed]).values_list(
+            "reference", flat=True
+        )
+    )
+    todo = [r for r in committed if f"return:{r.pk}" not in done]
+    if not todo:
+        return 0
+    levels = locks.stock_levels_for_update(sku_ids={r.sku_id for r in todo})
+    by_pk = {level.pk: level for level in levels}
+    movements = []
+    for reservation in todo:
+        level = by_pk[reservation.level_id]
+        level.on_hand += reservation.quantity
+        movements.append(
+            StockMovement(
+                warehouse_id=level.warehouse_id,
+                sku_id=level.sku_id,
+                kind=MovementKind.RETURN,
+                quantity=reservation.quantity,
+                balance_after=level.on_hand,
+                source="order",
+                reference=f"return:{reservation.pk}",
+                order_id=order.pk,
+                actor=actor,
+                note=f"return of order {order.pk}",
+            )
+        )
+    StockMovement.objects.bulk_create(movements)
+    for level in levels:
+        if level.pk in {r.level_id for r in todo}:
+            StockLevel.objects.filter(pk=level.pk).update(on_hand=level.on_hand)
+    stock_changed(available=_available(levels), increased=True)
+    return sum(r.quantity for r in todo)
