@@ -196,6 +196,12 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"{self.channel.platform}:{self.external_id}"
 
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        """Allow reloading the protected state from the database (it is not an assignment)."""
+        if fields is None or "state" in fields:
+            self.__dict__.pop("state", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
     # ---- derived facts ---------------------------------------------------------------------
     def compute_ship_by(self) -> None:
         if self.paid_at:
@@ -314,6 +320,9 @@ class InboundMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "message_id"], name="message_unique_per_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.topic or 'message'} {self.message_id}"
 
 
 class AlertSeverity(models.TextChoices):
