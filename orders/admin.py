@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from orders import services
+from orders import gateway, selectors, services
 from orders.errors import OrderError
 from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState
 
@@ -82,9 +82,19 @@ class OrderEventInline(admin.TabularInline):
 
 @admin.register(Channel)
 class ChannelAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "platform", "enabled", "pull_enabled", "health", "last_pull_ok_at", "pull_cursor"]
+    list_display = [
+        "name",
+        "platform",
+        "enabled",
+        "health",
+        "orders_today",
+        "last_pull_ok_at",
+        "pull_cursor",
+        "short_error",
+    ]
     list_filter = ["platform", "enabled"]
     search_fields = ["name", "app_key"]
+    actions = ["pull_now"]
     readonly_fields = ["pull_cursor", "last_pull_at", "last_pull_ok_at", "last_pull_error", "consecutive_pull_failures"]
     fieldsets = [
         (None, {"fields": ["platform", "name", "enabled", "ship_within_hours"]}),
@@ -108,6 +118,31 @@ class ChannelAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
+
+    def get_queryset(self, request):
+        return selectors.channel_list_with_health()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        gateway.channel_sync_schedule(channel=obj)
+
+    @admin.display(description=_("orders today"), ordering="orders_today")
+    def orders_today(self, obj: Channel) -> int:
+        return obj.orders_today
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Channel) -> str:
+        return (obj.last_pull_error[:80] + "…") if len(obj.last_pull_error) > 80 else obj.last_pull_error
+
+    @admin.action(description=_("Pull orders now"))
+    def pull_now(self, request, queryset):
+        from django_q.tasks import async_task
+
+        for channel in queryset.filter(enabled=True):
+            async_task("orders.tasks.pull_channel", channel.pk)
+        self.message_user(
+            request, _("Pull queued for %(n)d channel(s).") % {"n": queryset.filter(enabled=True).count()}
+        )
 
     @admin.display(description=_("health"))
     def health(self, obj: Channel) -> str:

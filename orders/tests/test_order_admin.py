@@ -71,3 +71,21 @@ def test_bulk_hold_action(admin_client):
     for order in orders:
         order.refresh_from_db()
         assert order.state == OrderState.ON_HOLD
+
+
+def test_channel_health_page_and_pull_now_action(admin_client):
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    broker.purge_queue()
+    channel = make_channel(last_pull_error="RetryableChannelError: HTTP 500", consecutive_pull_failures=2)
+    make_order_in_state(channel, OrderState.READY)
+    html = admin_client.get("/admin/orders/channel/").content.decode()
+    assert "HTTP 500" in html
+    assert channel.name in html
+    response = admin_client.post(
+        "/admin/orders/channel/", {"action": "pull_now", "_selected_action": [channel.pk]}, follow=True
+    )
+    assert "Pull queued for 1 channel" in response.content.decode()
+    assert broker.queue_size() == 1  # the real queue: ORM or Redis, as configured
+    broker.purge_queue()
