@@ -70,7 +70,11 @@ def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestRes
         raise PayloadError("body", f"malformed JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise PayloadError("body", "expected one JSON object (the platform's native order)")
-    incoming = get_adapter(channel).parse_order(payload)
+    adapter = get_adapter(channel)
+    natives = adapter.extract_orders(payload)
+    if len(natives) != 1:
+        raise PayloadError("body", f"expected exactly one order, found {len(natives)}")
+    incoming = adapter.parse_order(natives[0])
     return services.ingest_order(channel=channel, incoming=incoming, source="push")
 
 
