@@ -18,7 +18,6 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv install: $(VENV)/.installed
 
 test: $(VENV)/.installed
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
@@ -33,7 +32,6 @@ messages: $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore=.venv
 
 demo: $(VENV)/.installed
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
 

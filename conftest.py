@@ -18,3 +18,9 @@ def channel(db):
     return Channel.objects.create(
         platform="taobao", name="Test Taobao shop", webhook_secret="s3cret", app_key="k", app_secret="test"
     )
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default(settings):
+    """Tests read English messages; the Chinese translation has its own tests."""
+    settings.LANGUAGE_CODE = "en"

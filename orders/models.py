@@ -53,10 +53,11 @@ class Channel(models.Model):
     last_pull_ok_at = models.DateTimeField(_("last successful pull"), null=True, blank=True)
     last_pull_error = models.TextField(_("last pull error"), blank=True)
     consecutive_pull_failures = models.PositiveIntegerField(_("consecutive pull failures"), default=0)
+    pull_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["last_pull_at", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["last_pull_at", "updated_at", "pull_lease_until"])
 
     class Meta:
         verbose_name = _("channel")
@@ -196,6 +197,12 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"{self.channel.platform}:{self.external_id}"
 
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        """Allow reloading the protected state from the database (it is not an assignment)."""
+        if fields is None or "state" in fields:
+            self.__dict__.pop("state", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
     # ---- derived facts ---------------------------------------------------------------------
     def compute_ship_by(self) -> None:
         if self.paid_at:
@@ -311,9 +318,15 @@ class InboundMessage(models.Model):
     topic = models.CharField(max_length=80, blank=True)
     external_id = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "message_id"], name="message_unique_per_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.topic or 'message'} {self.message_id}"
 
 
 class AlertSeverity(models.TextChoices):

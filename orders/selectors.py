@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from orders.models import Channel, Order
 
@@ -18,3 +19,9 @@ def order_list(*, state: str | None = None, channel_id: int | None = None) -> Qu
 
 def channel_get_enabled(*, channel_id: int) -> Channel | None:
     return Channel.objects.filter(pk=channel_id, enabled=True).first()
+
+
+def channel_list_with_health() -> QuerySet[Channel]:
+    """Channels annotated with today's order count (local day)."""
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return Channel.objects.annotate(orders_today=Count("orders", filter=Q(orders__received_at__gte=start)))

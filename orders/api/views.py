@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from orders import selectors
-from orders.api.serializers import OrderSerializer
+from orders import selectors, services
+from orders.api.serializers import OrderSerializer, TransitionErrorSerializer, TransitionSerializer
 from orders.models import Order, OrderState
 
 
@@ -18,11 +21,44 @@ class OrderFilter(django_filters.FilterSet):
         fields = ["state", "channel", "lane"]
 
 
+TRANSITION_RESPONSES = {200: OrderSerializer, 409: TransitionErrorSerializer}
+
+
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
-    """Orders across every channel, newest first."""
+    """Orders across every channel, newest first. Transitions answer 409 with the current state
+    when the order's state does not allow them."""
 
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
 
     def get_queryset(self):
         return selectors.order_list()
+
+    def _run(self, request, pk, call):
+        payload = TransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = self.get_object()
+        call(order.pk, request.user, payload.validated_data["note"])
+        return Response(OrderSerializer(selectors.order_list().get(pk=order.pk)).data)
+
+    @extend_schema(request=TransitionSerializer, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def hold(self, request, pk=None):
+        """Pause shipment (暂停发货)."""
+        return self._run(
+            request, pk, lambda oid, user, note: services.order_hold(order_id=oid, actor=user, reason=note)
+        )
+
+    @extend_schema(request=TransitionSerializer, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        return self._run(
+            request, pk, lambda oid, user, note: services.order_release(order_id=oid, actor=user, note=note)
+        )
+
+    @extend_schema(request=TransitionSerializer, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._run(
+            request, pk, lambda oid, user, note: services.order_cancel(order_id=oid, actor=user, note=note)
+        )

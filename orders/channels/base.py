@@ -171,6 +171,11 @@ class ChannelAdapter(abc.ABC):
         """Native order JSON (one order, as the detail API returns it or as pushed) -> neutral."""
         ...
 
+    @staticmethod
+    def extract_orders(response: dict[str, Any]) -> list[dict[str, Any]]:
+        """The native order objects in a list/detail response envelope (or a bare order)."""
+        return [response]
+
     # push ---------------------------------------------------------------------------------
     def verify_push(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
         """Authenticate a platform-native push; raise SignatureError when it is not genuine."""

@@ -1,0 +1,165 @@
+"""Ingestion throughput: orders/s through `ingest_order()` and through the HTTP webhook, beside a
+raw-SQL insert of the same rows measured in the same run (PostgreSQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/ingest.py [--orders 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, BenchDatabase, ratio  # noqa: E402
+
+
+def make_orders(n: int, prefix: str):
+    from orders.tests.factories import make_incoming
+
+    return [make_incoming(external_id=f"{prefix}{i:07d}", buyer_nick=f"bench{i % 500}") for i in range(n)]
+
+
+def raw_sql_baseline(connection, channel_id: int, orders) -> float:
+    """The same rows, one transaction per order, as plain INSERTs: the floor any pipeline pays."""
+    from django.db import transaction
+
+    order_sql = (
+        "INSERT INTO orders_order (channel_id, external_id, state, platform_status, platform_status_raw, "
+        "refund_requested, platform_hold, buyer_nick, buyer_id, receiver_name, receiver_phone, receiver_province, "
+        "receiver_city, receiver_district, receiver_town, receiver_address, receiver_zip, receiver_masked, "
+        "receiver_cipher, goods_amount, postage, discount_amount, paid_amount, coupons, buyer_message, seller_memo, "
+        "is_presale, paid_at, platform_modified_at, lane, priority, tags, hold_reason, raw_payload, source, "
+        "received_at, updated_at) VALUES (%s, %s, 'ready', %s, %s, false, false, %s, '', %s, %s, %s, %s, %s, '', "
+        "%s, '', false, '{}', %s, 0, 0, %s, '[]', '', '', false, %s, %s, '', 0, '[]', '', '{}', 'bench', now(), "
+        "now()) ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id"
+    )
+    line_sql = (
+        "INSERT INTO orders_orderline (order_id, external_line_id, platform_item_id, platform_sku_id, sku_code, "
+        "title, quantity, unit_price, discount_amount, paid_amount, refund_status) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, '')"
+    )
+    started = time.perf_counter()
+    for o in orders:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                order_sql,
+                [
+                    channel_id, o.external_id, o.platform_status, o.platform_status_raw, o.buyer_nick,
+                    o.receiver_name, o.receiver_phone, o.receiver_province, o.receiver_city, o.receiver_district,
+                    o.receiver_address, o.goods_amount, o.paid_amount, o.paid_at, o.modified_at,
+                ],
+            )  # fmt: skip
+            order_id = cursor.fetchone()[0]
+            cursor.executemany(
+                line_sql,
+                [
+                    (order_id, ln.external_line_id, ln.platform_item_id, ln.platform_sku_id, ln.sku_code, ln.title,
+                     ln.quantity, ln.unit_price, ln.paid_amount)
+                    for ln in o.lines
+                ],
+            )  # fmt: skip
+    return len(orders) / (time.perf_counter() - started)
+
+
+def pipeline(channel, orders) -> float:
+    from orders.services import ingest_order
+
+    started = time.perf_counter()
+    for incoming in orders:
+        ingest_order(channel=channel, incoming=incoming, source="bench")
+    return len(orders) / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(db: BenchDatabase, channel, n: int, concurrency: int) -> float:
+    """Signed native payloads through the real webhook of a running web server."""
+    import requests
+
+    from orders.channels.fakes import fake_native_order
+    from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+
+    rng = random.Random(7)
+    bodies = [
+        json.dumps(fake_native_order(channel.platform, rng=rng, external_id=f"H{i:08d}", exception_rate=0)).encode()
+        for i in range(n)
+    ]
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db.url(), "DEBUG": "0", "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/channels/{channel.pk}/webhook"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+
+        def send(body: bytes) -> int:
+            stamp = str(int(time.time()))
+            signature = webhook_signature(secret=channel.webhook_secret, timestamp=stamp, body=body)
+            headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: signature}
+            return requests.post(url, data=body, headers=headers, timeout=30).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            codes = list(pool.map(send, bodies))
+        rate = n / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    bad = [c for c in codes if c != 202]
+    if bad:
+        sys.exit(f"{len(bad)} webhook calls failed: {sorted(set(bad))}")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--http-orders", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    with BenchDatabase() as db:
+        from orders.models import Order
+        from orders.tests.factories import make_channel
+
+        raw_channel, pipe_channel, http_channel = make_channel(), make_channel(), make_channel(platform="taobao")
+        orders = make_orders(args.orders, "B")
+        baseline = raw_sql_baseline(db.connection, raw_channel.pk, orders)
+        through_pipeline = pipeline(pipe_channel, orders)
+        assert Order.objects.filter(channel=pipe_channel).count() == args.orders
+        through_http = http(db, http_channel, args.http_orders, args.concurrency)
+        assert Order.objects.filter(channel=http_channel).count() == args.http_orders
+
+        print(f"ingestion on PostgreSQL, {args.orders} orders of one line each")
+        print(f"  raw SQL INSERTs (baseline)       {baseline:9.0f} orders/s")
+        print(f"  ingest_order()                   {through_pipeline:9.0f} orders/s   {ratio(through_pipeline, baseline)}")
+        print(
+            f"  HTTP webhook ({args.concurrency} clients, 1 server) {through_http:9.0f} orders/s   "
+            f"{ratio(through_http, baseline)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`manage.py demo`: admin user, demo data, then web server + django-q2 cluster + platform emulator.
+
+Runs until Ctrl-C, which stops all three."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from orderhub import demo
+
+
+class Command(BaseCommand):
+    help = "Run OrderHub with demo data: web server, task workers and the local marketplace emulator."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--emulator-port", type=int, default=9100)
+        parser.add_argument("--no-serve", action="store_true", help="load data and exit (used by tests)")
+
+    def handle(self, *args, host: str, port: int, emulator_port: int, no_serve: bool, **options):
+        self._ensure_admin()
+        emulator_url = f"http://{host}:{emulator_port}"
+        processes: list[subprocess.Popen] = []
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        try:
+            if not no_serve:
+                processes.append(self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)]))
+                self._wait_for(f"{emulator_url}/_emulator/health", "emulator")
+            summary = demo.load(emulator_url=emulator_url, register_with_emulator=not no_serve)
+            self.stdout.write(self.style.SUCCESS(summary))
+            if no_serve:
+                return
+            processes.append(self._start("worker", [*manage, "qcluster"]))
+            processes.append(self._start("web", [*manage, "runserver", f"{host}:{port}", "--noreload"]))
+            self._wait_for(f"http://{host}:{port}/healthz", "web server")
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nOrderHub is running:\n"
+                    f"  admin        http://{host}:{port}/admin/   (user: admin)\n"
+                    f"  API docs     http://{host}:{port}/api/docs/\n"
+                    f"  health       http://{host}:{port}/healthz\n"
+                    f"  emulator     {emulator_url}/\n"
+                    f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200 --concurrency 8\n"
+                    f"Press Ctrl-C to stop.\n"
+                )
+            )
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+            failed = [p for p in processes if p.poll() is not None]
+            self.stderr.write(f"a process stopped (exit {failed[0].returncode}); shutting down")
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + 10
+            for process in processes:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def _ensure_admin(self) -> None:
+        User = get_user_model()
+        if User.objects.filter(username="admin").exists():
+            self.stdout.write("admin user exists; its password is unchanged")
+            return
+        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", "admin@example.com", password)
+        shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else password
+        self.stdout.write(self.style.WARNING(f"created admin user 'admin' with password: {shown}  (shown once)"))
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
+        self.stdout.write(f"starting {name}: {' '.join(command[1:])}")
+        return subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 — our own manage.py
+
+    def _wait_for(self, url: str, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 — a local http URL we built
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f} s")

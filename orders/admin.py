@@ -1,0 +1,288 @@
+"""Ops console for channels and orders. Thin: every change goes through orders.services."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from orders import gateway, selectors, services
+from orders.errors import OrderError
+from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState
+
+# Transitions ops staff may trigger from the admin: name -> (label, service)
+ORDER_ACTIONS = {
+    "hold": (
+        _("Pause (hold)"),
+        lambda order, user, note: services.order_hold(order_id=order.pk, actor=user, reason=note),
+    ),
+    "release": (
+        _("Release"),
+        lambda order, user, note: services.order_release(order_id=order.pk, actor=user, note=note),
+    ),
+    "cancel": (_("Cancel"), lambda order, user, note: services.order_cancel(order_id=order.pk, actor=user, note=note)),
+    "mark_printed": (
+        _("Mark printed"),
+        lambda order, user, note: services.order_mark_printed(order_id=order.pk, actor=user),
+    ),
+}
+ACTION_SOURCES = {
+    "hold": (OrderState.NEW, OrderState.READY, OrderState.AWAITING_STOCK, OrderState.PRINTED),
+    "release": (OrderState.ON_HOLD, OrderState.AWAITING_STOCK),
+    "cancel": (OrderState.NEW, OrderState.READY, OrderState.ON_HOLD, OrderState.AWAITING_STOCK, OrderState.PRINTED),
+    "mark_printed": (OrderState.READY,),
+}
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("ship-by deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("Overdue")), ("at_risk", _("Less than 1 h left"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.overdue()
+        if self.value() == "at_risk":
+            return queryset.at_risk()
+        return queryset
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ["sku_code", "platform_sku_id", "title", "quantity", "unit_price", "discount_amount", "paid_amount"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "from_state", "to_state", "actor", "note"]
+    readonly_fields = fields
+    ordering = ["-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Channel)
+class ChannelAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "platform",
+        "enabled",
+        "health",
+        "orders_today",
+        "last_pull_ok_at",
+        "pull_cursor",
+        "short_error",
+    ]
+    list_filter = ["platform", "enabled"]
+    search_fields = ["name", "app_key"]
+    actions = ["pull_now"]
+    readonly_fields = ["pull_cursor", "last_pull_at", "last_pull_ok_at", "last_pull_error", "consecutive_pull_failures"]
+    fieldsets = [
+        (None, {"fields": ["platform", "name", "enabled", "ship_within_hours"]}),
+        (
+            _("Platform API"),
+            {"fields": ["api_base_url", "app_key", "app_secret", "access_token", "sign_secret", "message_key"]},
+        ),
+        (_("Push"), {"fields": ["webhook_secret"]}),
+        (
+            _("Pull"),
+            {
+                "fields": [
+                    "pull_enabled",
+                    "pull_interval_minutes",
+                    "pull_cursor",
+                    "last_pull_at",
+                    "last_pull_ok_at",
+                    "consecutive_pull_failures",
+                    "last_pull_error",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return selectors.channel_list_with_health()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        gateway.channel_sync_schedule(channel=obj)
+
+    @admin.display(description=_("orders today"), ordering="orders_today")
+    def orders_today(self, obj: Channel) -> int:
+        return obj.orders_today
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Channel) -> str:
+        return (obj.last_pull_error[:80] + "…") if len(obj.last_pull_error) > 80 else obj.last_pull_error
+
+    @admin.action(description=_("Pull orders now"))
+    def pull_now(self, request, queryset):
+        from django_q.tasks import async_task
+
+        for channel in queryset.filter(enabled=True):
+            async_task("orders.tasks.pull_channel", channel.pk)
+        self.message_user(
+            request, _("Pull queued for %(n)d channel(s).") % {"n": queryset.filter(enabled=True).count()}
+        )
+
+    @admin.display(description=_("health"))
+    def health(self, obj: Channel) -> str:
+        if not obj.enabled:
+            return "—"
+        if obj.consecutive_pull_failures:
+            return format_html('<span style="color:#b00">✖ {}</span>', obj.consecutive_pull_failures)
+        return format_html('<span style="color:#070">{}</span>', "✔")
+
+
+@admin.register(Order)
+class OrderAdmin(SimpleHistoryAdmin):
+    change_form_template = "admin/orders/order/change_form.html"
+    list_display = [
+        "external_id",
+        "channel",
+        "state",
+        "lane",
+        "buyer_nick",
+        "receiver_name",
+        "paid_amount",
+        "paid_at",
+        "deadline",
+        "hold_reason",
+    ]
+    list_filter = ["state", "channel", "lane", OverdueFilter, "platform_status", "refund_requested"]
+    search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
+    list_select_related = ["channel"]
+    date_hierarchy = "received_at"
+    inlines = [OrderLineInline, OrderEventInline]
+    actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed"]
+    readonly_fields = ["state", "channel", "external_id", "deadline", "raw_payload_pretty", "received_at", "source"]
+    exclude = ["raw_payload"]
+
+    def has_add_permission(self, request):
+        return False  # orders arrive through channels, never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("ship by"), ordering="ship_by")
+    def deadline(self, obj: Order) -> str:
+        if not obj.ship_by:
+            return "—"
+        local = timezone.localtime(obj.ship_by).strftime("%m-%d %H:%M")
+        if obj.is_overdue:
+            return format_html('<strong style="color:#b00">{} ⚠ {}</strong>', local, _("overdue"))
+        if obj.is_at_risk:
+            return format_html('<strong style="color:#c60">{} ⏱ {}</strong>', local, _("< 1 h"))
+        return local
+
+    @admin.display(description=_("native payload"))
+    def raw_payload_pretty(self, obj: Order) -> str:
+        return format_html(
+            "<pre style='max-height:30em;overflow:auto'>{}</pre>",
+            json.dumps(obj.raw_payload, ensure_ascii=False, indent=2),
+        )
+
+    # ---- transition buttons (permission-checked in the services) ------------------------
+    def get_urls(self):
+        urls = super().get_urls()
+        return [
+            path(
+                "<int:object_id>/transition/<str:name>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="orders_order_transition",
+            ),
+            *urls,
+        ]
+
+    def transition_view(self, request: HttpRequest, object_id: int, name: str):
+        order = get_object_or_404(Order, pk=object_id)
+        change_url = reverse("admin:orders_order_change", args=[order.pk])
+        if request.method != "POST" or name not in ORDER_ACTIONS:
+            return HttpResponseRedirect(change_url)
+        label, call = ORDER_ACTIONS[name]
+        try:
+            call(order, request.user, request.POST.get("note", ""))
+        except OrderError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, _("%(action)s: done.") % {"action": label}, messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        order = self.get_object(request, object_id)
+        if order is not None:
+            extra_context["transition_buttons"] = [
+                {"name": name, "label": label}
+                for name, (label, _call) in ORDER_ACTIONS.items()
+                if order.state in ACTION_SOURCES[name]
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], name: str) -> None:
+        label, call = ORDER_ACTIONS[name]
+        done, failed = 0, []
+        for order in queryset.order_by("pk"):
+            try:
+                call(order, request.user, _("bulk action from the admin"))
+                done += 1
+            except OrderError as exc:
+                failed.append(str(exc))
+        if done:
+            self.message_user(
+                request, _("%(action)s: %(n)d order(s).") % {"action": label, "n": done}, messages.SUCCESS
+            )
+        for message in failed[:10]:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description=_("Pause (hold) selected orders"))
+    def action_hold(self, request, queryset):
+        self._bulk(request, queryset, "hold")
+
+    @admin.action(description=_("Release selected orders"))
+    def action_release(self, request, queryset):
+        self._bulk(request, queryset, "release")
+
+    @admin.action(description=_("Cancel selected orders"))
+    def action_cancel(self, request, queryset):
+        self._bulk(request, queryset, "cancel")
+
+    @admin.action(description=_("Mark selected orders printed"))
+    def action_mark_printed(self, request, queryset):
+        self._bulk(request, queryset, "mark_printed")
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["last_seen", "severity", "source", "channel", "message", "count", "resolved_at"]
+    list_filter = ["severity", "source", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["message", "key"]
+    readonly_fields = ["key", "source", "severity", "message", "channel", "count", "first_seen", "last_seen"]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Mark resolved"))
+    def resolve(self, request, queryset):
+        n = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        self.message_user(request, _("%(n)d alert(s) resolved.") % {"n": n})

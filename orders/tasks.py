@@ -1,0 +1,19 @@
+"""django-q2 entry points: they only call services, and are safe to run twice."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from orders import gateway
+
+
+def pull_channel(channel_id: int) -> dict:
+    return asdict(gateway.channel_pull(channel_id=channel_id))
+
+
+def process_push_message(message_id: int) -> None:
+    gateway.process_push_message(message_id=message_id)
+
+
+def sweep_push_messages() -> int:
+    return gateway.sweep_push_messages()

@@ -1,0 +1,146 @@
+"""The same order delivered many times — at once, by push and pull, or out of order — is one order."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+
+from conftest import postgres_only
+from orders.models import Order, OrderLine, OrderState
+from orders.services import ingest_order
+from orders.tests.factories import make_channel, make_incoming
+
+
+def _deliver_concurrently(channel, incoming, times: int) -> list:
+    barrier = threading.Barrier(times)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            barrier.wait(timeout=10)
+            results.append(ingest_order(channel=channel, incoming=incoming, source="push"))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_deliveries_make_one_order():
+    channel = make_channel()
+    incoming = make_incoming()
+    results = _deliver_concurrently(channel, incoming, times=20)
+    assert len(results) == 20
+    assert sum(r.created for r in results) == 1
+    assert Order.objects.filter(channel=channel, external_id=incoming.external_id).count() == 1
+    assert OrderLine.objects.filter(order__external_id=incoming.external_id).count() == len(incoming.lines)
+    assert Order.objects.get(external_id=incoming.external_id).state == OrderState.READY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_deliveries_at_once_make_one_order_on_any_database():
+    channel = make_channel()
+    incoming = make_incoming()
+    results = _deliver_concurrently(channel, incoming, times=5)
+    assert sum(r.created for r in results) == 1
+    assert Order.objects.filter(external_id=incoming.external_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_push_then_pull_of_same_order_is_one_order(channel):
+    incoming = make_incoming()
+    first = ingest_order(channel=channel, incoming=incoming, source="push")
+    second = ingest_order(channel=channel, incoming=incoming, source="pull")
+    assert first.created and not second.created and not second.changed
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_same_external_id_on_two_channels_is_two_orders():
+    incoming = make_incoming()
+    ingest_order(channel=make_channel(), incoming=incoming, source="push")
+    ingest_order(channel=make_channel(platform="jd"), incoming=incoming, source="push")
+    assert Order.objects.filter(external_id=incoming.external_id).count() == 2
+
+
+@pytest.mark.django_db
+def test_older_message_changes_nothing(channel):
+    incoming = make_incoming()
+    ingest_order(channel=channel, incoming=incoming, source="pull")
+    older = make_incoming(
+        external_id=incoming.external_id,
+        receiver_address="旧地址 1 号",
+        modified_at=incoming.modified_at - timedelta(minutes=1),
+    )
+    result = ingest_order(channel=channel, incoming=older, source="push")
+    assert result.stale and not result.changed
+    assert Order.objects.get().receiver_address == incoming.receiver_address
+
+
+@pytest.mark.django_db
+def test_platform_close_cancels_an_open_order(channel):
+    incoming = make_incoming()
+    ingest_order(channel=channel, incoming=incoming, source="pull")
+    closed = make_incoming(
+        external_id=incoming.external_id,
+        platform_status="cancelled",
+        platform_status_raw="TRADE_CLOSED_BY_TAOBAO",
+        modified_at=incoming.modified_at + timedelta(minutes=3),
+    )
+    result = ingest_order(channel=channel, incoming=closed, source="pull")
+    assert result.changed
+    order = Order.objects.get()
+    assert order.state == OrderState.CANCELLED
+    assert order.events.filter(kind="cancel").exists()
+
+
+@pytest.mark.django_db
+def test_refund_request_after_acceptance_holds_the_order(channel):
+    incoming = make_incoming()
+    ingest_order(channel=channel, incoming=incoming, source="pull")
+    refund = make_incoming(
+        external_id=incoming.external_id, refund_requested=True, modified_at=incoming.modified_at + timedelta(minutes=1)
+    )
+    result = ingest_order(channel=channel, incoming=refund, source="pull")
+    assert "refund_requested" in result.changes
+    order = Order.objects.get()
+    assert order.refund_requested is True
+
+
+@pytest.mark.django_db
+def test_address_change_is_applied_and_recorded(channel):
+    incoming = make_incoming()
+    ingest_order(channel=channel, incoming=incoming, source="pull")
+    moved = make_incoming(
+        external_id=incoming.external_id,
+        receiver_address="莫干山路 88 号",
+        modified_at=incoming.modified_at + timedelta(minutes=1),
+    )
+    result = ingest_order(channel=channel, incoming=moved, source="push")
+    assert "address_changed" in result.changes
+    order = Order.objects.get()
+    assert order.receiver_address == "莫干山路 88 号"
+    assert order.events.filter(kind="platform_update", note__contains="address_changed").exists()
+
+
+@pytest.mark.django_db
+def test_disabled_channel_ingests_nothing():
+    from orders.errors import ChannelDisabled
+
+    channel = make_channel(enabled=False)
+    with pytest.raises(ChannelDisabled):
+        ingest_order(channel=channel, incoming=make_incoming(), source="push")
+    assert not Order.objects.exists()
