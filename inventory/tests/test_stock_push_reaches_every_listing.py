@@ -1,0 +1,145 @@
+"""Every stock change leaves an outbox row per listing in its transaction; the drain pushes the
+coalesced figure to each listing's platform over real HTTP, retries with backoff, alerts after
+repeated failure, and catches up once the platform recovers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inventory import services
+from inventory.models import ChannelListing, EventKind, InventoryEvent, StockPush
+from inventory.tests.factories import ingest, make_channel, make_listing, make_sku, make_warehouse
+from orders.models import Alert
+
+
+@pytest.fixture
+def shops(db, platform):
+    make_warehouse("SH")
+    sku = make_sku("MUG-1")
+    channels = [make_channel("manual", name=n, api_base_url=f"{platform.url}/{n}") for n in ("tb", "jd", "dy")]
+    listings = [
+        make_listing(channels[0], sku, "tb-mug"),
+        make_listing(channels[1], sku, "jd-mug", buffer_percent=10),
+        make_listing(channels[2], sku, "dy-mug", buffer_quantity=3),
+    ]
+    return sku, channels, listings
+
+
+def _inbound(quantity: int, ref: str) -> None:
+    services.record_movement(warehouse_code="SH", sku_code="MUG-1", kind="inbound", quantity=quantity, reference=ref)
+
+
+def test_a_movement_is_pushed_to_every_listing_of_its_sku_after_its_buffer(shops, platform):
+    _sku, _channels, listings = shops
+    _inbound(20, "GRN-1")
+    assert StockPush.objects.count() == 3  # written in the movement's transaction
+    result = services.stock_push_drain()
+    assert sorted(result.pushed) == sorted(lst.pk for lst in listings)
+    assert [(c["shop"], c["sku"], c["quantity"]) for c in platform.ok_calls("tb")] == [("tb", "tb-mug", 20)]
+    assert platform.ok_calls("jd")[-1]["quantity"] == 18  # 10 % held back
+    assert platform.ok_calls("dy")[-1]["quantity"] == 17  # 3 units held back
+    assert not StockPush.objects.exists()
+    assert ChannelListing.objects.get(pk=listings[0].pk).last_pushed_quantity == 20
+
+
+def test_many_changes_coalesce_into_one_push_of_the_newest_figure(shops, platform):
+    _inbound(5, "GRN-1")
+    _inbound(5, "GRN-2")
+    services.record_movement(warehouse_code="SH", sku_code="MUG-1", kind="outbound", quantity=2, reference="O-1")
+    assert StockPush.objects.count() == 3
+    services.stock_push_drain()
+    assert [c["quantity"] for c in platform.ok_calls("tb")] == [8]
+    assert platform.ok_calls("tb")[0]["last_pushed"] is None
+
+
+def test_a_reservation_at_ingestion_pushes_the_lower_figure(shops, platform):
+    _sku, channels, _ = shops
+    _inbound(10, "GRN-1")
+    services.stock_push_drain()
+    ingest(channels[0], "T-1", [("tb-mug", "", 4)])
+    services.stock_push_drain()
+    assert [c["quantity"] for c in platform.ok_calls("jd")] == [9, 5]
+    assert platform.ok_calls("tb")[-1] == {
+        "shop": "tb",
+        "item": platform.ok_calls("tb")[-1]["item"],
+        "sku": "tb-mug",
+        "quantity": 6,
+        "last_pushed": 10,
+        "ok": True,
+    }
+
+
+def test_a_failing_channel_is_visible_alerts_and_catches_up_once_it_recovers(shops, platform, settings):
+    _sku, _channels, listings = shops
+    settings.CHANNEL_ALERT_AFTER_FAILURES = 3
+    platform.fail["jd"] = 4
+    _inbound(10, "GRN-1")
+    now = timezone.now()
+    services.stock_push_drain(now=now)
+    jd = ChannelListing.objects.get(pk=listings[1].pk)
+    assert jd.push_failures == 1 and "503" in jd.last_push_error
+    row = StockPush.objects.get(listing=jd)
+    assert row.attempts == 1 and row.next_attempt_at >= now + timedelta(seconds=29)
+    assert services.stock_push_drain(now=now).pushed == []  # not due yet: backoff
+
+    _inbound(5, "GRN-2")  # stock keeps changing while jd is down; the others follow
+    for attempt in range(2, 5):
+        now += services.backoff(attempt - 1) + timedelta(seconds=1)
+        services.stock_push_drain(now=now)
+    jd.refresh_from_db()
+    assert jd.push_failures == 4
+    alert = Alert.objects.get(key=f"inventory:stock_push:listing:{jd.pk}", resolved_at__isnull=True)
+    assert alert.count == 2  # raised at the 3rd failure, bumped at the 4th
+    assert InventoryEvent.objects.filter(kind=EventKind.PUSH_FAILED, listing=jd).count() == 1
+    assert platform.ok_calls("tb")[-1]["quantity"] == 15
+
+    now += services.backoff(4) + timedelta(seconds=1)
+    assert services.stock_push_drain(now=now).pushed == [jd.pk]
+    jd.refresh_from_db()
+    assert (jd.last_pushed_quantity, jd.push_failures, jd.last_push_error) == (13, 0, "")
+    assert [c["quantity"] for c in platform.ok_calls("jd")] == [13]  # only the newest figure
+    assert not Alert.objects.filter(key=alert.key, resolved_at__isnull=True).exists()
+    assert not StockPush.objects.exists()
+
+
+def test_a_change_during_a_push_leaves_the_row_for_the_next_drain(shops, platform):
+    _inbound(10, "GRN-1")
+    claimed = services.push._claim(now=timezone.now(), limit=10)
+    _inbound(1, "GRN-2")  # new token on every row
+    for push_id, token, listing in claimed:
+        services.push._settle(
+            push_id=push_id, token=token, listing=listing, quantity=10, error=None, now=timezone.now()
+        )
+    assert StockPush.objects.count() == 3
+    services.stock_push_drain()
+    assert platform.ok_calls("tb")[-1]["quantity"] == 11
+
+
+def test_the_sweep_repushes_listings_left_behind(shops, platform):
+    _sku, _channels, listings = shops
+    _inbound(7, "GRN-1")
+    StockPush.objects.all().delete()  # a lost task and a lost row
+    assert services.stock_push_sweep() == 3
+    assert platform.ok_calls("tb")[-1]["quantity"] == 7
+    assert services.stock_push_sweep() == 0  # nothing stale any more
+
+
+@pytest.mark.parametrize(
+    ("available", "percent", "units", "presale", "quota", "waiting", "expected"),
+    [
+        (10, 0, 0, False, 0, 0, 10),
+        (10, 25, 0, False, 0, 0, 7),
+        (10, 25, 2, False, 0, 0, 5),
+        (1, 0, 5, False, 0, 0, 0),  # never below zero
+        (-3, 0, 0, False, 0, 0, 0),
+        (2, 0, 0, True, 20, 5, 17),  # presale: stock + quota − units already waiting
+        (0, 0, 0, True, 5, 9, 0),
+    ],
+)
+def test_push_quantity_policy(available, percent, units, presale, quota, waiting, expected):
+    listing = ChannelListing(buffer_percent=percent, buffer_quantity=units, presale=presale)
+    got = services.push_quantity(listing=listing, available=available, waiting=waiting, presale_quota=quota)
+    assert got == expected
