@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import ROOT, BenchDatabase, ratio
+from _setup import ROOT, BenchDatabase, ratio  # noqa: E402
 
 
 def make_orders(n: int, prefix: str):
@@ -87,8 +87,8 @@ def free_port() -> int:
 def http(db: BenchDatabase, channel, n: int, concurrency: int) -> float:
     """Signed native payloads through the real webhook of a running web server."""
     import requests
-    from orders.channels.fakes import fake_native_order
 
+    from orders.channels.fakes import fake_native_order
     from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 
     rng = random.Random(7)
@@ -98,7 +98,7 @@ def http(db: BenchDatabase, channel, n: int, concurrency: int) -> float:
     ]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db.url(), "DEBUG": "0", "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
         cwd=ROOT,
         env=env,
@@ -154,9 +154,7 @@ def main() -> None:
 
         print(f"ingestion on PostgreSQL, {args.orders} orders of one line each")
         print(f"  raw SQL INSERTs (baseline)       {baseline:9.0f} orders/s")
-        print(
-            f"  ingest_order()                   {through_pipeline:9.0f} orders/s   {ratio(through_pipeline, baseline)}"
-        )
+        print(f"  ingest_order()                   {through_pipeline:9.0f} orders/s   {ratio(through_pipeline, baseline)}")
         print(
             f"  HTTP webhook ({args.concurrency} clients, 1 server) {through_http:9.0f} orders/s   "
             f"{ratio(through_http, baseline)}"

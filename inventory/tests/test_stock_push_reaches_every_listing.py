@@ -119,7 +119,6 @@ def test_a_change_during_a_push_leaves_the_row_for_the_next_drain(shops, platfor
 
 
 def test_the_sweep_repushes_listings_left_behind(shops, platform):
-    _sku, _channels, listings = shops
     _inbound(7, "GRN-1")
     StockPush.objects.all().delete()  # a lost task and a lost row
     assert services.stock_push_sweep() == 3
