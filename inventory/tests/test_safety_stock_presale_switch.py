@@ -1,0 +1,71 @@
+"""Safety stock → presale on every channel, and back when replenished; both are events/alerts."""
+
+from __future__ import annotations
+
+import pytest
+
+from inventory import services
+from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku
+from inventory.tests.factories import ingest, make_channel, make_listing, make_sku, make_warehouse, stock
+from orders.models import Alert
+
+
+@pytest.fixture
+def presale_sku(db):
+    wh = make_warehouse("SH")
+    sku = make_sku("PRE-1", safety_stock=3, presale_allowed=True, presale_quota=10)
+    stock(sku, wh, 6)
+    channels = [make_channel("taobao"), make_channel("pdd")]
+    for ch in channels:
+        make_listing(ch, sku, f"{ch.platform}-pre")
+    return sku, channels
+
+
+def test_falling_to_safety_stock_switches_every_listing_to_presale_and_back(presale_sku):
+    sku, channels = presale_sku
+    ingest(channels[0], "P-1", [("taobao-pre", "", 2)])  # available 4 > 3
+    assert not Sku.objects.get(pk=sku.pk).on_presale
+    ingest(channels[1], "P-2", [("pdd-pre", "", 1)])  # available 3 = safety stock
+    assert Sku.objects.get(pk=sku.pk).on_presale
+    assert list(ChannelListing.objects.values_list("presale", flat=True)) == [True, True]
+    assert InventoryEvent.objects.filter(kind=EventKind.PRESALE_ON, sku=sku).count() == 1
+    alert = Alert.objects.get(key="inventory:presale:PRE-1", resolved_at__isnull=True)
+    assert "safety stock" in alert.message
+
+    services.record_movement(warehouse_code="SH", sku_code="PRE-1", kind="inbound", quantity=1, reference="G-1")
+    assert not Sku.objects.get(pk=sku.pk).on_presale  # 4 > 3: back from presale
+    assert list(ChannelListing.objects.values_list("presale", flat=True)) == [False, False]
+
+
+def test_replenished_above_the_threshold_switches_back(presale_sku):
+    sku, channels = presale_sku
+    ingest(channels[0], "P-1", [("taobao-pre", "", 4)])  # available 2
+    assert Sku.objects.get(pk=sku.pk).on_presale
+    services.record_movement(warehouse_code="SH", sku_code="PRE-1", kind="inbound", quantity=5, reference="G-1")
+    assert not Sku.objects.get(pk=sku.pk).on_presale
+    assert list(ChannelListing.objects.values_list("presale", flat=True)) == [False, False]
+    assert InventoryEvent.objects.filter(kind=EventKind.PRESALE_OFF, sku=sku).count() == 1
+    assert not Alert.objects.filter(key="inventory:presale:PRE-1", resolved_at__isnull=True).exists()
+
+
+def test_orders_beyond_stock_on_a_presale_sku_may_wait_instead_of_overselling(presale_sku):
+    _sku, channels = presale_sku
+    from django.db import transaction
+
+    from orders import locks
+
+    order = ingest(channels[0], "P-9", [("taobao-pre", "", 9)])
+    with transaction.atomic():
+        outcome = services.reserve_for_order(order=locks.order_for_update(order_id=order.pk))
+    assert not outcome.is_complete and outcome.can_wait
+
+
+def test_a_sku_without_presale_never_switches(db):
+    wh = make_warehouse("SH")
+    sku = make_sku("NOPRE", safety_stock=5)
+    stock(sku, wh, 6)
+    channel = make_channel()
+    make_listing(channel, sku, "np")
+    ingest(channel, "N-1", [("np", "", 3)])
+    assert not Sku.objects.get(pk=sku.pk).on_presale
+    assert not ChannelListing.objects.get().presale
