@@ -21,6 +21,7 @@ from inventory.services.push import (
     stock_push_request,
     stock_push_sweep,
 )
+from inventory.services.reconciliation import reconciliation_correct, reconciliation_run
 from inventory.services.reservation import (
     ReservationOutcome,
     commit_for_order,
@@ -41,6 +42,8 @@ __all__ = [
     "expected_quantities",
     "movement_record_in_transaction",
     "push_quantity",
+    "reconciliation_correct",
+    "reconciliation_run",
     "record_movement",
     "release_for_order",
     "release_reservations",

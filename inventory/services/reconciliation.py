@@ -1,0 +1,283 @@
+"""Nightly reconciliation: prove the ledger, the levels, the reservations and the channels agree,
+store every disagreement as a diff line, and turn chosen lines into audited corrections."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from inventory import locks, selectors
+from inventory.models import (
+    ChannelListing,
+    DiffKind,
+    EventKind,
+    InventoryEvent,
+    MovementKind,
+    ReconciliationDiff,
+    ReconciliationRun,
+    ReservationState,
+    StockLevel,
+    StockMovement,
+    StockPush,
+    StockReservation,
+)
+from inventory.services.changes import request_pushes, stock_changed
+from inventory.services.movements import movement_record_in_transaction
+from inventory.services.push import expected_quantities
+from inventory.services.reservation import release_reservations
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[Iterable], Iterable]
+
+
+def _no_progress(items: Iterable, **kwargs) -> Iterable:
+    return items
+
+
+def reconciliation_run(*, trigger: str = "command", progress: Progress | None = None) -> ReconciliationRun:
+    """Compare (a) ledger sum vs on hand per level, (b) active reservations vs reserved per level and
+    vs open orders, (c) each listing's platform stock (adapter `fetch_stock` when it has one, else
+    what should be shown now) vs what OrderHub last pushed. Read-only apart from the run's rows."""
+    progress = progress or _no_progress
+    run = ReconciliationRun.objects.create(trigger=trigger)
+    diffs: list[ReconciliationDiff] = []
+
+    ledger = {
+        (row["sku_id"], row["warehouse_id"]): row["total"]
+        for row in StockMovement.objects.values("sku_id", "warehouse_id").annotate(total=Sum("quantity"))
+    }
+    reserved = selectors.active_reserved_by_level()
+    levels = list(StockLevel.objects.all().order_by("pk"))
+    seen = set()
+    for level in progress(levels, desc="levels", unit="level"):
+        key = (level.sku_id, level.warehouse_id)
+        seen.add(key)
+        if ledger.get(key, 0) != level.on_hand:
+            diffs.append(_diff(run, DiffKind.LEDGER, level, ledger.get(key, 0), level.on_hand, "ledger sum vs on hand"))
+        if reserved.get(level.pk, 0) != level.reserved:
+            diffs.append(
+                _diff(
+                    run, DiffKind.RESERVED, level, reserved.get(level.pk, 0), level.reserved, "reservations vs reserved"
+                )
+            )
+    for (sku_id, warehouse_id), total in ledger.items():
+        if (sku_id, warehouse_id) not in seen and total:
+            diffs.append(
+                ReconciliationDiff(
+                    run=run, kind=DiffKind.LEDGER, sku_id=sku_id, warehouse_id=warehouse_id, expected=total, actual=0
+                )
+            )
+
+    from orders.models import OPEN_STATES
+
+    closed = (
+        StockReservation.objects.filter(state=ReservationState.ACTIVE)
+        .exclude(order__state__in=OPEN_STATES)
+        .values("order_id", "sku_id", "warehouse_id", "order__state")
+        .annotate(total=Sum("quantity"))
+    )
+    for row in closed:
+        diffs.append(
+            ReconciliationDiff(
+                run=run,
+                kind=DiffKind.CLOSED_ORDER,
+                sku_id=row["sku_id"],
+                warehouse_id=row["warehouse_id"],
+                order_id=row["order_id"],
+                expected=0,
+                actual=row["total"],
+                note=f"order is {row['order__state']}",
+            )
+        )
+
+    diffs.extend(_channel_diffs(run=run, progress=progress))
+    ReconciliationDiff.objects.bulk_create(diffs)
+    run.diff_count = len(diffs)
+    run.finished_at = timezone.now()
+    run.checked = {"levels": len(levels), "listings": ChannelListing.objects.filter(enabled=True).count()}
+    run.save(update_fields=["diff_count", "finished_at", "checked"])
+    if diffs:
+        from orders.models import AlertSeverity
+        from orders.services import alert_raise
+
+        alert_raise(
+            key="inventory:reconciliation",
+            source="inventory",
+            message=f"Stock reconciliation #{run.pk} found {len(diffs)} difference(s).",
+            severity=AlertSeverity.WARNING,
+        )
+    return run
+
+
+def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: str) -> ReconciliationDiff:
+    return ReconciliationDiff(
+        run=run,
+        kind=kind,
+        sku_id=level.sku_id,
+        warehouse_id=level.warehouse_id,
+        expected=expected,
+        actual=actual,
+        note=note,
+    )
+
+
+def _channel_diffs(*, run: ReconciliationRun, progress: Progress) -> list[ReconciliationDiff]:
+    from orders.channels import get_adapter
+    from orders.channels.base import ChannelError
+
+    listings = list(
+        ChannelListing.objects.filter(enabled=True, channel__enabled=True)
+        .select_related("channel", "sku")
+        .order_by("pk")
+    )
+    pending = set(StockPush.objects.values_list("listing_id", flat=True))
+    expected = expected_quantities(listings)
+    diffs = []
+    for listing in progress(listings, desc="listings", unit="listing"):
+        if listing.pk in pending:  # a push is on its way: not a difference yet
+            continue
+        reported, note = None, ""
+        try:
+            adapter = get_adapter(listing.channel)
+        except (LookupError, ImportError):
+            adapter = None
+        if adapter is not None and hasattr(adapter, "fetch_stock"):
+            try:
+                reported = adapter.fetch_stock(listing.platform_item_id, listing.platform_sku_id)
+                note = "platform reports"
+            except (ChannelError, OSError) as exc:
+                note = f"could not read platform stock ({exc}); compared with what should be shown"
+        if reported is not None:
+            pushed = listing.last_pushed_quantity
+            if pushed != reported:
+                diffs.append(_listing_diff(run, listing, expected=pushed, actual=reported, note=note))
+        elif listing.last_pushed_quantity != expected[listing.pk]:
+            note = note or "last pushed vs what should be shown now"
+            diffs.append(
+                _listing_diff(
+                    run, listing, expected=expected[listing.pk], actual=listing.last_pushed_quantity, note=note
+                )
+            )
+    return diffs
+
+
+def _listing_diff(run, listing, *, expected: int | None, actual: int | None, note: str) -> ReconciliationDiff:
+    return ReconciliationDiff(
+        run=run,
+        kind=DiffKind.CHANNEL,
+        sku_id=listing.sku_id,
+        listing=listing,
+        expected=expected if expected is not None else -1,
+        actual=actual if actual is not None else -1,
+        note=note + (" (-1: never pushed / unknown)" if expected is None or actual is None else ""),
+    )
+
+
+@transaction.atomic(durable=True)
+def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[ReconciliationDiff]:
+    """Turn chosen diff lines into audited corrections, re-measured under lock at this moment:
+
+    ledger: an adjustment movement marked ledger-only records the unexplained change, so the ledger
+      agrees with the level (the level is what channels were shown; count the shelf if in doubt);
+    reserved: the level's reserved is set to its active reservations (zero-quantity, ledger-only
+      adjustment row as the audit);
+    closed_order: the closed order's reservations are released;
+    channel: a fresh push is requested.
+    Lock order: diff rows → stock levels → reservations → push rows."""
+    diffs = locks.diffs_for_update(diff_ids=diff_ids)
+    now = timezone.now()
+    for diff in diffs:
+        movement = None
+        if diff.kind == DiffKind.LEDGER:
+            movement = _correct_ledger(diff, actor)
+        elif diff.kind == DiffKind.RESERVED:
+            movement = _correct_reserved(diff, actor)
+        elif diff.kind == DiffKind.CLOSED_ORDER:
+            _correct_closed_order(diff)
+        elif diff.kind == DiffKind.CHANNEL and diff.listing_id:
+            request_pushes(listing_ids=[diff.listing_id])
+        diff.corrected_at = now
+        diff.corrected_by = actor
+        diff.correction = movement
+        diff.save(update_fields=["corrected_at", "corrected_by", "correction"])
+        InventoryEvent.objects.create(
+            kind=EventKind.CORRECTION,
+            sku_id=diff.sku_id,
+            listing_id=diff.listing_id,
+            message=f"{diff.get_kind_display()}: {diff.expected} vs {diff.actual} corrected",
+            data={"diff_id": diff.pk, "movement_id": movement.pk if movement else None},
+        )
+    return diffs
+
+
+def _correct_ledger(diff: ReconciliationDiff, actor) -> StockMovement | None:
+    levels = locks.stock_levels_for_update(sku_ids=[diff.sku_id])
+    level = next((lv for lv in levels if lv.warehouse_id == diff.warehouse_id), None)
+    on_hand = level.on_hand if level else 0
+    ledger = (
+        StockMovement.objects.filter(sku_id=diff.sku_id, warehouse_id=diff.warehouse_id).aggregate(s=Sum("quantity"))[
+            "s"
+        ]
+        or 0
+    )
+    if on_hand == ledger:
+        return None
+    return movement_record_in_transaction(
+        warehouse_code=diff.warehouse.code,
+        sku_code=diff.sku.code,
+        kind=MovementKind.ADJUSTMENT,
+        quantity=on_hand - ledger,
+        reference=f"diff:{diff.pk}",
+        source="reconciliation",
+        actor=actor,
+        note=f"reconciliation #{diff.run_id}: ledger {ledger} brought to on hand {on_hand}",
+        ledger_only=True,
+    ).movement
+
+
+def _correct_reserved(diff: ReconciliationDiff, actor) -> StockMovement | None:
+    levels = locks.stock_levels_for_update(sku_ids=[diff.sku_id])
+    level = next(lv for lv in levels if lv.warehouse_id == diff.warehouse_id)
+    active = (
+        StockReservation.objects.filter(level=level, state=ReservationState.ACTIVE).aggregate(s=Sum("quantity"))["s"]
+        or 0
+    )
+    if active == level.reserved:
+        return None
+    before = level.reserved
+    StockLevel.objects.filter(pk=level.pk).update(reserved=active)
+    level.reserved = active
+    movement = movement_record_in_transaction(
+        warehouse_code=diff.warehouse.code,
+        sku_code=diff.sku.code,
+        kind=MovementKind.ADJUSTMENT,
+        quantity=0,
+        reference=f"diff:{diff.pk}",
+        source="reconciliation",
+        actor=actor,
+        note=f"reconciliation #{diff.run_id}: reserved {before} set to active reservations {active}",
+        ledger_only=True,
+    ).movement
+    stock_changed(available={diff.sku_id: sum(lv.on_hand - lv.reserved for lv in levels if lv.warehouse.active)})
+    return movement
+
+
+def _correct_closed_order(diff: ReconciliationDiff) -> None:
+    sku_ids = set(
+        StockReservation.objects.filter(order_id=diff.order_id, state=ReservationState.ACTIVE).values_list(
+            "sku_id", flat=True
+        )
+    )
+    levels = locks.stock_levels_for_update(sku_ids=sku_ids)
+    reservations = locks.active_reservations_for_update(order_id=diff.order_id)
+    release_reservations(levels=levels, reservations=reservations)
+    available: dict[int, int] = defaultdict(int)
+    for level in levels:
+        available[level.sku_id] += level.on_hand - level.reserved if level.warehouse.active else 0
+    stock_changed(available=dict(available), increased=True)
