@@ -33,7 +33,7 @@ def test_a_consistent_store_has_no_differences(clean):
 
 
 def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean, platform, django_user_model):
-    wh, a, b, channel, listing = clean
+    _wh, a, b, channel, listing = clean
     StockLevel.objects.filter(sku=b).update(on_hand=F("on_hand") - 3)  # (a) someone wrote around the ledger
     StockLevel.objects.filter(sku=a).update(reserved=F("reserved") + 1)  # (b) reserved without a reservation
     stale = ingest(channel, "R-2", [("rec-a", "", 1)])

@@ -1,0 +1,217 @@
+"""Inventory admin. Stock numbers are read-only here: they change through movements (WMS API,
+stocktake import) and reconciliation corrections, which write the ledger."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import F, Sum
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin, ImportMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from inventory import services
+from inventory.models import (
+    ChannelListing,
+    InventoryEvent,
+    ReconciliationDiff,
+    ReconciliationRun,
+    Sku,
+    StockLevel,
+    StockMovement,
+    StockPush,
+    StockReservation,
+    Warehouse,
+)
+from inventory.resources import ReconciliationDiffResource, StockLevelResource, StocktakeResource
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "priority", "active"]
+    list_editable = ["priority", "active"]
+    search_fields = ["code", "name"]
+
+
+class StockLevelInline(admin.TabularInline):
+    model = StockLevel
+    fields = ["warehouse", "on_hand", "reserved"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ChannelListingInline(admin.TabularInline):
+    model = ChannelListing
+    fields = ["channel", "platform_item_id", "platform_sku_id", "buffer_percent", "buffer_quantity", "presale"]
+    readonly_fields = ["presale"]
+    extra = 0
+
+
+@admin.register(Sku)
+class SkuAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "code",
+        "name",
+        "barcode",
+        "on_hand",
+        "available",
+        "safety_stock",
+        "presale_allowed",
+        "on_presale",
+        "min_price",
+    ]
+    list_filter = ["presale_allowed", "on_presale"]
+    search_fields = ["code", "name", "barcode"]
+    readonly_fields = ["on_presale"]
+    inlines = [StockLevelInline, ChannelListingInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                total_on_hand=Sum("levels__on_hand"), total_available=Sum(F("levels__on_hand") - F("levels__reserved"))
+            )
+        )
+
+    @admin.display(description=_("on hand"), ordering="total_on_hand")
+    def on_hand(self, obj):
+        return obj.total_on_hand or 0
+
+    @admin.display(description=_("available"), ordering="total_available")
+    def available(self, obj):
+        return obj.total_available or 0
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
+    resource_classes = [StockLevelResource]
+    list_display = ["sku", "warehouse", "on_hand", "reserved", "available", "updated_at"]
+    list_filter = ["warehouse"]
+    search_fields = ["sku__code", "sku__name"]
+    list_select_related = ["sku", "warehouse"]
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ImportMixin, ReadOnlyAdmin):
+    """The ledger, append-only. Import = stocktake (sku, warehouse, counted) with a preview."""
+
+    resource_classes = [StocktakeResource]
+    list_display = ["at", "kind", "sku", "warehouse", "quantity", "counted", "balance_after", "reference", "flagged"]
+    list_filter = ["kind", "flagged", "ledger_only", "source", "warehouse"]
+    search_fields = ["sku__code", "reference", "note"]
+    list_select_related = ["sku", "warehouse"]
+    date_hierarchy = "at"
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("inventory.add_stockmovement")
+
+
+@admin.register(StockReservation)
+class StockReservationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "order", "sku", "warehouse", "quantity", "state", "created_at"]
+    list_filter = ["state", "warehouse"]
+    search_fields = ["sku__code", "order__external_id"]
+    list_select_related = ["order", "sku", "warehouse", "order__channel"]
+
+
+@admin.register(ChannelListing)
+class ChannelListingAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "sku",
+        "channel",
+        "platform_item_id",
+        "platform_sku_id",
+        "buffer_percent",
+        "buffer_quantity",
+        "presale",
+        "enabled",
+        "last_pushed_quantity",
+        "last_pushed_at",
+        "push_failures",
+        "last_push_error",
+    ]
+    list_filter = ["channel", "presale", "enabled"]
+    search_fields = ["sku__code", "platform_item_id", "platform_sku_id"]
+    readonly_fields = ["presale", "last_pushed_quantity", "last_pushed_at", "last_push_error", "push_failures"]
+    list_select_related = ["sku", "channel"]
+    actions = ["push_now"]
+
+    @admin.action(description=_("Push stock now"), permissions=["change"])
+    def push_now(self, request, queryset):
+        count = services.stock_push_request(listing_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d push(es) queued.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(StockPush)
+class StockPushAdmin(ReadOnlyAdmin):
+    list_display = ["listing", "requested_at", "next_attempt_at", "attempts", "last_error"]
+    list_select_related = ["listing", "listing__sku", "listing__channel"]
+
+
+@admin.register(InventoryEvent)
+class InventoryEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "kind", "sku", "message"]
+    list_filter = ["kind"]
+    search_fields = ["sku__code", "message"]
+
+
+class ReconciliationDiffInline(admin.TabularInline):
+    model = ReconciliationDiff
+    fields = ["kind", "sku", "warehouse", "listing", "order", "expected", "actual", "note", "corrected_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "started_at", "finished_at", "trigger", "diff_count"]
+    inlines = [ReconciliationDiffInline]
+    actions = ["run_now"]
+
+    @admin.action(description=_("Run a new reconciliation now"), permissions=["view"])
+    def run_now(self, request, queryset):
+        run = services.reconciliation_run(trigger="admin")
+        self.message_user(
+            request, _("Reconciliation #%(id)d: %(n)d difference(s).") % {"id": run.pk, "n": run.diff_count}
+        )
+
+
+@admin.register(ReconciliationDiff)
+class ReconciliationDiffAdmin(ExportMixin, ReadOnlyAdmin):
+    resource_classes = [ReconciliationDiffResource]
+    list_display = ["run", "kind", "sku", "warehouse", "listing", "expected", "actual", "note", "corrected_at"]
+    list_filter = ["kind", ("corrected_at", admin.EmptyFieldListFilter), "run"]
+    list_select_related = ["run", "sku", "warehouse", "listing"]
+    actions = ["correct"]
+
+    def has_correct_permission(self, request):
+        return request.user.has_perm("inventory.add_stockmovement")
+
+    @admin.action(description=_("Correct the chosen differences (audited adjustments)"), permissions=["correct"])
+    def correct(self, request, queryset):
+        corrected = services.reconciliation_correct(
+            diff_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request, _("%(count)d difference(s) corrected.") % {"count": len(corrected)}, messages.SUCCESS
+        )

@@ -1,0 +1,62 @@
+"""The inventory admin pages open, and the 'correct' action turns diff lines into adjustments."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from inventory import services
+from inventory.models import ReconciliationDiff, StockLevel, StockMovement
+from inventory.tests.factories import ingest, make_channel, make_listing, make_sku, make_warehouse, stock
+
+PAGES = [
+    "warehouse",
+    "sku",
+    "stocklevel",
+    "stockmovement",
+    "stockreservation",
+    "channellisting",
+    "stockpush",
+    "inventoryevent",
+    "reconciliationrun",
+    "reconciliationdiff",
+]
+
+
+@pytest.fixture
+def staff(db, client, django_user_model):
+    user = django_user_model.objects.create_superuser("boss", password="x")
+    client.force_login(user)
+    wh = make_warehouse("SH")
+    sku = make_sku("ADM-1", name="紫砂壶")
+    stock(sku, wh, 5)
+    channel = make_channel()
+    make_listing(channel, sku, "adm")
+    ingest(channel, "A-1", [("adm", "", 1)])
+    return client
+
+
+@pytest.mark.parametrize("model", PAGES)
+def test_changelists_open(staff, model):
+    assert staff.get(reverse(f"admin:inventory_{model}_changelist")).status_code == 200
+
+
+def test_stocktake_import_and_level_export_pages_open(staff):
+    assert staff.get(reverse("admin:inventory_stockmovement_import")).status_code == 200
+    assert staff.get(reverse("admin:inventory_stocklevel_export")).status_code == 200
+    sku_id = StockLevel.objects.get().sku_id
+    assert staff.get(reverse("admin:inventory_sku_change", args=[sku_id])).status_code == 200
+
+
+def test_correct_action_turns_diff_lines_into_adjustments(staff):
+    StockLevel.objects.update(on_hand=9)
+    run = services.reconciliation_run()
+    diff = run.diffs.get()
+    response = staff.post(
+        reverse("admin:inventory_reconciliationdiff_changelist"),
+        {"action": "correct", "_selected_action": [diff.pk]},
+    )
+    assert response.status_code == 302
+    assert ReconciliationDiff.objects.get(pk=diff.pk).corrected_at is not None
+    assert StockMovement.objects.filter(source="reconciliation", quantity=4).exists()
+    assert services.reconciliation_run().diff_count == 0
