@@ -103,7 +103,7 @@ class StocktakeResource(resources.ModelResource):
                 note=str(_("stocktake import")),
             )
         except MovementInvalid as exc:
-            raise ValidationError({name: msgs for name, msgs in exc.errors.items()}) from None
+            raise ValidationError(dict(exc.errors)) from None
         except MovementConflict as exc:
             raise ValidationError(str(exc)) from None
         movement = result.movement
