@@ -173,7 +173,9 @@ class ChannelEmulator:
         return self.base_url + PATHS[platform_of(platform)]
 
     def start(self) -> ChannelEmulator:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="channel-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="channel-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
