@@ -25,6 +25,9 @@ Control endpoints (JSON):
     POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
                                   method?, path?, delay?}  fail the next `count` matching calls
     GET    /_emulator/faults     DELETE /_emulator/faults
+    POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
+                                  push_url?, app_key?}  change an order as the platform would (modified time
+                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou, manual)
     POST   /_emulator/reset      forget orders, shipments, stock, calls and faults (shops stay)
 
 Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
@@ -37,6 +40,7 @@ business refusal elsewhere.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import time
@@ -46,6 +50,8 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import requests
 
 from orders.channels import common as c
 from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
@@ -161,6 +167,7 @@ class ChannelEmulator:
         self.server = _Server((host, port), _Handler)
         self.server.emulator = self
         self._thread: threading.Thread | None = None
+        self._message_ids = itertools.count(1)
 
     # lifecycle ------------------------------------------------------------------------------
     @property
@@ -253,6 +260,62 @@ class ChannelEmulator:
             self.stock_levels.clear()
             self.faults.clear()
             self.calls.clear()
+
+    # buyer/platform events and pushes (for the traffic simulator) -------------------------
+    def apply_event(self, platform: str, external_id: str, event: str) -> dict[str, Any]:
+        """Change a stored order the way the platform would (pay, cancel, refund request, new address,
+        seller memo) and bump its modified time, so the next incremental pull sees it."""
+        platform = platform_of(platform)
+        if event not in EVENTS:
+            raise ValueError(f"event must be one of {sorted(EVENTS)}")
+        with self.lock:
+            order = self.book[platform][str(external_id)]["order"]
+            EVENTS[event](platform, order)
+            _touch(platform, order)
+            return order
+
+    def push_message(self, platform: str, app_key: str, external_id: str, event: str) -> tuple[dict[str, str], bytes]:
+        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou, manual)."""
+        platform = platform_of(platform)
+        shop = self.shops[(platform, app_key)]
+        message_id = f"{int(time.time() * 1000)}{next(self._message_ids):06d}"
+        if platform == "douyin":
+            data = c.compact_json({"p_id": int(external_id), "shop_id": 100000001})
+            body = c.compact_json([{"tag": DOUYIN_TAGS.get(event, "101"), "msg_id": message_id, "data": data}])
+            raw = body.encode("utf-8")
+            headers = {"app-id": app_key, "event-sign": douyin.push_sign(app_key, raw, shop.app_secret)}
+            return headers | {"Content-Type": "application/json"}, raw
+        if platform == "kuaishou":
+            oid = int(external_id)
+            plain = c.compact_json(
+                {
+                    "eventId": message_id,
+                    "bizId": oid,
+                    "event": KUAISHOU_EVENTS.get(event, "kwaishop_order_paySuccess"),
+                    "info": c.compact_json({"oid": oid}),
+                    "test": False,
+                }
+            )
+            return {"Content-Type": "text/plain"}, kuaishou.encrypt_push(plain, shop.message_key).encode("ascii")
+        if platform == "manual":
+            raw = c.compact_json(self.book["manual"][external_id]["order"]).encode("utf-8")
+            timestamp = str(int(time.time()))
+            signed = {"app_key": app_key, "body": raw.decode("utf-8"), "timestamp": timestamp}
+            sign = manual.Adapter(shop.credentials()).sign(signed)
+            headers = {
+                "Content-Type": "application/json",
+                "X-OrderHub-App-Key": app_key,
+                "X-OrderHub-Timestamp": timestamp,
+                "X-OrderHub-Signature": sign,
+                "X-OrderHub-Message-Id": message_id,
+            }
+            return headers, raw
+        raise ValueError(f"{platform} does not push over HTTP")
+
+    def send_push(self, platform: str, app_key: str, external_id: str, event: str, url: str) -> int:
+        """POST the push to OrderHub's webhook URL; returns the HTTP status it answered."""
+        headers, body = self.push_message(platform, app_key, external_id, event)
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
 
     # dispatch -------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
@@ -775,6 +838,14 @@ class ChannelEmulator:
                 return Reply(200, {"ok": True})
             if action == "faults":
                 return Reply(200, {"faults": [asdict(f) for f in self.faults]})
+            if action == "events" and req.method == "POST":
+                order_id = str(data["external_id"])
+                self.apply_event(platform, order_id, data["event"])
+                reply: dict[str, Any] = {"ok": True}
+                if data.get("push_url"):
+                    app_key = data.get("app_key") or self.book[platform][order_id]["app_key"] or ""
+                    reply["push_status"] = self.send_push(platform, app_key, order_id, data["event"], data["push_url"])
+                return Reply(200, reply)
             if action == "reset" and req.method == "POST":
                 self.reset()
                 return Reply(200, {"ok": True})
@@ -889,6 +960,132 @@ def _req_time(params: dict[str, Any], name: str, parse: Any, code: Any) -> datet
     if moment is None:
         raise ApiError(code, f"Missing required arguments:{name}", f"isv.missing-parameter:{name}")
     return moment
+
+
+# ---- events ----------------------------------------------------------------------------------
+NEW_ADDRESS = "新华路***号**室"
+DOUYIN_TAGS = {"created": "100", "pay": "101", "ship": "102", "address_change": "105", "cancel": "106"}
+DOUYIN_TAGS |= {"memo": "113", "refund_request": "200"}
+KUAISHOU_EVENTS = {
+    "pay": "kwaishop_order_paySuccess",
+    "ship": "kwaishop_order_delivering",
+    "cancel": "kwaishop_order_orderFail",
+    "refund_request": "kwaishop_aftersales_addRefund",
+    "address_change": "kwaishop_order_addressChange",
+    "memo": "kwaishop_order_sellerNoteChange",
+}
+
+
+def _touch(platform: str, order: dict[str, Any]) -> None:
+    """Advance the order's modified time (at least one second, so staleness checks see a change)."""
+    moment = max(c.now_shanghai(), _modified(platform, order) + timedelta(seconds=1))
+    if platform in ("taobao", "jd"):
+        order["modified"] = c.format_local_time(moment)
+    elif platform == "pdd":
+        order["updated_at"] = c.format_local_time(moment)
+    elif platform == "douyin":
+        order["update_time"] = c.epoch_seconds(moment)
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["updateTime"] = c.epoch_millis(moment)
+    else:
+        order["modified_at"] = moment.isoformat()
+
+
+def _event_pay(platform: str, order: dict[str, Any]) -> None:
+    now = c.now_shanghai()
+    if platform == "taobao":
+        order.update(status="WAIT_SELLER_SEND_GOODS", pay_time=c.format_local_time(now))
+        for line in c.dig(order, "orders", "order", default=[]):
+            line["status"] = "WAIT_SELLER_SEND_GOODS"
+    elif platform == "jd":
+        order["paymentConfirmTime"] = c.format_local_time(now)
+    elif platform == "pdd":
+        order["pay_time"] = order["confirm_time"] = c.format_local_time(now)
+    elif platform == "douyin":
+        order.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=order.get("order_amount", 0))
+        for sub in order.get("sku_order_list", []):
+            sub.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=sub.get("order_amount", 0))
+    elif platform == "kuaishou":
+        base = order["orderBaseInfo"]
+        item = order.get("orderItemInfo", {})
+        paid = (
+            item.get("originalPrice", 0) * item.get("num", 1) - item.get("discountFee", 0) + base.get("expressFee", 0)
+        )
+        base.update(status=30, payTime=c.epoch_millis(now), totalFee=paid)
+    else:
+        order.update(status="awaiting_shipment", paid_at=now.isoformat())
+
+
+def _event_cancel(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["status"] = "TRADE_CLOSED_BY_TAOBAO"
+    elif platform == "jd":
+        order["orderState"] = "TRADE_CANCELED"
+    elif platform == "pdd":
+        order["refund_status"] = 4
+    elif platform == "douyin":
+        order["order_status"] = 4
+        for sub in order.get("sku_order_list", []):
+            sub["order_status"] = 4
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["status"] = 80
+    else:
+        order["status"] = "cancelled"
+
+
+def _event_refund_request(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        c.dig(order, "orders", "order")[0]["refund_status"] = "WAIT_SELLER_AGREE"
+    elif platform == "jd":
+        order["orderState"] = "LOCKED"
+    elif platform == "pdd":
+        order["refund_status"] = 2
+    elif platform == "douyin":
+        order["sku_order_list"][0]["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2}
+    elif platform == "kuaishou":
+        order["orderRefundList"] = [{"refundId": 1, "refundStatus": 10}]
+    else:
+        order["refund_requested"] = True
+
+
+def _event_address_change(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["receiver_address"] = NEW_ADDRESS
+    elif platform == "jd":
+        info = order.setdefault("consigneeInfo", {})
+        info["fullAddress"] = f"{info.get('province', '')}{info.get('city', '')}{info.get('county', '')}{NEW_ADDRESS}"
+    elif platform == "pdd":
+        order["receiver_address_mask"] = NEW_ADDRESS
+        order["address_mask"] = (
+            f"{order.get('province', '')}{order.get('city', '')}{order.get('town', '')}{NEW_ADDRESS}"
+        )
+    elif platform == "douyin":
+        for target in (order, *order.get("sku_order_list", [])):
+            target.setdefault("mask_post_addr", {})["detail"] = NEW_ADDRESS
+    elif platform == "kuaishou":
+        order.setdefault("orderAddress", {})["desensitiseAddress"] = NEW_ADDRESS
+    else:
+        order.setdefault("receiver", {})["address"] = NEW_ADDRESS.replace("*", "8")
+
+
+def _event_memo(platform: str, order: dict[str, Any]) -> None:
+    memo = "客服备注：已核对地址"
+    key = {"taobao": "seller_memo", "jd": "venderRemark", "pdd": "remark", "douyin": "seller_words"}.get(platform)
+    if key:
+        order[key] = memo
+    elif platform == "kuaishou":
+        order["orderNote"] = memo
+    else:
+        order["seller_memo"] = memo
+
+
+EVENTS = {
+    "pay": _event_pay,
+    "cancel": _event_cancel,
+    "refund_request": _event_refund_request,
+    "address_change": _event_address_change,
+    "memo": _event_memo,
+}
 
 
 # ---- HTTP plumbing ---------------------------------------------------------------------------

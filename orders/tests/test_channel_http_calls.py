@@ -9,8 +9,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -386,3 +388,106 @@ def test_channel_emulator_command_serves_seeded_orders():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# ---- events and pushes (what the traffic simulator drives) ------------------------------------
+@pytest.mark.parametrize(
+    ("event", "check"),
+    [
+        ("cancel", lambda o: o.platform_status in ("cancelled", "refunded")),
+        ("refund_request", lambda o: o.refund_requested),
+        ("address_change", lambda o: "新华路" in o.receiver_address),
+        ("memo", lambda o: o.seller_memo == "客服备注：已核对地址"),
+    ],
+)
+@pytest.mark.parametrize("platform", ["taobao", "jd", "pdd", "douyin", "kuaishou", "manual"])
+def test_emulator_events_change_the_order_and_its_modified_time(
+    platform, event, check, channel_emulator, emulator_adapter
+):
+    adapter = emulator_adapter(platform)
+    (order_id,) = channel_emulator.add_orders(platform, fakes.generate_orders(platform, 1, seed=30))
+    before = adapter.fetch_order(order_id)
+    reply = requests.post(
+        channel_emulator.base_url + "/_emulator/events",
+        json={"platform": platform, "external_id": order_id, "event": event},
+        timeout=5,
+    )
+    assert reply.json()["ok"] is True
+    after = adapter.fetch_order(order_id)
+    assert check(after)
+    assert after.modified_at > before.modified_at
+
+
+@pytest.mark.parametrize("platform", ["taobao", "douyin", "kuaishou", "manual"])
+def test_emulator_pay_event_turns_an_unpaid_order_awaiting_shipment(platform, channel_emulator, emulator_adapter):
+    adapter = emulator_adapter(platform)
+    natives = fakes.generate_orders(platform, 60, seed=2)
+    unpaid = next(n for n in natives if adapter.parse_order(n).platform_status == "unpaid")
+    (order_id,) = channel_emulator.add_orders(platform, [unpaid])
+    channel_emulator.apply_event(platform, order_id, "pay")
+    paid = adapter.fetch_order(order_id)
+    assert paid.platform_status == "awaiting_shipment"
+    assert paid.paid_at is not None
+    assert paid.goods_amount + paid.postage - paid.discount_amount == paid.paid_amount
+
+
+@pytest.mark.parametrize("platform", ["douyin", "kuaishou", "manual"])
+def test_emulator_builds_pushes_the_adapter_accepts(platform, channel_emulator, emulator_adapter):
+    adapter = emulator_adapter(platform, message_key="MDEyMzQ1Njc4OWFiY2RlZg==")
+    (order_id,) = channel_emulator.add_orders(platform, fakes.generate_orders(platform, 1, seed=31))
+    headers, body = channel_emulator.push_message(platform, f"{platform}-app-key", order_id, "pay")
+    (message,) = adapter.verify_push(headers, body)
+    assert message.external_id == order_id
+    assert message.message_id
+    assert not message.is_heartbeat
+
+
+def test_emulator_event_can_post_the_push_to_a_webhook(channel_emulator, emulator_adapter):
+    emulator_adapter("douyin")
+    (order_id,) = channel_emulator.add_orders("douyin", fakes.generate_orders("douyin", 1, seed=32))
+    with ChannelEmulatorSink() as sink:
+        reply = requests.post(
+            channel_emulator.base_url + "/_emulator/events",
+            json={
+                "platform": "douyin",
+                "external_id": order_id,
+                "event": "address_change",
+                "app_key": "douyin-app-key",
+                "push_url": sink.url,
+            },
+            timeout=5,
+        ).json()
+    assert reply["push_status"] == 200
+    headers, body = sink.received[0]
+    adapter = adapter_class("douyin")(channel_emulator.credentials("douyin", "douyin-app-key"))
+    (message,) = adapter.verify_push(headers, body)
+    assert (message.topic, message.external_id) == ("105", order_id)
+
+
+class ChannelEmulatorSink:
+    """A tiny HTTP receiver standing in for OrderHub's webhook endpoint."""
+
+    def __enter__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((dict(self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
