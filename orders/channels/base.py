@@ -102,6 +102,7 @@ class NormalizedOrder:
     paid_at: datetime | None = None
     modified_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    ship_by: datetime | None = None  # the platform's own ship-by deadline, when it states one
 
 
 @dataclass

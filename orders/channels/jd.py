@@ -1,0 +1,259 @@
+"""JD (jingdong POP) adapter. Facts: shared/channels/README.md §1.2, §2–§9.
+
+`api_base_url` is the full gateway URL: `https://api.jd.com/routerjson`, or the emulator's
+`http://127.0.0.1:9100/jd/routerjson`. Business parameters travel as one JSON string in
+`360buy_param_json`, which is part of the signed set. Success of a call is read from the result
+object inside the `<method>_responce` envelope (JD's spelling), not from the HTTP status.
+JD has no HTTP push that we know of: OrderHub polls `jingdong.pop.order.search` by modified time.
+
+Line paid amount is not on the wire: it is derived as unit price × quantity − the line's type-30
+coupon rows. JD has no "already shipped" error: a refused shipment re-reads the order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from orders.channels import common as c
+from orders.channels.base import (
+    NormalizedLine,
+    NormalizedOrder,
+    OrderPage,
+    PayloadError,
+    PermanentChannelError,
+    RetryableChannelError,
+    ShipRequest,
+    StockUpdate,
+)
+
+STATUS_MAP = {
+    "WAIT_SELLER_STOCK_OUT": c.AWAITING_SHIPMENT,
+    "WAIT_SELLER_DELIVERY": c.AWAITING_SHIPMENT,
+    "WAIT_SEND_CODE": c.AWAITING_SHIPMENT,
+    "POP_ORDER_PAUSE": c.HOLD,
+    "LOCKED": c.HOLD,
+    "WAIT_GOODS_RECEIVE_CONFIRM": c.SHIPPED,
+    "FINISHED_L": c.COMPLETED,
+    "TRADE_CANCELED": c.CANCELLED,
+}
+#: LOCKED is read as "a refund/after-sale is open" (README §4, unconfirmed)
+REFUND_REQUESTED_STATES = frozenset({"LOCKED"})
+ALL_STATES = ",".join(STATUS_MAP)
+OPTIONAL_FIELDS = (
+    "orderId,venderId,orderType,orderTotalPrice,orderSellerPrice,orderPayment,freightPrice,sellerDiscount,"
+    "orderState,orderStateRemark,orderRemark,venderRemark,orderStartTime,paymentConfirmTime,modified,pin,"
+    "open_id_buyer,consigneeInfo,itemInfoList,couponDetailList"
+)
+LINE_COUPON_TYPE = "30"  # 单品促销优惠: the only coupon type that belongs to one SKU
+RETRYABLE_ERROR_CODES = frozenset({"999999", "99999999"})
+
+
+class Adapter(c.PlatformAdapter):
+    platform = "jd"
+
+    def sign(self, params: dict[str, str]) -> str:
+        """Sorted `namevalue` pairs (360buy_param_json included) wrapped in the secret, MD5, upper hex."""
+        secret = self.credentials.app_secret
+        return c.md5_hex(f"{secret}{c.concat_sorted(params)}{secret}").upper()
+
+    # parsing --------------------------------------------------------------------------------
+    @staticmethod
+    def extract_orders(response: dict[str, Any]) -> list[dict[str, Any]]:
+        if "jingdong_pop_order_search_responce" in response:
+            return list(
+                c.dig(
+                    response,
+                    "jingdong_pop_order_search_responce",
+                    "searchorderinfo_result",
+                    "orderInfoList",
+                    default=[],
+                )
+            )
+        if "jingdong_pop_order_get_responce" in response:
+            return [c.dig(response, "jingdong_pop_order_get_responce", "orderDetailInfo", "orderInfo", default={})]
+        return [response]
+
+    def parse_order(self, payload: dict[str, Any]) -> NormalizedOrder:
+        order = payload
+        external_id = c.text(c.require(order, "orderId"))
+        raw_status = c.text(c.require(order, "orderState"))
+        status = STATUS_MAP.get(raw_status)
+        if status is None:
+            raise PayloadError("orderState", f"unknown JD order state {raw_status!r}")
+        coupon_rows = c.object_list(order.get("couponDetailList"), "couponDetailList", required=False)
+        rows = c.object_list(order.get("itemInfoList"), "itemInfoList")
+        lines = [self._line(row, f"itemInfoList[{i}]", coupon_rows) for i, row in enumerate(rows)]
+        consignee = order.get("consigneeInfo") or {}
+        name = c.text(consignee.get("fullname"))
+        phone = c.text(consignee.get("mobile") or consignee.get("telephone"))
+        address = c.text(consignee.get("fullAddress"))
+        coupons = [self._coupon(row) for row in coupon_rows]
+        discount = (
+            sum((c.yuan(r.get("couponPrice"), "couponDetailList.couponPrice") for r in coupon_rows), c.ZERO)
+            if coupon_rows
+            else c.yuan(order.get("sellerDiscount"), "sellerDiscount")
+        )
+        return NormalizedOrder(
+            external_id=external_id,
+            platform_status=status,
+            platform_status_raw=raw_status,
+            buyer_nick=c.text(order.get("pin")),
+            buyer_id=c.text(order.get("open_id_buyer")),
+            receiver_name=name,
+            receiver_phone=phone,
+            receiver_province=c.text(consignee.get("province")),
+            receiver_city=c.text(consignee.get("city")),
+            receiver_district=c.text(consignee.get("county")),
+            receiver_town=c.text(consignee.get("town")),
+            receiver_address=address,
+            receiver_masked=c.looks_masked(name, phone, address),
+            receiver_cipher=c.non_empty(
+                {
+                    k: consignee.get(k)
+                    for k in ("encrypt_fullname", "encrypt_mobile", "encrypt_telephone", "encrypt_fullAddress")
+                }
+            ),
+            lines=lines,
+            goods_amount=c.yuan(order.get("orderTotalPrice"), "orderTotalPrice"),
+            postage=c.yuan(order.get("freightPrice"), "freightPrice"),
+            discount_amount=discount,
+            paid_amount=c.yuan(order.get("orderPayment"), "orderPayment"),
+            coupons=coupons,
+            buyer_message=c.text(order.get("orderRemark")),
+            seller_memo=c.text(order.get("venderRemark")),
+            refund_requested=raw_status in REFUND_REQUESTED_STATES,
+            platform_hold=status == c.HOLD,
+            created_at=c.parse_local_time(order.get("orderStartTime"), "orderStartTime"),
+            paid_at=c.parse_local_time(order.get("paymentConfirmTime"), "paymentConfirmTime"),
+            modified_at=c.parse_local_time(order.get("modified"), "modified"),
+            raw=payload,
+        )
+
+    @staticmethod
+    def _line(row: dict[str, Any], field: str, coupon_rows: list[dict[str, Any]]) -> NormalizedLine:
+        sku_id = c.text(c.require(row, "skuId", f"{field}.skuId"))
+        qty = c.quantity(row.get("itemTotal"), f"{field}.itemTotal")
+        price = c.yuan(row.get("jdPrice"), f"{field}.jdPrice", required=True)
+        discount = sum(
+            (
+                c.yuan(r.get("couponPrice"), "couponDetailList.couponPrice")
+                for r in coupon_rows
+                if c.text(r.get("skuId")) == sku_id and _coupon_type(r) == LINE_COUPON_TYPE
+            ),
+            c.ZERO,
+        )
+        return NormalizedLine(
+            external_line_id=sku_id,
+            platform_item_id=c.text(row.get("wareId")),
+            platform_sku_id=sku_id,
+            sku_code=c.text(row.get("outerSkuId") or row.get("productNo")),
+            title=c.text(row.get("skuName")),
+            quantity=qty,
+            unit_price=price,
+            discount_amount=discount,
+            paid_amount=max(price * qty - discount, c.ZERO),
+        )
+
+    @staticmethod
+    def _coupon(row: dict[str, Any]) -> dict[str, str]:
+        kind = _coupon_type(row)
+        name = c.text(row.get("couponType")).partition("-")[2] or c.text(row.get("couponType"))
+        line_id = c.text(row.get("skuId")) if kind == LINE_COUPON_TYPE else ""
+        return c.coupon(
+            "sku_promotion" if kind == LINE_COUPON_TYPE else "promotion",
+            name,
+            c.yuan(row.get("couponPrice"), "couponDetailList.couponPrice"),
+            line_id,
+        )
+
+    # HTTP -----------------------------------------------------------------------------------
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        params = {
+            "method": method,
+            "app_key": self.credentials.app_key,
+            "access_token": self.credentials.access_token,
+            "timestamp": c.format_local_time(c.now_shanghai()),
+            "v": "2.0",
+            "format": "json",
+            "360buy_param_json": c.compact_json(business),
+        }
+        params = {k: v for k, v in params.items() if v != ""}
+        params["sign"] = self.sign(params)
+        body = c.post(self.credentials.api_base_url, data=params, timeout=self.credentials.timeout)
+        if "error_response" in body:
+            err = body["error_response"]
+            code = c.text(err.get("code"))
+            raise PermanentChannelError(
+                f"JD gateway error {code}: {err.get('en_desc') or err.get('zh_desc') or ''}", code=code, payload=err
+            )
+        return body.get(method.replace(".", "_") + "_responce", body)
+
+    @staticmethod
+    def _api_result_error(result: dict[str, Any], what: str) -> Exception | None:
+        api = result.get("apiResult", result)
+        if api.get("success") in (True, "true"):
+            return None
+        code = c.text(api.get("numberCode") or api.get("errorCode"))
+        message = f"JD {what} failed {code}: {api.get('englishErrCode') or api.get('chineseErrCode') or ''}"
+        cls = RetryableChannelError if code in RETRYABLE_ERROR_CODES else PermanentChannelError
+        return cls(message, code=code, payload=result)
+
+    def pull_orders(self, *, start: datetime, end: datetime, page: Any = None, page_size: int = 50) -> OrderPage:
+        page_no = int(page or 1)
+        page_size = min(page_size, 100)
+        body = self.call(
+            "jingdong.pop.order.search",
+            {
+                "start_date": c.format_local_time(start),
+                "end_date": c.format_local_time(end),
+                "order_state": ALL_STATES,
+                "optional_fields": OPTIONAL_FIELDS,
+                "page": str(page_no),
+                "page_size": str(page_size),
+                "dateType": 0,
+            },
+        )
+        result = body.get("searchorderinfo_result") or {}
+        if error := self._api_result_error(result, "order search"):
+            raise error
+        orders = [self.parse_order(o) for o in result.get("orderInfoList") or []]
+        has_next = page_no * page_size < int(result.get("orderTotal") or 0)
+        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+
+    def fetch_order(self, external_id: str) -> NormalizedOrder:
+        body = self.call("jingdong.pop.order.get", {"order_id": external_id, "optional_fields": OPTIONAL_FIELDS})
+        detail = body.get("orderDetailInfo") or {}
+        if error := self._api_result_error(detail, "order get"):
+            raise error
+        if not detail.get("orderInfo"):
+            raise PermanentChannelError(f"JD order {external_id} not returned", code="not_found", payload=body)
+        return self.parse_order(detail["orderInfo"])
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
+        body = self.call(
+            "jingdong.pop.order.shipment",
+            {"orderId": request.external_id, "logiCoprId": request.carrier_code, "logiNo": request.tracking_number},
+        )
+        result = body.get("sopjosshipment_result") or {}
+        if result.get("success") in (True, "true"):
+            return body
+        code = c.text(result.get("errorCode"))
+        message = f"JD shipment refused {code}: {result.get('chineseErrCode') or result.get('englishErrCode') or ''}"
+        if code in RETRYABLE_ERROR_CODES:
+            raise RetryableChannelError(message, code=code, payload=body)
+        self.confirm_shipped(request.external_id, PermanentChannelError(message, code=code, payload=body))
+
+    def update_stock(self, update: StockUpdate) -> dict[str, Any]:
+        """`updateSkuStock` overwrites the quantity (idempotent)."""
+        body = self.call(
+            "jingdong.stock.write.updateSkuStock", {"skuId": update.platform_sku_id, "stockNum": update.quantity}
+        )
+        if body.get("success") not in (True, "true"):
+            raise PermanentChannelError("JD stock update refused", code=c.text(body.get("code")), payload=body)
+        return body
+
+
+def _coupon_type(row: dict[str, Any]) -> str:
+    """`"30-单品促销优惠"` → `"30"`."""
+    return c.text(row.get("couponType")).partition("-")[0].strip()

@@ -1,0 +1,327 @@
+"""Kuaishou shop (快手小店) adapter. Facts: shared/channels/README.md §1.5, §2–§9.
+
+`api_base_url` is the host part: `https://openapi.kwaixiaodian.com`, or the emulator's
+`http://127.0.0.1:9100/kuaishou`; the method becomes the path (`open.order.detail` →
+`/open/order/detail`). System params go in the query string and `param` (business JSON) in the
+form body; all seven are signed with `signSecret`, a credential of its own (not the app secret).
+
+One order holds exactly one SKU (`orderItemInfo`), so a checkout of two products arrives as two
+orders. Money is integer fen, times Unix milliseconds (0 = not set). `open.order.detail` is assumed
+to return the same object shape as one cursor-list entry (u). Stock is delta-only: the delta is
+computed from `StockUpdate.last_pushed`. Pushes are AES-128-CBC bodies with no signature:
+`verify_push` decrypts with the shop's message key, which is the authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from orders.channels import common as c
+from orders.channels.base import (
+    NormalizedLine,
+    NormalizedOrder,
+    OrderPage,
+    PayloadError,
+    PermanentChannelError,
+    PushMessage,
+    RetryableChannelError,
+    ShipRequest,
+    SignatureError,
+    StockUpdate,
+)
+
+STATUS_MAP = {
+    10: c.UNPAID,
+    30: c.AWAITING_SHIPMENT,
+    40: c.SHIPPED,
+    50: c.DELIVERED,
+    70: c.COMPLETED,
+    80: c.CANCELLED,
+}
+RISK_HOLD_CODE = 10001
+REFUND_OPEN = range(10, 51)  # refundStatus 10–50: a refund in progress
+REFUND_DONE = 60
+SIGNED_NAMES = ("access_token", "appkey", "method", "param", "signMethod", "timestamp", "version")
+WINDOW = timedelta(days=7)
+NO_MORE = "nomore"
+LIMIT_MESSAGES = ("exceed quota limit", "exceed qps limit")
+ZERO_IV = bytes(16)
+
+
+def encrypt_push(plaintext: str, message_key: str) -> str:
+    """What the platform does to a push body; the emulator and tests use it to build pushes."""
+    padder = padding.PKCS7(128).padder()
+    data = padder.update(plaintext.encode("utf-8")) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(base64.b64decode(message_key)), modes.CBC(ZERO_IV)).encryptor()
+    return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii")
+
+
+def decrypt_push(body: bytes | str, message_key: str) -> str:
+    """Base64 → AES-128-CBC (zero IV) → PKCS#7 unpad → UTF-8; SignatureError when any step fails."""
+    try:
+        key = base64.b64decode(message_key, validate=True)
+        raw = base64.b64decode(body.strip() if isinstance(body, bytes) else body.strip().encode(), validate=True)
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(ZERO_IV)).decryptor()
+        padded = decryptor.update(raw) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise SignatureError(f"push body does not decrypt with this shop's message key: {exc}") from None
+
+
+class Adapter(c.PlatformAdapter):
+    platform = "kuaishou"
+    http_push = True
+
+    def sign(self, params: dict[str, str]) -> str:
+        """Sorted `name=value&…` of the seven system params + `&signSecret=…`; MD5 hex or HMAC Base64."""
+        secret = self.credentials.sign_secret
+        joined = "&".join(f"{k}={params[k]}" for k in sorted(SIGNED_NAMES) if params.get(k) not in (None, ""))
+        text_to_sign = f"{joined}&signSecret={secret}"
+        method = params.get("signMethod", "MD5")
+        if method == "MD5":
+            return c.md5_hex(text_to_sign)
+        if method == "HMAC_SHA256":
+            return c.hmac_b64(secret, text_to_sign, "sha256")
+        raise ValueError(f"unknown Kuaishou signMethod {method!r}")
+
+    # push -----------------------------------------------------------------------------------
+    def verify_push(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
+        if not self.credentials.message_key:
+            raise SignatureError("no message key configured for this Kuaishou shop")
+        plaintext = decrypt_push(body, self.credentials.message_key)
+        try:
+            message = json.loads(plaintext)
+        except ValueError:
+            raise SignatureError("decrypted push is not JSON") from None
+        if not isinstance(message, dict):
+            raise PayloadError("body", "expected a JSON object")
+        event_id = c.text(message.get("eventId"))
+        if message.get("test") is True:
+            return [PushMessage(message_id=event_id, topic="test", external_id="", is_heartbeat=True)]
+        external_id = c.text(message.get("bizId"))
+        if not external_id:
+            raise PayloadError("bizId", "is required")
+        if not event_id:
+            raise PayloadError("eventId", "is required")
+        return [PushMessage(message_id=event_id, topic=c.text(message.get("event")), external_id=external_id)]
+
+    # parsing --------------------------------------------------------------------------------
+    @staticmethod
+    def extract_orders(response: dict[str, Any]) -> list[dict[str, Any]]:
+        data = response.get("data")
+        if isinstance(data, dict) and "orderList" in data:
+            return list(data.get("orderList") or [])
+        if isinstance(data, dict) and "orderBaseInfo" in data:
+            return [data]
+        return [response]
+
+    def parse_order(self, payload: dict[str, Any]) -> NormalizedOrder:
+        base = payload.get("orderBaseInfo") if isinstance(payload, dict) else None
+        if not isinstance(base, dict):
+            raise PayloadError("orderBaseInfo", "is required")
+        external_id = c.text(c.require(base, "oid", "orderBaseInfo.oid"))
+        raw_status = _int(c.require(base, "status", "orderBaseInfo.status"))
+        refunds = c.object_list(payload.get("orderRefundList"), "orderRefundList", required=False)
+        refund_states = {_int(r.get("refundStatus")) for r in refunds}
+        status = STATUS_MAP.get(raw_status)  # type: ignore[arg-type]
+        if status is None:
+            raise PayloadError("orderBaseInfo.status", f"unknown Kuaishou status {base.get('status')!r}")
+        if status == c.AWAITING_SHIPMENT and _int(base.get("riskCode")) == RISK_HOLD_CODE:
+            status = c.HOLD
+        elif status == c.CANCELLED and REFUND_DONE in refund_states:
+            status = c.REFUNDED
+        item = payload.get("orderItemInfo")
+        if not isinstance(item, dict) or not item:
+            raise PayloadError("orderItemInfo", "the order's line is required")
+        line = _line(item, external_id, base)
+        address = payload.get("orderAddress") or {}
+        name = c.text(address.get("desensitiseConsignee"))
+        phone = c.text(address.get("desensitiseMobile"))
+        detail = c.text(address.get("desensitiseAddress"))
+        cipher = c.non_empty({k: address.get(k) for k in ("encryptedConsignee", "encryptedMobile", "encryptedAddress")})
+        coupons = []
+        if line.discount_amount:
+            coupons.append(c.coupon("promotion", "商家优惠", line.discount_amount, external_id))
+        return NormalizedOrder(
+            external_id=external_id,
+            platform_status=status,
+            platform_status_raw=c.text(base.get("status")),
+            buyer_nick=c.text(base.get("buyerNick")),
+            buyer_id=c.text(base.get("buyerOpenId")),
+            receiver_name=name,
+            receiver_phone=phone,
+            receiver_province=c.text(address.get("province")),
+            receiver_city=c.text(address.get("city")),
+            receiver_district=c.text(address.get("district")),
+            receiver_town=c.text(address.get("town")),
+            receiver_address=detail,
+            receiver_masked=bool(cipher) or c.looks_masked(name, phone, detail),
+            receiver_cipher=cipher,
+            lines=[line],
+            goods_amount=line.unit_price * line.quantity,
+            postage=c.fen(base.get("expressFee"), "orderBaseInfo.expressFee"),
+            discount_amount=c.fen(base.get("discountFee"), "orderBaseInfo.discountFee"),
+            paid_amount=c.fen(base.get("totalFee"), "orderBaseInfo.totalFee"),
+            coupons=coupons,
+            buyer_message=c.text(base.get("remark")),
+            seller_memo=_note_text(payload.get("orderNote") or base.get("orderNote")),
+            is_presale=_int(base.get("preSale")) == 1 or _int(base.get("activityType")) == 6,
+            refund_requested=any(s in REFUND_OPEN for s in refund_states if s is not None),
+            platform_hold=status == c.HOLD,
+            created_at=c.parse_epoch(base.get("createTime"), "orderBaseInfo.createTime", millis=True),
+            paid_at=c.parse_epoch(base.get("payTime"), "orderBaseInfo.payTime", millis=True),
+            modified_at=c.parse_epoch(base.get("updateTime"), "orderBaseInfo.updateTime", millis=True),
+            ship_by=c.parse_epoch(
+                base.get("promiseTimeStampOfDelivery"), "orderBaseInfo.promiseTimeStampOfDelivery", millis=True
+            ),
+            raw=payload,
+        )
+
+    # HTTP -----------------------------------------------------------------------------------
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        param = c.compact_json(business)
+        query = {
+            "appkey": self.credentials.app_key,
+            "method": method,
+            "version": "1",
+            "access_token": self.credentials.access_token,
+            "timestamp": str(c.epoch_millis(c.now_shanghai())),
+            "signMethod": "MD5",
+        }
+        query = {k: v for k, v in query.items() if v != ""}
+        query["sign"] = self.sign({**query, "param": param})
+        url = self.credentials.api_base_url.rstrip("/") + "/" + method.replace(".", "/")
+        body = c.post(url, params=query, data={"param": param}, timeout=self.credentials.timeout)
+        if _int(body.get("result")) != 1:
+            raise self.error(body)
+        return body
+
+    @staticmethod
+    def error(body: dict[str, Any]) -> Exception:
+        code = c.text(body.get("code") or body.get("result"))
+        sub_code = c.text(body.get("subCode"))
+        text = " ".join(c.text(body.get(k)) for k in ("msg", "subMsg", "errorMsg", "error_msg") if body.get(k))
+        message = f"Kuaishou error {code} {sub_code}: {text}".strip()
+        if any(m in text.lower() for m in LIMIT_MESSAGES):
+            return RetryableChannelError(message, code=code, sub_code=sub_code, payload=body)
+        return PermanentChannelError(message, code=code, sub_code=sub_code, payload=body)
+
+    def pull_orders(self, *, start: datetime, end: datetime, page: Any = None, page_size: int = 50) -> OrderPage:
+        """Cursor paging inside ≤7-day windows; `next_page` is an opaque `{"w": window, "c": cursor}`."""
+        spans = c.windows(start, end, WINDOW)
+        state = page or {"w": 0, "c": ""}
+        index, cursor = int(state["w"]), c.text(state["c"])
+        window_start, window_end = spans[index]
+        body = self.call(
+            "open.order.cursor.list",
+            {
+                "queryType": 2,  # by update time
+                "beginTime": c.epoch_millis(window_start),
+                "endTime": c.epoch_millis(window_end),
+                "cursor": cursor,
+                "pageSize": min(page_size, 100),
+                "orderViewStatus": 1,  # all states
+                "sort": 1,
+            },
+        )
+        data = body.get("data") or {}
+        rows = data.get("orderList") or []
+        orders = [self.parse_order(o) for o in rows]
+        next_cursor = c.text(data.get("cursor"))
+        if rows and next_cursor and next_cursor != NO_MORE:
+            next_page: dict[str, Any] | None = {"w": index, "c": next_cursor}
+        elif index + 1 < len(spans):
+            next_page = {"w": index + 1, "c": ""}
+        else:
+            next_page = None
+        return OrderPage(orders=orders, has_next=next_page is not None, next_page=next_page)
+
+    def fetch_order(self, external_id: str) -> NormalizedOrder:
+        body = self.call("open.order.detail", {"oid": _id(external_id)})
+        data = body.get("data")
+        if not data:
+            raise PermanentChannelError(f"Kuaishou order {external_id} not returned", code="not_found", payload=body)
+        return self.parse_order(data)
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
+        business = {
+            "orderId": _id(request.external_id),
+            "expressNo": request.tracking_number,
+            "expressCode": _id(request.carrier_code),
+        }
+        try:
+            return self.call("open.seller.order.goods.deliver", business)
+        except PermanentChannelError as exc:
+            self.confirm_shipped(request.external_id, exc)
+
+    def update_stock(self, update: StockUpdate) -> dict[str, Any]:
+        """Delta-only API: push quantity − last_pushed (changeType 1 add, 2 subtract; u)."""
+        if update.last_pushed is None:
+            raise PermanentChannelError(
+                "Kuaishou stock is delta-only: the last pushed quantity is needed", code="needs_last_pushed"
+            )
+        delta = update.quantity - update.last_pushed
+        if delta == 0:
+            return {"result": 1, "skipped": True}
+        return self.call(
+            "open.item.sku.stock.update",
+            {
+                "kwaiItemId": _id(update.platform_item_id),
+                "skuId": _id(update.platform_sku_id),
+                "skuChangeStock": abs(delta),
+                "changeType": 1 if delta > 0 else 2,
+            },
+        )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _id(value: str) -> int | str:
+    """Kuaishou ids are JSON numbers (int64; Python keeps them exact)."""
+    return int(value) if str(value).isdigit() else value
+
+
+def _line(item: dict[str, Any], oid: str, base: dict[str, Any]) -> NormalizedLine:
+    qty = c.quantity(item.get("num"), "orderItemInfo.num")
+    original = item.get("originalPrice")
+    unit = c.fen(original if original not in (None, "", 0) else item.get("price"), "orderItemInfo.price", required=True)
+    return NormalizedLine(
+        external_line_id=oid,
+        platform_item_id=c.text(item.get("itemId")),
+        platform_sku_id=c.text(item.get("skuId")),
+        sku_code=c.text(item.get("skuNick") or item.get("goodsCode")),
+        title=c.text(item.get("itemTitle")),
+        quantity=qty,
+        unit_price=unit,
+        discount_amount=c.fen(item.get("discountFee"), "orderItemInfo.discountFee"),
+        paid_amount=c.fen(base.get("totalFee"), "orderBaseInfo.totalFee"),
+    )
+
+
+def _note_text(note: Any) -> str:
+    """`orderNote` structure is unconfirmed (u): accept text, or objects/lists holding note text."""
+    if note in (None, ""):
+        return ""
+    if isinstance(note, str):
+        return note
+    if isinstance(note, dict):
+        for key in ("note", "content", "orderNoteInfoList", "noteList"):
+            if key in note:
+                return _note_text(note[key])
+        return ""
+    if isinstance(note, list):
+        return "\n".join(t for t in (_note_text(n) for n in note) if t)
+    return str(note)

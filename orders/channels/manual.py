@@ -1,0 +1,252 @@
+"""OrderHub's own neutral order format, for self-built shops and ERP bridges.
+
+A bridge speaks this JSON instead of a marketplace dialect. One order (the shape of
+`parse_order`'s input, of each item of `orders` in a search reply, and of a pushed body):
+
+    {
+      "external_id": "M-1001",                      required, string
+      "status": "awaiting_shipment",                required, one of orders.models.PlatformStatus
+      "status_raw": "PAID",                         optional, the bridge's own status text
+      "refund_requested": false, "platform_hold": false, "is_presale": false,
+      "buyer": {"nick": "李**", "id": "erp-buyer-1"},
+      "receiver": {"name": "李*", "phone": "138****0000", "province": "浙江省", "city": "杭州市",
+                   "district": "西湖区", "town": "文新街道", "address": "文三路1号", "zip": "310000",
+                   "masked": false, "cipher": {}},
+      "lines": [                                    required, at least one
+        {"line_id": "1", "item_id": "700001", "sku_id": "5100001", "sku_code": "DEMO-TEE-WHT-L",
+         "title": "纯棉短袖T恤", "quantity": 2,     quantity required, integer ≥ 1
+         "unit_price": "89.00",                     required, yuan string ≥ 0
+         "discount": "20.00", "paid": "158.00", "refund_status": ""}
+      ],
+      "goods_amount": "217.90", "postage": "0.00", "discount": "20.00", "paid": "197.90",
+      "coupons": [{"kind": "shop_coupon", "name": "满150减20", "amount": "20.00", "line_id": "1"}],
+      "buyer_message": "", "seller_memo": "",
+      "created_at": "2024-03-08T20:15:31+08:00", "paid_at": "…", "modified_at": "…", "ship_by": "…"
+    }
+
+Amounts are yuan as decimal strings (integers are accepted; JSON floats are refused so a bridge
+cannot lose cents). Times are ISO-8601; a time without an offset is read as Asia/Shanghai.
+
+HTTP API a bridge exposes at `api_base_url` (the emulator serves it under `/manual`), all POST with a
+JSON body and `?app_key=…&timestamp=<unix s>&sign=…`, where sign = lower-case hex
+HMAC-SHA256(app_secret, "app_key=<k>&body=<raw body>&timestamp=<ts>") — see `sign`:
+
+    /orders/search {"modified_from", "modified_to" (ISO), "page" (from 1), "page_size"}
+                   → {"code": "ok", "orders": [order…], "has_next": bool}
+    /orders/get    {"external_id"}                      → {"code": "ok", "order": order}
+    /orders/ship   {"external_id", "tracking_number", "carrier_code", "line_ids"} → {"code": "ok"}
+    /stock/update  {"item_id", "sku_id", "quantity"}    → {"code": "ok"}
+
+Errors: {"code": "<text>", "message": "…", "retryable": bool}; `already_shipped` means done.
+A bridge may also push one order to OrderHub with headers `X-OrderHub-App-Key`,
+`X-OrderHub-Timestamp` and `X-OrderHub-Signature` (the same recipe over the raw body).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from orders.channels import common as c
+from orders.channels.base import (
+    AlreadyDoneError,
+    NormalizedLine,
+    NormalizedOrder,
+    OrderPage,
+    PayloadError,
+    PermanentChannelError,
+    PushMessage,
+    RetryableChannelError,
+    ShipRequest,
+    SignatureError,
+    StockUpdate,
+)
+
+
+def _amount(value: Any, field: str, *, required: bool = False) -> Any:
+    if isinstance(value, float):
+        raise PayloadError(field, "send amounts as decimal strings, not JSON floats")
+    return c.yuan(value, field, required=required)
+
+
+class Adapter(c.PlatformAdapter):
+    platform = "manual"
+    http_push = True
+
+    def sign(self, params: dict[str, str]) -> str:
+        """Lower-case hex HMAC-SHA256 over sorted `name=value` pairs joined with `&` (sign excluded)."""
+        joined = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign")
+        return c.hmac_hex(self.credentials.app_secret, joined, "sha256")
+
+    # push -----------------------------------------------------------------------------------
+    def verify_push(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
+        lower = {k.lower(): v for k, v in headers.items()}
+        if lower.get("x-orderhub-app-key", "") != self.credentials.app_key:
+            raise SignatureError("X-OrderHub-App-Key does not match this channel")
+        params = {
+            "app_key": self.credentials.app_key,
+            "body": body.decode("utf-8"),
+            "timestamp": lower.get("x-orderhub-timestamp", ""),
+        }
+        if not c.same_sign(self.sign(params), lower.get("x-orderhub-signature", "")):
+            raise SignatureError("X-OrderHub-Signature does not match")
+        try:
+            order = json.loads(body)
+        except ValueError:
+            raise PayloadError("body", "not JSON") from None
+        external_id = c.text(c.require(order, "external_id"))
+        return [
+            PushMessage(
+                message_id=lower.get("x-orderhub-message-id") or f"{external_id}@{order.get('modified_at', '')}",
+                topic="order",
+                external_id=external_id,
+            )
+        ]
+
+    # parsing --------------------------------------------------------------------------------
+    @staticmethod
+    def extract_orders(response: dict[str, Any]) -> list[dict[str, Any]]:
+        if "orders" in response:
+            return list(response["orders"] or [])
+        if "order" in response:
+            return [response["order"]]
+        return [response]
+
+    def parse_order(self, payload: dict[str, Any]) -> NormalizedOrder:
+        order = payload
+        external_id = c.text(c.require(order, "external_id"))
+        status = c.text(c.require(order, "status"))
+        if status not in c.NEUTRAL_STATUSES:
+            raise PayloadError("status", f"must be one of {', '.join(c.NEUTRAL_STATUSES)}")
+        rows = c.object_list(order.get("lines"), "lines")
+        lines = [self._line(row, f"lines[{i}]") for i, row in enumerate(rows)]
+        buyer = order.get("buyer") or {}
+        receiver = order.get("receiver") or {}
+        coupons = []
+        for i, row in enumerate(c.object_list(order.get("coupons"), "coupons", required=False)):
+            coupons.append(
+                c.coupon(
+                    c.text(row.get("kind")) or "promotion",
+                    c.text(row.get("name")),
+                    _amount(row.get("amount"), f"coupons[{i}].amount", required=True),
+                    c.text(row.get("line_id")),
+                )
+            )
+        goods = order.get("goods_amount")
+        return NormalizedOrder(
+            external_id=external_id,
+            platform_status=status,
+            platform_status_raw=c.text(order.get("status_raw")) or status,
+            buyer_nick=c.text(buyer.get("nick")),
+            buyer_id=c.text(buyer.get("id")),
+            receiver_name=c.text(receiver.get("name")),
+            receiver_phone=c.text(receiver.get("phone")),
+            receiver_province=c.text(receiver.get("province")),
+            receiver_city=c.text(receiver.get("city")),
+            receiver_district=c.text(receiver.get("district")),
+            receiver_town=c.text(receiver.get("town")),
+            receiver_address=c.text(receiver.get("address")),
+            receiver_zip=c.text(receiver.get("zip")),
+            receiver_masked=bool(receiver.get("masked")),
+            receiver_cipher={str(k): c.text(v) for k, v in (receiver.get("cipher") or {}).items()},
+            lines=lines,
+            goods_amount=(
+                _amount(goods, "goods_amount")
+                if goods not in (None, "")
+                else sum((ln.unit_price * ln.quantity for ln in lines), c.ZERO)
+            ),
+            postage=_amount(order.get("postage"), "postage"),
+            discount_amount=_amount(order.get("discount"), "discount"),
+            paid_amount=_amount(order.get("paid"), "paid", required=True),
+            coupons=coupons,
+            buyer_message=c.text(order.get("buyer_message")),
+            seller_memo=c.text(order.get("seller_memo")),
+            is_presale=bool(order.get("is_presale")),
+            refund_requested=bool(order.get("refund_requested")),
+            platform_hold=bool(order.get("platform_hold")) or status == c.HOLD,
+            created_at=c.parse_iso_time(order.get("created_at"), "created_at"),
+            paid_at=c.parse_iso_time(order.get("paid_at"), "paid_at"),
+            modified_at=c.parse_iso_time(order.get("modified_at"), "modified_at"),
+            ship_by=c.parse_iso_time(order.get("ship_by"), "ship_by"),
+            raw=payload,
+        )
+
+    @staticmethod
+    def _line(row: dict[str, Any], field: str) -> NormalizedLine:
+        qty = c.quantity(row.get("quantity"), f"{field}.quantity")
+        price = _amount(row.get("unit_price"), f"{field}.unit_price", required=True)
+        discount = _amount(row.get("discount"), f"{field}.discount")
+        paid = row.get("paid")
+        return NormalizedLine(
+            external_line_id=c.text(row.get("line_id")),
+            platform_item_id=c.text(row.get("item_id")),
+            platform_sku_id=c.text(row.get("sku_id")),
+            sku_code=c.text(row.get("sku_code")),
+            title=c.text(row.get("title")),
+            quantity=qty,
+            unit_price=price,
+            discount_amount=discount,
+            paid_amount=_amount(paid, f"{field}.paid") if paid not in (None, "") else price * qty - discount,
+            refund_status=c.text(row.get("refund_status")),
+        )
+
+    # HTTP -----------------------------------------------------------------------------------
+    def call(self, action: str, business: dict[str, Any]) -> dict[str, Any]:
+        body = c.compact_json(business)
+        query = {"app_key": self.credentials.app_key, "timestamp": str(c.epoch_seconds(c.now_shanghai()))}
+        query["sign"] = self.sign({**query, "body": body})
+        reply = c.post(
+            self.credentials.api_base_url.rstrip("/") + "/" + action.lstrip("/"),
+            params=query,
+            data=body.encode("utf-8"),
+            headers={"Content-Type": "application/json;charset=utf-8"},
+            timeout=self.credentials.timeout,
+        )
+        code = c.text(reply.get("code"))
+        if code == "ok":
+            return reply
+        message = f"manual channel error {code}: {reply.get('message', '')}"
+        if code == "already_shipped":
+            raise AlreadyDoneError(message, code=code, payload=reply)
+        if reply.get("retryable"):
+            raise RetryableChannelError(message, code=code, payload=reply)
+        raise PermanentChannelError(message, code=code, payload=reply)
+
+    def pull_orders(self, *, start: datetime, end: datetime, page: Any = None, page_size: int = 50) -> OrderPage:
+        page_no = int(page or 1)
+        reply = self.call(
+            "orders/search",
+            {
+                "modified_from": start.isoformat(),
+                "modified_to": end.isoformat(),
+                "page": page_no,
+                "page_size": page_size,
+            },
+        )
+        orders = [self.parse_order(o) for o in reply.get("orders") or []]
+        has_next = bool(reply.get("has_next"))
+        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+
+    def fetch_order(self, external_id: str) -> NormalizedOrder:
+        reply = self.call("orders/get", {"external_id": external_id})
+        if not reply.get("order"):
+            raise PermanentChannelError(f"order {external_id} not returned", code="not_found", payload=reply)
+        return self.parse_order(reply["order"])
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
+        return self.call(
+            "orders/ship",
+            {
+                "external_id": request.external_id,
+                "tracking_number": request.tracking_number,
+                "carrier_code": request.carrier_code,
+                "line_ids": request.line_ids,
+            },
+        )
+
+    def update_stock(self, update: StockUpdate) -> dict[str, Any]:
+        return self.call(
+            "stock/update",
+            {"item_id": update.platform_item_id, "sku_id": update.platform_sku_id, "quantity": update.quantity},
+        )

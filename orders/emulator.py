@@ -1,0 +1,1136 @@
+"""A local stand-in for the five marketplaces' open APIs (and the manual bridge), for tests and demos.
+
+One threaded `http.server` answers each platform's order-list, order-detail, ship and stock APIs in
+the platform's own request and response shape, checks every request's signature with the shop's
+secret, and keeps orders, shipments and stock in memory. Adapters talk to it exactly as to the real
+gateway; only `Channel.api_base_url` differs:
+
+    taobao / tmall  {base}/taobao/router/rest      (real: https://eco.taobao.com/router/rest)
+    jd              {base}/jd/routerjson           (real: https://api.jd.com/routerjson)
+    pdd             {base}/pdd/api/router          (real: https://gw-api.pinduoduo.com/api/router)
+    douyin          {base}/douyin                  + /order/orderDetail … (real: https://openapi-fxg.jinritemai.com)
+    kuaishou        {base}/kuaishou                + /open/order/detail … (real: https://openapi.kwaixiaodian.com)
+    manual          {base}/manual                  + /orders/search …   (OrderHub's neutral bridge API)
+
+Control endpoints (JSON):
+
+    GET    /_emulator/health
+    POST   /_emulator/shops      {platform, app_key, app_secret, sign_secret?, access_token?, message_key?}
+    GET    /_emulator/shops
+    POST   /_emulator/orders     {platform, orders: [native…], app_key?}   or   {platform, generate: N, seed?}
+    GET    /_emulator/orders?platform=…
+    GET    /_emulator/shipments?platform=…
+    GET    /_emulator/stock?platform=…
+    GET    /_emulator/calls?platform=…                  the last signed API calls (params as received)
+    POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
+                                  method?, path?, delay?}  fail the next `count` matching calls
+    GET    /_emulator/faults     DELETE /_emulator/faults
+    POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
+                                  push_url?, app_key?}  change an order as the platform would (modified time
+                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou, manual)
+    POST   /_emulator/reset      forget orders, shipments, stock, calls and faults (shops stay)
+
+Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
+returns only the requested `fields` (pass `orders` etc. to get full trades); the adapter follows it
+with `taobao.trade.fullinfo.get`, as on the real platform. Already-shipped orders answer the
+platform's "already shipped" error where one exists (Taobao B04, Douyin 60110) and a generic
+business refusal elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from orders.channels import common as c
+from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
+from orders.channels.base import ChannelCredentials, PayloadError
+from orders.channels.fakes import generate_orders
+
+PLATFORMS = ("taobao", "jd", "pdd", "douyin", "kuaishou", "manual")
+PATHS = {
+    "taobao": "/taobao/router/rest",
+    "jd": "/jd/routerjson",
+    "pdd": "/pdd/api/router",
+    "douyin": "/douyin",
+    "kuaishou": "/kuaishou",
+    "manual": "/manual",
+}
+ADAPTERS = {"taobao": taobao, "jd": jd, "pdd": pdd, "douyin": douyin, "kuaishou": kuaishou, "manual": manual}
+FAULT_KINDS = ("http500", "timeout", "error_code")
+CALL_LOG_SIZE = 1000
+
+
+def platform_of(name: str) -> str:
+    name = (name or "").lower()
+    return "taobao" if name == "tmall" else name
+
+
+@dataclass
+class Shop:
+    platform: str
+    app_key: str
+    app_secret: str = ""
+    sign_secret: str = ""
+    access_token: str = ""
+    message_key: str = ""
+
+    def credentials(self, base_url: str = "") -> ChannelCredentials:
+        return ChannelCredentials(
+            platform=self.platform,
+            app_key=self.app_key,
+            app_secret=self.app_secret,
+            access_token=self.access_token,
+            sign_secret=self.sign_secret,
+            message_key=self.message_key,
+            api_base_url=base_url,
+        )
+
+
+@dataclass
+class Fault:
+    platform: str
+    kind: str
+    count: int = 1
+    code: str = ""
+    sub_code: str = ""
+    msg: str = "injected fault"
+    method: str = ""
+    path: str = ""
+    delay: float = 3.0
+
+    def matches(self, platform: str, method: str, path: str) -> bool:
+        return (
+            self.platform in ("*", platform)
+            and (not self.method or self.method == method)
+            and (not self.path or path.startswith(self.path))
+        )
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    delay: float = 0.0
+
+    def encode(self) -> bytes:
+        if isinstance(self.body, bytes | str):
+            return self.body.encode() if isinstance(self.body, str) else self.body
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Request:
+    method: str  # HTTP verb
+    path: str
+    query: dict[str, str]
+    form: dict[str, str]
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {**self.query, **self.form}
+
+
+class ApiError(Exception):
+    """A platform error raised inside a handler, rendered in the platform's own error shape."""
+
+    def __init__(self, code: Any, msg: str, sub_code: str = ""):
+        super().__init__(msg)
+        self.code, self.msg, self.sub_code = code, msg, sub_code
+
+
+class ChannelEmulator:
+    """The emulator's state and request dispatch; `start()` serves it on a background thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.lock = threading.RLock()
+        self.shops: dict[tuple[str, str], Shop] = {}
+        self.book: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in PLATFORMS}
+        self.shipments: list[dict[str, Any]] = []
+        self.stock_updates: list[dict[str, Any]] = []
+        self.stock_levels: dict[tuple[str, str, str, str], int] = {}
+        self.faults: list[Fault] = []
+        self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
+        self.server = _Server((host, port), _Handler)
+        self.server.emulator = self
+        self._thread: threading.Thread | None = None
+        self._message_ids = itertools.count(1)
+
+    # lifecycle ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url_for(self, platform: str) -> str:
+        """The `api_base_url` a Channel of this platform should use to reach the emulator."""
+        return self.base_url + PATHS[platform_of(platform)]
+
+    def start(self) -> ChannelEmulator:
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="channel-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ChannelEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # state, callable directly from Python (tests) or over /_emulator ------------------------
+    def add_shop(
+        self,
+        platform: str,
+        app_key: str,
+        app_secret: str = "",
+        *,
+        sign_secret: str = "",
+        access_token: str = "",
+        message_key: str = "",
+    ) -> Shop:
+        shop = Shop(platform_of(platform), app_key, app_secret, sign_secret, access_token, message_key)
+        if shop.platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
+        with self.lock:
+            self.shops[(shop.platform, app_key)] = shop
+        return shop
+
+    def credentials(self, platform: str, app_key: str) -> ChannelCredentials:
+        """Credentials for a registered shop, pointing at this emulator (handy in tests)."""
+        shop = self.shops[(platform_of(platform), app_key)]
+        creds = shop.credentials(self.url_for(platform))
+        creds.platform = platform
+        return creds
+
+    def add_orders(self, platform: str, orders: list[dict[str, Any]], app_key: str | None = None) -> list[str]:
+        platform = platform_of(platform)
+        ids = []
+        with self.lock:
+            for order in orders:
+                order_id = _order_id(platform, order)
+                self.book[platform][order_id] = {"order": order, "app_key": app_key}
+                ids.append(order_id)
+        return ids
+
+    def generate(self, platform: str, count: int, *, seed: int | None = None, app_key: str | None = None) -> list[str]:
+        return self.add_orders(platform, generate_orders(platform_of(platform), count, seed=seed), app_key)
+
+    def order(self, platform: str, order_id: str) -> dict[str, Any]:
+        return self.book[platform_of(platform)][order_id]["order"]
+
+    def add_fault(self, platform: str, kind: str, count: int = 1, **options: Any) -> Fault:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
+        fault = Fault(platform=platform_of(platform) if platform != "*" else "*", kind=kind, count=count, **options)
+        fault.code, fault.sub_code = str(fault.code), str(fault.sub_code)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def reset(self) -> None:
+        with self.lock:
+            for orders in self.book.values():
+                orders.clear()
+            self.shipments.clear()
+            self.stock_updates.clear()
+            self.stock_levels.clear()
+            self.faults.clear()
+            self.calls.clear()
+
+    # buyer/platform events and pushes (for the traffic simulator) -------------------------
+    def apply_event(self, platform: str, external_id: str, event: str) -> dict[str, Any]:
+        """Change a stored order the way the platform would (pay, cancel, refund request, new address,
+        seller memo) and bump its modified time, so the next incremental pull sees it."""
+        platform = platform_of(platform)
+        if event not in EVENTS:
+            raise ValueError(f"event must be one of {sorted(EVENTS)}")
+        with self.lock:
+            order = self.book[platform][str(external_id)]["order"]
+            EVENTS[event](platform, order)
+            _touch(platform, order)
+            return order
+
+    def push_message(self, platform: str, app_key: str, external_id: str, event: str) -> tuple[dict[str, str], bytes]:
+        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou, manual)."""
+        platform = platform_of(platform)
+        shop = self.shops[(platform, app_key)]
+        message_id = f"{int(time.time() * 1000)}{next(self._message_ids):06d}"
+        if platform == "douyin":
+            data = c.compact_json({"p_id": int(external_id), "shop_id": 100000001})
+            body = c.compact_json([{"tag": DOUYIN_TAGS.get(event, "101"), "msg_id": message_id, "data": data}])
+            raw = body.encode("utf-8")
+            headers = {"app-id": app_key, "event-sign": douyin.push_sign(app_key, raw, shop.app_secret)}
+            return headers | {"Content-Type": "application/json"}, raw
+        if platform == "kuaishou":
+            oid = int(external_id)
+            plain = c.compact_json(
+                {
+                    "eventId": message_id,
+                    "bizId": oid,
+                    "event": KUAISHOU_EVENTS.get(event, "kwaishop_order_paySuccess"),
+                    "info": c.compact_json({"oid": oid}),
+                    "test": False,
+                }
+            )
+            return {"Content-Type": "text/plain"}, kuaishou.encrypt_push(plain, shop.message_key).encode("ascii")
+        if platform == "manual":
+            raw = c.compact_json(self.book["manual"][external_id]["order"]).encode("utf-8")
+            timestamp = str(int(time.time()))
+            signed = {"app_key": app_key, "body": raw.decode("utf-8"), "timestamp": timestamp}
+            sign = manual.Adapter(shop.credentials()).sign(signed)
+            headers = {
+                "Content-Type": "application/json",
+                "X-OrderHub-App-Key": app_key,
+                "X-OrderHub-Timestamp": timestamp,
+                "X-OrderHub-Signature": sign,
+                "X-OrderHub-Message-Id": message_id,
+            }
+            return headers, raw
+        raise ValueError(f"{platform} does not push over HTTP")
+
+    def send_push(self, platform: str, app_key: str, external_id: str, event: str, url: str) -> int:
+        """POST the push to OrderHub's webhook URL; returns the HTTP status it answered."""
+        headers, body = self.push_message(platform, app_key, external_id, event)
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
+
+    # dispatch -------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Reply:
+        if request.path.startswith("/_emulator/"):
+            try:
+                return self._control(request)
+            except (ValueError, KeyError, TypeError, PayloadError) as exc:
+                return Reply(400, {"error": str(exc)})
+        for platform, prefix in PATHS.items():
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return self._platform_call(platform, request)
+        if request.path.startswith("/tmall/"):
+            return self._platform_call("taobao", request)
+        return Reply(404, {"error": f"no route for {request.path}"})
+
+    def _platform_call(self, platform: str, request: Request) -> Reply:
+        handler = getattr(self, f"_{platform}")
+        api = _api_name(platform, request)
+        with self.lock:
+            fault = next((f for f in self.faults if f.matches(platform, api, request.path)), None)
+            if fault:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+        if fault and fault.kind == "http500":
+            return Reply(500, "Internal Server Error")
+        if fault and fault.kind == "timeout":
+            return Reply(504, "Gateway Timeout", delay=fault.delay)
+        try:
+            if fault:
+                raise ApiError(fault.code or "15", fault.msg, fault.sub_code)
+            return Reply(200, handler(api, request))
+        except ApiError as err:
+            return Reply(200, _error_body(platform, err))
+
+    def _shop(self, platform: str, app_key: str) -> Shop:
+        shop = self.shops.get((platform, app_key))
+        if shop is None:
+            raise ApiError(*AUTH_ERRORS[platform]["app"])
+        return shop
+
+    def _verify(self, platform: str, shop: Shop, params: dict[str, str], given: str) -> None:
+        adapter = ADAPTERS[platform].Adapter(shop.credentials())
+        if not c.same_sign(adapter.sign(params), given):
+            raise ApiError(*AUTH_ERRORS[platform]["sign"])
+
+    def _log(self, platform: str, api: str, shop: Shop, params: dict[str, Any]) -> None:
+        self.calls.append({"platform": platform, "api": api, "app_key": shop.app_key, "params": params})
+
+    def _visible(self, platform: str, shop: Shop) -> list[dict[str, Any]]:
+        return [e["order"] for e in self.book[platform].values() if e["app_key"] in (None, shop.app_key)]
+
+    def _find(self, platform: str, shop: Shop, order_id: str) -> dict[str, Any] | None:
+        entry = self.book[platform].get(str(order_id))
+        if entry is None or entry["app_key"] not in (None, shop.app_key):
+            return None
+        return entry["order"]
+
+    def _modified_between(
+        self, platform: str, shop: Shop, start: datetime, end: datetime, *, paid_only: bool = False
+    ) -> list[dict[str, Any]]:
+        rows = [
+            o
+            for o in self._visible(platform, shop)
+            if start <= _modified(platform, o) <= end and (not paid_only or _is_paid(platform, o))
+        ]
+        return sorted(rows, key=lambda o: (_modified(platform, o), _order_id(platform, o)))
+
+    def _record_shipment(self, platform: str, shop: Shop, order_id: str, tracking: str, carrier: str, **extra: Any):
+        self.shipments.append(
+            {
+                "platform": platform,
+                "app_key": shop.app_key,
+                "external_id": str(order_id),
+                "tracking_number": str(tracking),
+                "carrier_code": str(carrier),
+                "at": c.now_shanghai().isoformat(),
+                **extra,
+            }
+        )
+
+    def _record_stock(
+        self, platform: str, shop: Shop, item_id: Any, sku_id: Any, quantity: int, *, delta: bool = False, **extra: Any
+    ) -> int:
+        key = (platform, shop.app_key, str(item_id or ""), str(sku_id or ""))
+        level = self.stock_levels.get(key, 0) + quantity if delta else quantity
+        self.stock_levels[key] = level
+        self.stock_updates.append(
+            {
+                "platform": platform,
+                "app_key": shop.app_key,
+                "item_id": key[2],
+                "sku_id": key[3],
+                "quantity": quantity,
+                "delta": delta,
+                "level": level,
+                "at": c.now_shanghai().isoformat(),
+                **extra,
+            }
+        )
+        return level
+
+    # Taobao ---------------------------------------------------------------------------------
+    def _taobao(self, api: str, req: Request) -> dict[str, Any]:
+        params = req.params
+        shop = self._shop("taobao", params.get("app_key", ""))
+        self._verify("taobao", shop, {k: v for k, v in params.items() if k != "sign"}, params.get("sign", ""))
+        if shop.access_token and params.get("session") != shop.access_token:
+            raise ApiError(27, "Invalid session", "invalid-sessionkey")
+        with self.lock:
+            self._log("taobao", api, shop, params)
+            if api == "taobao.trades.sold.increment.get":
+                start = _req_time(params, "start_modified", c.parse_local_time, 41)
+                end = _req_time(params, "end_modified", c.parse_local_time, 41)
+                page_no, size = _int(params.get("page_no"), 1), min(_int(params.get("page_size"), 40), 100)
+                rows = self._modified_between("taobao", shop, start, end)
+                fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+                page = rows[(page_no - 1) * size : page_no * size]
+                trades = [{k: v for k, v in t.items() if not fields or k in fields} for t in page]
+                return {
+                    "trades_sold_increment_get_response": {
+                        "total_results": len(rows),
+                        "has_next": page_no * size < len(rows),
+                        "trades": {"trade": trades},
+                    }
+                }
+            if api == "taobao.trade.fullinfo.get":
+                trade = self._find("taobao", shop, params.get("tid", ""))
+                if trade is None:
+                    raise ApiError(15, "Remote service error", "isv.trade-not-exist")
+                return {"trade_fullinfo_get_response": {"trade": trade}}
+            if api == "taobao.logistics.offline.send":
+                return self._taobao_ship(shop, params)
+            if api == "taobao.item.quantity.update":
+                _need(params, ("num_iid", "quantity"), 40)
+                quantity = _int(params["quantity"], 0)
+                is_delta = params.get("type") == "2"
+                level = self._record_stock(
+                    "taobao", shop, params["num_iid"], params.get("sku_id"), quantity, delta=is_delta
+                )
+                return {
+                    "item_quantity_update_response": {
+                        "item": {"num_iid": int(params["num_iid"]), "num": level, "modified": _now_s()}
+                    }
+                }
+        raise ApiError(22, "Invalid method", "")
+
+    def _taobao_ship(self, shop: Shop, params: dict[str, str]) -> dict[str, Any]:
+        _need(params, ("tid", "out_sid", "company_code"), 40)
+        trade = self._find("taobao", shop, params["tid"])
+        prefix = "isv.logistics-offline-service-error"
+        if trade is None:
+            raise ApiError(15, "Remote service error", f"{prefix}:B01")
+        if trade.get("status") not in ("WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"):
+            raise ApiError(15, "Remote service error", f"{prefix}:B04")
+        sub_tids = [s for s in params.get("sub_tid", "").split(",") if s]
+        for line in c.dig(trade, "orders", "order", default=[]):
+            if not sub_tids or c.text(line.get("oid_str") or line.get("oid")) in sub_tids:
+                line["status"] = "WAIT_BUYER_CONFIRM_GOODS"
+        lines = c.dig(trade, "orders", "order", default=[])
+        done = all(ln.get("status") == "WAIT_BUYER_CONFIRM_GOODS" for ln in lines)
+        trade["status"] = "WAIT_BUYER_CONFIRM_GOODS" if done else "SELLER_CONSIGNED_PART"
+        trade["consign_time"] = trade["modified"] = _now_s()
+        self._record_shipment(
+            "taobao", shop, params["tid"], params["out_sid"], params["company_code"], line_ids=sub_tids
+        )
+        return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
+
+    # JD -------------------------------------------------------------------------------------
+    def _jd(self, api: str, req: Request) -> dict[str, Any]:
+        params = req.params
+        shop = self._shop("jd", params.get("app_key", ""))
+        self._verify("jd", shop, {k: v for k, v in params.items() if k != "sign"}, params.get("sign", ""))
+        if shop.access_token and params.get("access_token") != shop.access_token:
+            raise ApiError("19", "Invalid access_token")
+        try:
+            biz = json.loads(params.get("360buy_param_json") or "{}")
+        except ValueError:
+            raise ApiError("61", "Invalid 360buy_param_json") from None
+        key = api.replace(".", "_") + "_responce"
+        ok = {"success": True, "englishErrCode": "", "chineseErrCode": "", "numberCode": 0}
+        with self.lock:
+            self._log("jd", api, shop, params)
+            if api == "jingdong.pop.order.search":
+                start = _req_time(biz, "start_date", c.parse_local_time, "66")
+                end = _req_time(biz, "end_date", c.parse_local_time, "66")
+                states = {s for s in str(biz.get("order_state", "")).split(",") if s}
+                page_no, size = _int(biz.get("page"), 1), min(_int(biz.get("page_size"), 20), 100)
+                rows = [
+                    o
+                    for o in self._modified_between("jd", shop, start, end, paid_only=True)
+                    if not states or o.get("orderState") in states
+                ]
+                return {
+                    key: {
+                        "code": "0",
+                        "searchorderinfo_result": {
+                            "apiResult": ok,
+                            "orderTotal": len(rows),
+                            "orderInfoList": rows[(page_no - 1) * size : page_no * size],
+                        },
+                    }
+                }
+            if api == "jingdong.pop.order.get":
+                order = self._find("jd", shop, c.text(biz.get("order_id")))
+                if order is None:
+                    missing = {"success": False, "numberCode": 10100040, "chineseErrCode": "订单不存在"}
+                    return {key: {"code": "0", "orderDetailInfo": {"apiResult": {**ok, **missing}}}}
+                return {key: {"code": "0", "orderDetailInfo": {"apiResult": ok, "orderInfo": order}}}
+            if api == "jingdong.pop.order.shipment":
+                order = self._find("jd", shop, c.text(biz.get("orderId")))
+                if order is None or order.get("orderState") not in ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY"):
+                    refusal = {"success": False, "errorCode": "10400001", "chineseErrCode": "订单状态不正确，不能出库"}
+                    return {key: {"code": "0", "sopjosshipment_result": refusal}}
+                order["orderState"] = "WAIT_GOODS_RECEIVE_CONFIRM"
+                order["waybill"], order["logisticsId"] = c.text(biz.get("logiNo")), c.text(biz.get("logiCoprId"))
+                order["modified"] = _now_s()
+                self._record_shipment("jd", shop, order["orderId"], biz.get("logiNo"), biz.get("logiCoprId"))
+                return {key: {"code": "0", "sopjosshipment_result": {"success": True}}}
+            if api in ("jingdong.stock.write.updateSkuStock", "jingdong.stock.write.increaseSkuStock"):
+                if biz.get("skuId") in (None, "") or biz.get("stockNum") in (None, ""):
+                    raise ApiError("66", "missing skuId or stockNum")
+                delta = api.endswith("increaseSkuStock")
+                self._record_stock("jd", shop, "", biz["skuId"], _int(biz["stockNum"], 0), delta=delta)
+                return {key: {"code": "0", "success": True}}
+        raise ApiError("67", f"Invalid method {api}")
+
+    # PDD ------------------------------------------------------------------------------------
+    def _pdd(self, api: str, req: Request) -> dict[str, Any]:
+        params = req.params
+        shop = self._shop("pdd", params.get("client_id", ""))
+        self._verify("pdd", shop, {k: v for k, v in params.items() if k != "sign"}, params.get("sign", ""))
+        if shop.access_token and params.get("access_token") != shop.access_token:
+            raise ApiError(10019, "access_token已过期")
+        with self.lock:
+            self._log("pdd", api, shop, params)
+            if api == "pdd.order.number.list.increment.get":
+                start = _req_time(params, "start_updated_at", c.parse_epoch, 10000)
+                end = _req_time(params, "end_updated_at", c.parse_epoch, 10000)
+                if end - start > timedelta(minutes=30):
+                    raise ApiError(10000, "参数错误: start_updated_at and end_updated_at differ by more than 30 min")
+                page_no, size = _int(params.get("page"), 1), min(_int(params.get("page_size"), 100), 100)
+                rows = self._modified_between("pdd", shop, start, end, paid_only=True)
+                return {
+                    "order_sn_increment_get_response": {
+                        "total_count": len(rows),
+                        "has_next": page_no * size < len(rows),
+                        "order_sn_list": rows[(page_no - 1) * size : page_no * size],
+                    }
+                }
+            if api == "pdd.order.information.get":
+                order = self._find("pdd", shop, params.get("order_sn", ""))
+                if order is None:
+                    raise ApiError(50001, "订单不存在")
+                return {"order_info_get_response": {"order_info": order}}
+            if api == "pdd.logistics.online.send":
+                _need(params, ("order_sn", "logistics_id", "tracking_number"), 10000)
+                order = self._find("pdd", shop, params["order_sn"])
+                if order is None or order.get("order_status") != 1:
+                    raise ApiError(50001, "订单状态不允许发货")
+                order["order_status"] = 2
+                order["tracking_number"], order["logistics_id"] = (
+                    params["tracking_number"],
+                    _int(params["logistics_id"], 0),
+                )
+                order["shipping_time"] = order["updated_at"] = _now_s()
+                self._record_shipment(
+                    "pdd", shop, params["order_sn"], params["tracking_number"], params["logistics_id"]
+                )
+                return {"logistics_online_send_response": {"is_success": True}}
+            if api == "pdd.goods.quantity.update":
+                _need(params, ("goods_id", "quantity"), 10000)
+                is_delta = params.get("update_type") == "2"
+                self._record_stock(
+                    "pdd", shop, params["goods_id"], params.get("sku_id"), _int(params["quantity"], 0), delta=is_delta
+                )
+                return {"goods_quantity_update_response": {"is_success": True}}
+        raise ApiError(10001, f"unknown type {api}")
+
+    # Douyin ---------------------------------------------------------------------------------
+    def _douyin(self, api: str, req: Request) -> dict[str, Any]:
+        query = req.query
+        shop = self._shop("douyin", query.get("app_key", ""))
+        body_text = req.body.decode("utf-8") or "{}"
+        signed = {k: v for k, v in query.items() if k not in ("sign", "access_token")} | {"param_json": body_text}
+        self._verify("douyin", shop, signed, query.get("sign", ""))
+        if query.get("method") != api:
+            raise ApiError(40004, "method does not match the path", "isv.parameter-invalid:method")
+        if shop.access_token and query.get("access_token") != shop.access_token:
+            raise ApiError(30005, "access_token无效", "isv.access-token-invalid")
+        try:
+            biz = json.loads(body_text)
+        except ValueError:
+            raise ApiError(40004, "param_json is not JSON", "isv.parameter-invalid:param_json") from None
+        with self.lock:
+            self._log("douyin", api, shop, biz)
+            if api == "order.searchList":
+                start = _req_time(biz, "update_time_start", c.parse_epoch, 40002)
+                end = _req_time(biz, "update_time_end", c.parse_epoch, 40002)
+                page_no, size = _int(biz.get("page"), 0), min(_int(biz.get("size"), 20), 100)
+                rows = self._modified_between("douyin", shop, start, end)
+                chunk = rows[page_no * size : (page_no + 1) * size]
+                return _douyin_ok({"shop_order_list": chunk, "page": page_no, "size": size, "total": len(rows)})
+            if api == "order.orderDetail":
+                order = self._find("douyin", shop, c.text(biz.get("shop_order_id")))
+                if order is None:
+                    raise ApiError(50002, "业务处理失败", "isv.business-failed:60000")
+                return _douyin_ok({"shop_order_detail": order})
+            if api in ("order.logisticsAdd", "order.logisticsAddMultiPack"):
+                return self._douyin_ship(shop, api, biz)
+            if api == "sku.syncStock":
+                if biz.get("sku_id") in (None, "") or biz.get("stock_num") is None:
+                    raise ApiError(40002, "缺少参数", "isv.missing-parameter:sku_id")
+                self._record_stock(
+                    "douyin",
+                    shop,
+                    biz.get("product_id"),
+                    biz["sku_id"],
+                    _int(biz["stock_num"], 0),
+                    delta=bool(biz.get("incremental")),
+                    idempotent_id=biz.get("idempotent_id", ""),
+                )
+                return _douyin_ok({"sku_id": biz["sku_id"], "stock_num": biz["stock_num"]})
+        raise ApiError(40004, f"unknown method {api}", "isv.parameter-invalid:method")
+
+    def _douyin_ship(self, shop: Shop, api: str, biz: dict[str, Any]) -> dict[str, Any]:
+        order = self._find("douyin", shop, c.text(biz.get("order_id")))
+        if order is None:
+            raise ApiError(50002, "业务处理失败", "isv.business-failed:60000")
+        status = _int(order.get("order_status"), 0)
+        refusals = {4: "60021", 21: "60068", 5: "60113", 105: "60109"}
+        if status in (3, 22, 39) or (status == 101 and api == "order.logisticsAdd"):
+            raise ApiError(50002, "订单已发货", "isv.business-failed:60110")
+        if status in refusals:
+            raise ApiError(50002, "订单状态不允许发货", f"isv.business-failed:{refusals[status]}")
+        if api == "order.logisticsAdd":
+            wanted, tracking, carrier = None, biz.get("logistics_code"), biz.get("company_code")
+        else:
+            pack = (biz.get("pack_list") or [{}])[0]
+            wanted = {c.text(s.get("shipped_order_id")) for s in pack.get("shipped_order_info", [])}
+            tracking, carrier = pack.get("logistics_code"), pack.get("company_code")
+        if not tracking or not carrier:
+            raise ApiError(40002, "缺少参数", "isv.missing-parameter:logistics_code")
+        for sub in order.get("sku_order_list", []):
+            if wanted is None or c.text(sub.get("order_id")) in wanted:
+                sub["order_status"] = 3
+        all_done = all(_int(s.get("order_status"), 0) == 3 for s in order.get("sku_order_list", []))
+        order["order_status"] = 3 if all_done else 101
+        order["ship_time"] = order["update_time"] = int(time.time())
+        order.setdefault("logistics_info", []).append({"tracking_no": tracking, "company": carrier})
+        self._record_shipment(
+            "douyin", shop, order["order_id"], tracking, carrier, line_ids=sorted(wanted) if wanted else []
+        )
+        return _douyin_ok({})
+
+    # Kuaishou -------------------------------------------------------------------------------
+    def _kuaishou(self, api: str, req: Request) -> dict[str, Any]:
+        params = req.params
+        shop = self._shop("kuaishou", params.get("appkey", ""))
+        self._verify("kuaishou", shop, params, params.get("sign", ""))
+        if params.get("method") != api:
+            raise ApiError(4000, "method does not match the path")
+        if shop.access_token and params.get("access_token") != shop.access_token:
+            raise ApiError(2800, "access_token is invalid")
+        try:
+            biz = json.loads(params.get("param") or "{}")
+        except ValueError:
+            raise ApiError(4000, "param is not JSON") from None
+        with self.lock:
+            self._log("kuaishou", api, shop, biz)
+            if api == "open.order.cursor.list":
+                start = _req_time(biz, "beginTime", lambda v, f: c.parse_epoch(v, f, millis=True), 4000)
+                end = _req_time(biz, "endTime", lambda v, f: c.parse_epoch(v, f, millis=True), 4000)
+                if end - start > timedelta(days=7):
+                    raise ApiError(4000, "the time window must not exceed 7 days")
+                offset = _int(str(biz.get("cursor") or "0").removeprefix("o"), 0)
+                size = min(_int(biz.get("pageSize"), 20), 100)
+                rows = self._modified_between("kuaishou", shop, start, end)
+                chunk = rows[offset : offset + size]
+                more = offset + size < len(rows)
+                cursor = f"o{offset + size}" if more else kuaishou.NO_MORE
+                data = {
+                    "pageSize": size,
+                    "beginTime": biz["beginTime"],
+                    "endTime": biz["endTime"],
+                    "cursor": cursor,
+                    "orderList": chunk,
+                }
+                return {"result": 1, "data": data}
+            if api == "open.order.detail":
+                order = self._find("kuaishou", shop, c.text(biz.get("oid")))
+                if order is None:
+                    raise ApiError(802000, "订单不存在")
+                return {"result": 1, "data": order}
+            if api == "open.seller.order.goods.deliver":
+                order = self._find("kuaishou", shop, c.text(biz.get("orderId")))
+                if not biz.get("expressNo") or biz.get("expressCode") in (None, ""):
+                    raise ApiError(4000, "expressNo and expressCode are required")
+                base = (order or {}).get("orderBaseInfo", {})
+                if order is None or base.get("status") != 30 or base.get("riskCode") == kuaishou.RISK_HOLD_CODE:
+                    raise ApiError(802001, "订单状态不允许发货")
+                base["status"] = 40
+                base["sendTime"] = base["updateTime"] = int(time.time() * 1000)
+                order.setdefault("orderLogisticsInfo", []).append(
+                    {"expressNo": biz["expressNo"], "expressCode": biz["expressCode"]}
+                )
+                self._record_shipment("kuaishou", shop, base["oid"], biz["expressNo"], biz["expressCode"])
+                return {"result": 1}
+            if api == "open.item.sku.stock.update":
+                change = _int(biz.get("skuChangeStock"), 0)
+                signed_change = change if _int(biz.get("changeType"), 1) == 1 else -change
+                self._record_stock("kuaishou", shop, biz.get("kwaiItemId"), biz.get("skuId"), signed_change, delta=True)
+                return {"result": 1}
+        raise ApiError(4000, f"unknown method {api}")
+
+    # manual bridge --------------------------------------------------------------------------
+    def _manual(self, api: str, req: Request) -> dict[str, Any]:
+        query = req.query
+        shop = self._shop("manual", query.get("app_key", ""))
+        body_text = req.body.decode("utf-8") or "{}"
+        signed = {"app_key": query.get("app_key", ""), "body": body_text, "timestamp": query.get("timestamp", "")}
+        self._verify("manual", shop, signed, query.get("sign", ""))
+        try:
+            biz = json.loads(body_text)
+        except ValueError:
+            raise ApiError("bad_request", "body is not JSON") from None
+        with self.lock:
+            self._log("manual", api, shop, biz)
+            if api == "orders/search":
+                start = _req_time(biz, "modified_from", c.parse_iso_time, "bad_request")
+                end = _req_time(biz, "modified_to", c.parse_iso_time, "bad_request")
+                page_no, size = _int(biz.get("page"), 1), _int(biz.get("page_size"), 50)
+                rows = self._modified_between("manual", shop, start, end)
+                page = rows[(page_no - 1) * size : page_no * size]
+                return {"code": "ok", "orders": page, "has_next": page_no * size < len(rows)}
+            if api == "orders/get":
+                order = self._find("manual", shop, c.text(biz.get("external_id")))
+                if order is None:
+                    raise ApiError("not_found", "no such order")
+                return {"code": "ok", "order": order}
+            if api == "orders/ship":
+                order = self._find("manual", shop, c.text(biz.get("external_id")))
+                if order is None:
+                    raise ApiError("not_found", "no such order")
+                if order.get("status") in ("shipped", "delivered", "completed"):
+                    raise ApiError("already_shipped", "the order is already shipped")
+                if order.get("status") != "awaiting_shipment":
+                    raise ApiError("bad_state", f"cannot ship an order that is {order.get('status')}")
+                order["status"] = "shipped"
+                order["modified_at"] = c.now_shanghai().isoformat()
+                self._record_shipment(
+                    "manual",
+                    shop,
+                    order["external_id"],
+                    biz.get("tracking_number"),
+                    biz.get("carrier_code"),
+                    line_ids=biz.get("line_ids") or [],
+                )
+                return {"code": "ok"}
+            if api == "stock/update":
+                self._record_stock("manual", shop, biz.get("item_id"), biz.get("sku_id"), _int(biz.get("quantity"), 0))
+                return {"code": "ok"}
+        raise ApiError("bad_request", f"unknown action {api}")
+
+    # control --------------------------------------------------------------------------------
+    def _control(self, req: Request) -> Reply:
+        action = req.path.removeprefix("/_emulator/").strip("/")
+        data = json.loads(req.body or b"{}") if req.method in ("POST", "PUT") else {}
+        platform = platform_of(req.query.get("platform", "") or data.get("platform", ""))
+        with self.lock:
+            if action == "health":
+                return Reply(200, {"ok": True, "platforms": list(PLATFORMS), "paths": PATHS})
+            if action == "shops" and req.method == "POST":
+                shop = self.add_shop(
+                    data["platform"],
+                    data["app_key"],
+                    data.get("app_secret", ""),
+                    sign_secret=data.get("sign_secret", ""),
+                    access_token=data.get("access_token", ""),
+                    message_key=data.get("message_key", ""),
+                )
+                return Reply(201, {"ok": True, "api_base_url": self.url_for(shop.platform)})
+            if action == "shops":
+                return Reply(
+                    200, {"shops": [{"platform": s.platform, "app_key": s.app_key} for s in self.shops.values()]}
+                )
+            if action == "orders" and req.method == "POST":
+                if platform not in PLATFORMS:
+                    raise ValueError(f"unknown platform {platform!r}")
+                if "generate" in data:
+                    ids = self.generate(
+                        platform, int(data["generate"]), seed=data.get("seed"), app_key=data.get("app_key")
+                    )
+                else:
+                    ids = self.add_orders(platform, list(data["orders"]), data.get("app_key"))
+                return Reply(201, {"ids": ids})
+            if action == "orders":
+                platforms = [platform] if platform else list(PLATFORMS)
+                return Reply(200, {"orders": {p: [e["order"] for e in self.book[p].values()] for p in platforms}})
+            if action == "shipments":
+                return Reply(
+                    200, {"shipments": [s for s in self.shipments if not platform or s["platform"] == platform]}
+                )
+            if action == "stock":
+                levels = [
+                    {"platform": p, "app_key": k, "item_id": i, "sku_id": s, "quantity": q}
+                    for (p, k, i, s), q in self.stock_levels.items()
+                    if not platform or p == platform
+                ]
+                updates = [u for u in self.stock_updates if not platform or u["platform"] == platform]
+                return Reply(200, {"levels": levels, "updates": updates})
+            if action == "calls":
+                return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
+            if action == "faults" and req.method == "POST":
+                options = {k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay") if k in data}
+                fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
+                return Reply(201, {"ok": True, "fault": asdict(fault)})
+            if action == "faults" and req.method == "DELETE":
+                self.faults.clear()
+                return Reply(200, {"ok": True})
+            if action == "faults":
+                return Reply(200, {"faults": [asdict(f) for f in self.faults]})
+            if action == "events" and req.method == "POST":
+                order_id = str(data["external_id"])
+                self.apply_event(platform, order_id, data["event"])
+                reply: dict[str, Any] = {"ok": True}
+                if data.get("push_url"):
+                    app_key = data.get("app_key") or self.book[platform][order_id]["app_key"] or ""
+                    reply["push_status"] = self.send_push(platform, app_key, order_id, data["event"], data["push_url"])
+                return Reply(200, reply)
+            if action == "reset" and req.method == "POST":
+                self.reset()
+                return Reply(200, {"ok": True})
+        return Reply(404, {"error": f"no control action {req.method} {action}"})
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+AUTH_ERRORS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "taobao": {"app": (29, "Invalid app Key", "isv.appkey-not-exists"), "sign": (25, "Invalid signature", "")},
+    "jd": {"app": ("19", "Invalid app_key"), "sign": ("19", "Invalid signature")},
+    "pdd": {"app": (10016, "client_id不存在"), "sign": (10017, "签名错误")},
+    "douyin": {"app": (30001, "app_key不存在", "isv.app-key-invalid"), "sign": (30002, "签名错误", "isv.sign-invalid")},
+    "kuaishou": {"app": (2900, "appkey is invalid"), "sign": (2901, "sign is invalid")},
+    "manual": {"app": ("unauthorized", "unknown app_key"), "sign": ("unauthorized", "bad signature")},
+}
+
+
+def _error_body(platform: str, err: ApiError) -> dict[str, Any]:
+    code = int(err.code) if str(err.code).lstrip("-").isdigit() else err.code
+    if platform == "taobao":
+        return {"error_response": {"code": code, "msg": err.msg, "sub_code": err.sub_code, "sub_msg": err.msg}}
+    if platform == "jd":
+        return {"error_response": {"code": str(err.code), "zh_desc": err.msg, "en_desc": err.msg}}
+    if platform == "pdd":
+        return {
+            "error_response": {"error_code": code, "error_msg": err.msg, "sub_code": err.sub_code, "sub_msg": err.msg}
+        }
+    if platform == "douyin":
+        return {"code": code, "msg": err.msg, "sub_code": err.sub_code, "sub_msg": err.msg, "data": {}}
+    if platform == "kuaishou":
+        result = code if isinstance(code, int) and code != 1 else 0
+        return {"result": result, "code": str(err.code), "msg": err.msg, "subCode": err.sub_code, "errorMsg": err.msg}
+    retryable = err.code in ("rate_limited", "unavailable")
+    return {"code": str(err.code), "message": err.msg, "retryable": retryable}
+
+
+def _douyin_ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"code": douyin.SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "", "data": data}
+
+
+def _api_name(platform: str, req: Request) -> str:
+    """The API a request calls: a parameter on the router gateways, the path on Douyin/Kuaishou/manual."""
+    if platform in ("taobao", "jd"):
+        return req.params.get("method", "")
+    if platform == "pdd":
+        return req.params.get("type", "")
+    rest = req.path.split("/", 2)[2] if req.path.count("/") >= 2 else ""
+    return rest if platform == "manual" else rest.replace("/", ".")
+
+
+def _order_id(platform: str, order: dict[str, Any]) -> str:
+    key = {
+        "taobao": lambda o: o.get("tid_str") or o.get("tid"),
+        "jd": lambda o: o.get("orderId"),
+        "pdd": lambda o: o.get("order_sn"),
+        "douyin": lambda o: o.get("order_id"),
+        "kuaishou": lambda o: c.dig(o, "orderBaseInfo", "oid"),
+        "manual": lambda o: o.get("external_id"),
+    }[platform](order)
+    if key in (None, ""):
+        raise ValueError(f"a {platform} order without its id")
+    return str(key)
+
+
+_EPOCH0 = datetime(1970, 1, 1, tzinfo=c.SHANGHAI)
+
+
+def _modified(platform: str, order: dict[str, Any]) -> datetime:
+    if platform in ("taobao", "jd"):
+        moment = c.parse_local_time(order.get("modified"), "modified")
+    elif platform == "pdd":
+        moment = c.parse_local_time(order.get("updated_at"), "updated_at")
+    elif platform == "douyin":
+        moment = c.parse_epoch(order.get("update_time"), "update_time")
+    elif platform == "kuaishou":
+        moment = c.parse_epoch(c.dig(order, "orderBaseInfo", "updateTime"), "updateTime", millis=True)
+    else:
+        moment = c.parse_iso_time(order.get("modified_at"), "modified_at")
+    return moment or _EPOCH0
+
+
+def _is_paid(platform: str, order: dict[str, Any]) -> bool:
+    if platform == "jd":
+        return c.parse_local_time(order.get("paymentConfirmTime"), "paymentConfirmTime") is not None
+    if platform == "pdd":
+        return c.parse_local_time(order.get("pay_time"), "pay_time") is not None
+    return True
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _now_s() -> str:
+    return c.format_local_time(c.now_shanghai())
+
+
+def _need(params: dict[str, Any], names: tuple[str, ...], code: Any) -> None:
+    for name in names:
+        if params.get(name) in (None, ""):
+            raise ApiError(code, f"Missing required arguments:{name}", f"isv.missing-parameter:{name}")
+
+
+def _req_time(params: dict[str, Any], name: str, parse: Any, code: Any) -> datetime:
+    try:
+        moment = parse(params.get(name), name)
+    except PayloadError as exc:
+        raise ApiError(code, f"Invalid arguments:{name}", f"isv.invalid-parameter:{name}") from exc
+    if moment is None:
+        raise ApiError(code, f"Missing required arguments:{name}", f"isv.missing-parameter:{name}")
+    return moment
+
+
+# ---- events ----------------------------------------------------------------------------------
+NEW_ADDRESS = "新华路***号**室"
+DOUYIN_TAGS = {"created": "100", "pay": "101", "ship": "102", "address_change": "105", "cancel": "106"}
+DOUYIN_TAGS |= {"memo": "113", "refund_request": "200"}
+KUAISHOU_EVENTS = {
+    "pay": "kwaishop_order_paySuccess",
+    "ship": "kwaishop_order_delivering",
+    "cancel": "kwaishop_order_orderFail",
+    "refund_request": "kwaishop_aftersales_addRefund",
+    "address_change": "kwaishop_order_addressChange",
+    "memo": "kwaishop_order_sellerNoteChange",
+}
+
+
+def _touch(platform: str, order: dict[str, Any]) -> None:
+    """Advance the order's modified time (at least one second, so staleness checks see a change)."""
+    moment = max(c.now_shanghai(), _modified(platform, order) + timedelta(seconds=1))
+    if platform in ("taobao", "jd"):
+        order["modified"] = c.format_local_time(moment)
+    elif platform == "pdd":
+        order["updated_at"] = c.format_local_time(moment)
+    elif platform == "douyin":
+        order["update_time"] = c.epoch_seconds(moment)
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["updateTime"] = c.epoch_millis(moment)
+    else:
+        order["modified_at"] = moment.isoformat()
+
+
+def _event_pay(platform: str, order: dict[str, Any]) -> None:
+    now = c.now_shanghai()
+    if platform == "taobao":
+        order.update(status="WAIT_SELLER_SEND_GOODS", pay_time=c.format_local_time(now))
+        for line in c.dig(order, "orders", "order", default=[]):
+            line["status"] = "WAIT_SELLER_SEND_GOODS"
+    elif platform == "jd":
+        order["paymentConfirmTime"] = c.format_local_time(now)
+    elif platform == "pdd":
+        order["pay_time"] = order["confirm_time"] = c.format_local_time(now)
+    elif platform == "douyin":
+        order.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=order.get("order_amount", 0))
+        for sub in order.get("sku_order_list", []):
+            sub.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=sub.get("order_amount", 0))
+    elif platform == "kuaishou":
+        base = order["orderBaseInfo"]
+        item = order.get("orderItemInfo", {})
+        paid = (
+            item.get("originalPrice", 0) * item.get("num", 1) - item.get("discountFee", 0) + base.get("expressFee", 0)
+        )
+        base.update(status=30, payTime=c.epoch_millis(now), totalFee=paid)
+    else:
+        order.update(status="awaiting_shipment", paid_at=now.isoformat())
+
+
+def _event_cancel(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["status"] = "TRADE_CLOSED_BY_TAOBAO"
+    elif platform == "jd":
+        order["orderState"] = "TRADE_CANCELED"
+    elif platform == "pdd":
+        order["refund_status"] = 4
+    elif platform == "douyin":
+        order["order_status"] = 4
+        for sub in order.get("sku_order_list", []):
+            sub["order_status"] = 4
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["status"] = 80
+    else:
+        order["status"] = "cancelled"
+
+
+def _event_refund_request(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        c.dig(order, "orders", "order")[0]["refund_status"] = "WAIT_SELLER_AGREE"
+    elif platform == "jd":
+        order["orderState"] = "LOCKED"
+    elif platform == "pdd":
+        order["refund_status"] = 2
+    elif platform == "douyin":
+        order["sku_order_list"][0]["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2}
+    elif platform == "kuaishou":
+        order["orderRefundList"] = [{"refundId": 1, "refundStatus": 10}]
+    else:
+        order["refund_requested"] = True
+
+
+def _event_address_change(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["receiver_address"] = NEW_ADDRESS
+    elif platform == "jd":
+        info = order.setdefault("consigneeInfo", {})
+        info["fullAddress"] = f"{info.get('province', '')}{info.get('city', '')}{info.get('county', '')}{NEW_ADDRESS}"
+    elif platform == "pdd":
+        order["receiver_address_mask"] = NEW_ADDRESS
+        order["address_mask"] = (
+            f"{order.get('province', '')}{order.get('city', '')}{order.get('town', '')}{NEW_ADDRESS}"
+        )
+    elif platform == "douyin":
+        for target in (order, *order.get("sku_order_list", [])):
+            target.setdefault("mask_post_addr", {})["detail"] = NEW_ADDRESS
+    elif platform == "kuaishou":
+        order.setdefault("orderAddress", {})["desensitiseAddress"] = NEW_ADDRESS
+    else:
+        order.setdefault("receiver", {})["address"] = NEW_ADDRESS.replace("*", "8")
+
+
+def _event_memo(platform: str, order: dict[str, Any]) -> None:
+    memo = "客服备注：已核对地址"
+    key = {"taobao": "seller_memo", "jd": "venderRemark", "pdd": "remark", "douyin": "seller_words"}.get(platform)
+    if key:
+        order[key] = memo
+    elif platform == "kuaishou":
+        order["orderNote"] = memo
+    else:
+        order["seller_memo"] = memo
+
+
+EVENTS = {
+    "pay": _event_pay,
+    "cancel": _event_cancel,
+    "refund_request": _event_refund_request,
+    "address_change": _event_address_change,
+    "memo": _event_memo,
+}
+
+
+# ---- HTTP plumbing ---------------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    emulator: ChannelEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests and the demo would drown in access logs."""
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        form: dict[str, str] = {}
+        if "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        request = Request(
+            method=self.command,
+            path=parts.path.rstrip("/") or "/",
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            form=form,
+            body=body,
+            headers=dict(self.headers.items()),
+        )
+        try:
+            reply = self.server.emulator.handle(request)
+        except Exception as exc:  # an emulator bug must not look like a hung platform
+            reply = Reply(500, {"error": f"emulator failure: {exc!r}"})
+        if reply.delay:
+            time.sleep(reply.delay)
+        payload = reply.encode()
+        self.send_response(reply.status)
+        is_json = not isinstance(reply.body, bytes | str)
+        self.send_header("Content-Type", "application/json;charset=utf-8" if is_json else "text/plain;charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(payload)  # the client may have given up (a timeout fault does exactly that)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
