@@ -1,8 +1,10 @@
 """A tiny real HTTP "platform" for push tests, and an adapter that talks to it over HTTP.
 
-Used until the channels branch (real adapters + `channel_emulator`) is merged: the adapter is
-registered for the `manual` platform in orders.channels.ADAPTER_MODULES by the test fixture.
-Real sockets, real requests calls, no mocks."""
+Written before the channels branch landed; kept because its adapter also has `fetch_stock`, which
+the real adapters do not offer yet, so it exercises reconciliation check (c) "platform reports".
+The `platform` fixture registers it for the `manual` platform in orders.channels.ADAPTER_MODULES.
+Real sockets, real requests calls, no mocks. Push tests against the real adapters and the channels
+emulator live in test_stock_push_on_the_channel_emulator.py."""
 
 from __future__ import annotations
 
