@@ -14,10 +14,11 @@ from inventory.models import ReconciliationDiff, ReservationState, StockLevel, S
 
 
 def stock_levels_for_update(*, sku_ids: Iterable[int]) -> list[StockLevel]:
-    """All levels (every warehouse) of these SKUs, locked in pk order, with their warehouse."""
+    """All levels (every warehouse) of these SKUs, locked in pk order, with their warehouse and SKU
+    read alongside (not locked: FOR UPDATE OF the level rows only)."""
     return list(
         StockLevel.objects.select_for_update(of=("self",))
-        .select_related("warehouse")
+        .select_related("warehouse", "sku")
         .filter(sku_id__in=sorted(set(sku_ids)))
         .order_by("pk")
     )

@@ -17,14 +17,14 @@ from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, Sto
 logger = logging.getLogger(__name__)
 
 
-def stock_changed(*, available: dict[int, int], increased: bool = False) -> None:
+def stock_changed(*, available: dict[int, int], increased: bool = False, skus: dict[int, Sku] | None = None) -> None:
     """Call with the stock rows of these SKUs still locked. `available`: SKU id -> available now.
 
     Lock order: stock levels (caller) → push rows → listings → SKU rows."""
     if not available:
         return
     request_pushes(sku_ids=available.keys())
-    sync_presale(available=available)
+    sync_presale(available=available, skus=skus)
     sku_ids = sorted(available)
     transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key="push"))
     if increased:
@@ -51,22 +51,30 @@ def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterabl
     return len(rows)
 
 
-def sync_presale(*, available: dict[int, int]) -> None:
+def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = None) -> None:
     """Safety stock → presale: a presale-allowed SKU whose available stock falls to its safety
     stock goes presale on every channel; above the threshold it comes back. Both are events and
     alerts. SKUs that do not allow presale never switch (their listings simply sell out)."""
     from orders.models import AlertSeverity
     from orders.services import alert_raise, alert_resolve
 
-    skus = Sku.objects.filter(pk__in=list(available), presale_allowed=True).only(
-        "pk", "code", "name", "safety_stock", "on_presale"
-    )
-    for sku in skus:
+    if skus is not None and set(available) <= set(skus):  # read with the locked levels: no query
+        candidates = [skus[pk] for pk in available if skus[pk].presale_allowed]
+    else:
+        candidates = Sku.objects.filter(pk__in=list(available), presale_allowed=True).only(
+            "pk", "code", "name", "safety_stock", "on_presale"
+        )
+    for sku in candidates:
         level = available[sku.pk]
         should = level <= sku.safety_stock
         if should == sku.on_presale:
             continue
-        Sku.objects.filter(pk=sku.pk).update(on_presale=should)
+        # Conditional update: it sees the latest committed flag even if `sku` was read stale, so a
+        # switch is recorded once.
+        switched = Sku.objects.filter(pk=sku.pk, on_presale=not should).update(on_presale=should)
+        sku.on_presale = should
+        if not switched:
+            continue
         ChannelListing.objects.filter(sku_id=sku.pk).update(presale=should)
         key = f"inventory:presale:{sku.code}"
         if should:

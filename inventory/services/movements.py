@@ -169,7 +169,7 @@ def movement_record_in_transaction(
         _flag_count(sku=sku, warehouse=warehouse, movement=movement, order_ids=released_orders)
     if (delta and not ledger_only) or released_orders:
         available = {sku.pk: sum(lv.on_hand - lv.reserved for lv in levels if lv.warehouse.active)}
-        stock_changed(available=available, increased=delta > 0)
+        stock_changed(available=available, increased=delta > 0, skus={sku.pk: _level(levels, warehouse.pk).sku})
     return MovementResult(movement=movement, created=True, level=level, released_order_ids=released_orders)
 
 

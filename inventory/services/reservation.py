@@ -127,7 +127,7 @@ def reserve_for_order(*, order: Order) -> ReservationOutcome:
         if level.pk in per_level:
             StockLevel.objects.filter(pk=level.pk).update(reserved=F("reserved") + per_level[level.pk])
             level.reserved += per_level[level.pk]
-    stock_changed(available=_available(levels))
+    stock_changed(available=_available(levels), skus={level.sku_id: level.sku for level in levels})
     return ReservationOutcome(is_complete=True, reservation_ids=[r.pk for r in reservations if r.pk])
 
 
@@ -182,7 +182,7 @@ def release_for_order(*, order: Order) -> int:
     if not reservations:
         return 0
     released = release_reservations(levels=levels, reservations=reservations)
-    stock_changed(available=_available(levels), increased=True)
+    stock_changed(available=_available(levels), increased=True, skus={lv.sku_id: lv.sku for lv in levels})
     return released
 
 
