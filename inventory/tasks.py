@@ -7,6 +7,11 @@ from inventory import services
 
 
 def drain_stock_pushes() -> dict:
+    from django.core.cache import cache
+
+    from inventory.services.changes import PUSH_ENQUEUED_KEY
+
+    cache.delete(PUSH_ENQUEUED_KEY)  # changes committed from now on queue the next drain
     result = services.stock_push_drain()
     return {"pushed": len(result.pushed), "failed": len(result.failed), "dropped": len(result.dropped)}
 

@@ -26,7 +26,7 @@ def stock_changed(*, available: dict[int, int], increased: bool = False, skus: d
     request_pushes(sku_ids=available.keys())
     sync_presale(available=available, skus=skus)
     sku_ids = sorted(available)
-    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key="push"))
+    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
     if increased:
         transaction.on_commit(lambda: _enqueue("inventory.tasks.allocate_waiting", sku_ids, key=None))
 
@@ -91,14 +91,20 @@ def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = Non
             alert_resolve(key=key)
 
 
+PUSH_ENQUEUED_KEY = "inventory:enqueued:push"
+
+
 def _enqueue(func: str, *args, key: str | None) -> None:
-    """Queue a django-q2 task after commit. Coalesced: one drain request per second is enough,
-    the drain takes every due row. A lost enqueue is caught by the periodic sweep."""
+    """Queue a django-q2 task after commit. Coalesced by a cache key that the drain task clears
+    when it starts: while a drain is queued and not yet started, more changes need no new task
+    (it will see their rows); a change after it started queues the next one. The key expires
+    after a few seconds in case a task is lost (with a per-process cache, i.e. no Redis, that is
+    the coalescing window); the one-minute drain schedule and the sweep catch anything else."""
     from django.conf import settings
 
     if not getattr(settings, "INVENTORY_ENQUEUE_TASKS", True):
         return
-    if key and not cache.add(f"inventory:enqueued:{key}", 1, timeout=1):
+    if key and not cache.add(key, 1, timeout=5):
         return
     try:
         from django_q.tasks import async_task
