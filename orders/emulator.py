@@ -23,7 +23,8 @@ Control endpoints (JSON):
     GET    /_emulator/stock?platform=…
     GET    /_emulator/calls?platform=…                  the last signed API calls (params as received)
     POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
-                                  method?, path?, delay?}  fail the next `count` matching calls
+                                  method?, path?, delay?, after?}  fail the next `count` matching calls
+                                  (after letting `after` of them through)
     GET    /_emulator/faults     DELETE /_emulator/faults
     POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
                                   push_url?, app_key?}  change an order as the platform would (modified time
@@ -109,6 +110,7 @@ class Fault:
     method: str = ""
     path: str = ""
     delay: float = 3.0
+    after: int = 0  # let this many matching calls through first: a failure mid-way through a pull
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -336,7 +338,10 @@ class ChannelEmulator:
         api = _api_name(platform, request)
         with self.lock:
             fault = next((f for f in self.faults if f.matches(platform, api, request.path)), None)
-            if fault:
+            if fault and fault.after > 0:
+                fault.after -= 1
+                fault = None
+            elif fault:
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)

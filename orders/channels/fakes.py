@@ -136,8 +136,28 @@ class Draft:
         return self.goods + self.postage - self.discount
 
 
-def draft_order(rng: random.Random, faker: Faker, now: datetime, serial: int, *, allow_unpaid: bool = True) -> Draft:
-    """Draw one neutral order; the odds make every exception type show up in a few hundred orders."""
+EXCEPTION_KINDS = ("unpaid", "address_missing", "refund_requested", "buyer_message", "hold")
+
+
+def draft_order(
+    rng: random.Random,
+    faker: Faker,
+    now: datetime,
+    serial: int,
+    *,
+    allow_unpaid: bool = True,
+    exception_rate: float | None = None,
+) -> Draft:
+    """Draw one neutral order; the odds make every exception type show up in a few hundred orders.
+
+    With `exception_rate`, that share of orders carries exactly one problem and the rest are clean."""
+    if exception_rate is not None:
+        draft = draft_order(rng, faker, now, serial, allow_unpaid=False, exception_rate=None)
+        _make_clean(draft)
+        if rng.random() < exception_rate:
+            kinds = [k for k in EXCEPTION_KINDS if allow_unpaid or k != "unpaid"]
+            _inject(draft, rng.choice(kinds), rng)
+        return draft
     skus = rng.sample(CATALOG, k=rng.choices((1, 2, 3), weights=(60, 30, 10))[0])
     lines = [DraftLine(sku, rng.choices((1, 2, 3), weights=(70, 22, 8))[0]) for sku in skus]
     flags: list[str] = []
@@ -193,8 +213,37 @@ def draft_order(rng: random.Random, faker: Faker, now: datetime, serial: int, *,
     return draft
 
 
+def _make_clean(draft: Draft) -> None:
+    draft.status = "awaiting_shipment"
+    draft.paid = draft.paid or draft.created + timedelta(seconds=30)
+    draft.buyer_message = draft.seller_memo = ""
+    draft.presale = draft.refund_requested = False
+    draft.flags = [f for f in draft.flags if f == "coupon"]
+    if not draft.street:
+        draft.street = "文三路 100 号 2 幢 301 室"
+
+
+def _inject(draft: Draft, kind: str, rng: random.Random) -> None:
+    draft.flags.append(kind)
+    if kind == "unpaid":
+        draft.status, draft.paid = "unpaid", None
+    elif kind == "address_missing":
+        draft.street = ""
+    elif kind == "refund_requested":
+        draft.refund_requested = True
+    elif kind == "buyer_message":
+        draft.buyer_message = rng.choice(BUYER_MESSAGES)
+    elif kind == "hold":
+        draft.status = "hold"
+
+
 def generate_orders(
-    platform: str, count: int, *, seed: int | None = None, now: datetime | None = None
+    platform: str,
+    count: int,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    exception_rate: float | None = None,
 ) -> list[dict[str, Any]]:
     """`count` native orders for `platform` (tmall = taobao), in the platform's wire shape."""
     platform = "taobao" if platform == "tmall" else platform
@@ -209,7 +258,8 @@ def generate_orders(
     serial = rng.randrange(10**9)
     while len(result) < count:
         serial += 1
-        result.extend(render(draft_order(rng, faker, now, serial, allow_unpaid=allow_unpaid)))
+        draft = draft_order(rng, faker, now, serial, allow_unpaid=allow_unpaid, exception_rate=exception_rate)
+        result.extend(render(draft))
     return result[:count]
 
 

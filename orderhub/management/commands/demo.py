@@ -35,7 +35,9 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         try:
             if not no_serve:
-                processes.append(self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)]))
+                processes.append(
+                    self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)])
+                )
                 self._wait_for(f"{emulator_url}/_emulator/health", "emulator")
             summary = demo.load(emulator_url=emulator_url, register_with_emulator=not no_serve)
             self.stdout.write(self.style.SUCCESS(summary))
