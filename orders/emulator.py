@@ -835,7 +835,9 @@ class ChannelEmulator:
             if action == "calls":
                 return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
             if action == "faults" and req.method == "POST":
-                options = {k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay") if k in data}
+                options = {
+                    k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay", "after") if k in data
+                }
                 fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
                 return Reply(201, {"ok": True, "fault": asdict(fault)})
             if action == "faults" and req.method == "DELETE":
