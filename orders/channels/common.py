@@ -345,7 +345,7 @@ class PlatformAdapter(ChannelAdapter):
         otherwise the original error stands."""
         try:
             current = self.fetch_order(external_id)
-        except ChannelError:
+        except (ChannelError, PayloadError):
             raise error from None
         if current.platform_status in SHIPPED_STATUSES:
             raise AlreadyDoneError(

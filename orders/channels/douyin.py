@@ -12,7 +12,6 @@ pushes: `verify_push` checks `app-id` and `event-sign` and returns one PushMessa
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -265,7 +264,9 @@ class Adapter(c.PlatformAdapter):
         return self.call(*self.ship_params(request))
 
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
-        """Overwrite (`incremental=false`); idempotent_id lets the platform drop a replay."""
+        """Overwrite (`incremental=false`). `idempotent_id` is derived from the update itself, so a
+        retried outbox row is recognised as a replay while a later change gets a new id."""
+        key = f"{update.platform_item_id}:{update.platform_sku_id}:{update.quantity}:{update.last_pushed}"
         return self.call(
             "sku.syncStock",
             {
@@ -273,7 +274,7 @@ class Adapter(c.PlatformAdapter):
                 "sku_id": update.platform_sku_id,
                 "stock_num": update.quantity,
                 "incremental": False,
-                "idempotent_id": uuid.uuid4().hex,
+                "idempotent_id": c.md5_hex(key),
             },
         )
 
