@@ -192,17 +192,22 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, action: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, action: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
         body = c.compact_json(business)
-        query = {"app_key": self.credentials.app_key, "timestamp": str(c.epoch_seconds(c.now_shanghai()))}
+        query = {
+            "app_key": self.credentials.app_key,
+            "timestamp": timestamp or str(c.epoch_seconds(c.now_shanghai())),
+        }
         query["sign"] = self.sign({**query, "body": body})
-        reply = c.post(
+        return c.PreparedCall(
             self.credentials.api_base_url.rstrip("/") + "/" + action.lstrip("/"),
             params=query,
             data=body.encode("utf-8"),
             headers={"Content-Type": "application/json;charset=utf-8"},
-            timeout=self.credentials.timeout,
         )
+
+    def call(self, action: str, business: dict[str, Any]) -> dict[str, Any]:
+        reply = self.prepare(action, business).send(self.credentials.timeout)
         code = c.text(reply.get("code"))
         if code == "ok":
             return reply

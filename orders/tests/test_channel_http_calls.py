@@ -491,3 +491,13 @@ class ChannelEmulatorSink:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_douyin_stock_idempotent_id_is_stable_for_a_retry_and_new_for_a_change(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("douyin")
+    update = StockUpdate("3600000000000000001", "1700000000000000001", quantity=5, last_pushed=8)
+    adapter.update_stock(update)
+    adapter.update_stock(update)  # an outbox retry
+    adapter.update_stock(StockUpdate("3600000000000000001", "1700000000000000001", quantity=4, last_pushed=5))
+    ids = [u["idempotent_id"] for u in channel_emulator.stock_updates]
+    assert ids[0] == ids[1] != ids[2]
