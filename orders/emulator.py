@@ -28,7 +28,7 @@ Control endpoints (JSON):
     GET    /_emulator/faults     DELETE /_emulator/faults
     POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
                                   push_url?, app_key?}  change an order as the platform would (modified time
-                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou, manual)
+                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou)
     POST   /_emulator/reset      forget orders, shipments, stock, calls and faults (shops stay)
 
 Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
@@ -276,7 +276,7 @@ class ChannelEmulator:
             return order
 
     def push_message(self, platform: str, app_key: str, external_id: str, event: str) -> tuple[dict[str, str], bytes]:
-        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou, manual)."""
+        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou)."""
         platform = platform_of(platform)
         shop = self.shops[(platform, app_key)]
         message_id = f"{int(time.time() * 1000)}{next(self._message_ids):06d}"
@@ -298,19 +298,6 @@ class ChannelEmulator:
                 }
             )
             return {"Content-Type": "text/plain"}, kuaishou.encrypt_push(plain, shop.message_key).encode("ascii")
-        if platform == "manual":
-            raw = c.compact_json(self.book["manual"][external_id]["order"]).encode("utf-8")
-            timestamp = str(int(time.time()))
-            signed = {"app_key": app_key, "body": raw.decode("utf-8"), "timestamp": timestamp}
-            sign = manual.Adapter(shop.credentials()).sign(signed)
-            headers = {
-                "Content-Type": "application/json",
-                "X-OrderHub-App-Key": app_key,
-                "X-OrderHub-Timestamp": timestamp,
-                "X-OrderHub-Signature": sign,
-                "X-OrderHub-Message-Id": message_id,
-            }
-            return headers, raw
         raise ValueError(f"{platform} does not push over HTTP")
 
     def send_push(self, platform: str, app_key: str, external_id: str, event: str, url: str) -> int:

@@ -431,7 +431,7 @@ def test_emulator_pay_event_turns_an_unpaid_order_awaiting_shipment(platform, ch
     assert paid.goods_amount + paid.postage - paid.discount_amount == paid.paid_amount
 
 
-@pytest.mark.parametrize("platform", ["douyin", "kuaishou", "manual"])
+@pytest.mark.parametrize("platform", ["douyin", "kuaishou"])
 def test_emulator_builds_pushes_the_adapter_accepts(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform, message_key="MDEyMzQ1Njc4OWFiY2RlZg==")
     (order_id,) = channel_emulator.add_orders(platform, fakes.generate_orders(platform, 1, seed=31))

@@ -53,7 +53,7 @@ class Command(BaseCommand):
                     f"  API docs     http://{host}:{port}/api/docs/\n"
                     f"  health       http://{host}:{port}/healthz\n"
                     f"  emulator     {emulator_url}/\n"
-                    f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200 --concurrency 8\n"
+                    f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200\n"
                     f"Press Ctrl-C to stop.\n"
                 )
             )
