@@ -30,6 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, emulator_port: int, no_serve: bool, **options):
         self._ensure_admin()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+            signal.signal(signum, _interrupt)
         emulator_url = f"http://{host}:{emulator_port}"
         processes: list[subprocess.Popen] = []
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
@@ -66,7 +68,7 @@ class Command(BaseCommand):
         finally:
             for process in processes:
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                    process.terminate()
             deadline = time.monotonic() + 10
             for process in processes:
                 try:
@@ -97,3 +99,7 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
