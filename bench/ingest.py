@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import ROOT, BenchDatabase, ratio  # noqa: E402
+from _setup import ROOT, BenchDatabase, ratio
 
 
 def make_orders(n: int, prefix: str):
@@ -98,7 +98,7 @@ def http(db: BenchDatabase, channel, n: int, concurrency: int) -> float:
     ]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db.url(), "DEBUG": "0", "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
         cwd=ROOT,
         env=env,
@@ -154,7 +154,9 @@ def main() -> None:
 
         print(f"ingestion on PostgreSQL, {args.orders} orders of one line each")
         print(f"  raw SQL INSERTs (baseline)       {baseline:9.0f} orders/s")
-        print(f"  ingest_order()                   {through_pipeline:9.0f} orders/s   {ratio(through_pipeline, baseline)}")
+        print(
+            f"  ingest_order()                   {through_pipeline:9.0f} orders/s   {ratio(through_pipeline, baseline)}"
+        )
         print(
             f"  HTTP webhook ({args.concurrency} clients, 1 server) {through_http:9.0f} orders/s   "
             f"{ratio(through_http, baseline)}"

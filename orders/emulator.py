@@ -23,11 +23,12 @@ Control endpoints (JSON):
     GET    /_emulator/stock?platform=…
     GET    /_emulator/calls?platform=…                  the last signed API calls (params as received)
     POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
-                                  method?, path?, delay?}  fail the next `count` matching calls
+                                  method?, path?, delay?, after?}  fail the next `count` matching calls
+                                  (after letting `after` of them through)
     GET    /_emulator/faults     DELETE /_emulator/faults
     POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
                                   push_url?, app_key?}  change an order as the platform would (modified time
-                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou, manual)
+                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou)
     POST   /_emulator/reset      forget orders, shipments, stock, calls and faults (shops stay)
 
 Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
@@ -56,7 +57,7 @@ import requests
 from orders.channels import common as c
 from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
 from orders.channels.base import ChannelCredentials, PayloadError
-from orders.channels.fakes import generate_orders
+from orders.channels.fakes import EVENTS, apply_event, generate_orders, native_id, native_modified
 
 PLATFORMS = ("taobao", "jd", "pdd", "douyin", "kuaishou", "manual")
 PATHS = {
@@ -109,6 +110,7 @@ class Fault:
     method: str = ""
     path: str = ""
     delay: float = 3.0
+    after: int = 0  # let this many matching calls through first: a failure mid-way through a pull
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -231,7 +233,7 @@ class ChannelEmulator:
         ids = []
         with self.lock:
             for order in orders:
-                order_id = _order_id(platform, order)
+                order_id = native_id(platform, order)
                 self.book[platform][order_id] = {"order": order, "app_key": app_key}
                 ids.append(order_id)
         return ids
@@ -270,12 +272,11 @@ class ChannelEmulator:
             raise ValueError(f"event must be one of {sorted(EVENTS)}")
         with self.lock:
             order = self.book[platform][str(external_id)]["order"]
-            EVENTS[event](platform, order)
-            _touch(platform, order)
+            apply_event(platform, order, event)
             return order
 
     def push_message(self, platform: str, app_key: str, external_id: str, event: str) -> tuple[dict[str, str], bytes]:
-        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou, manual)."""
+        """Headers and body of the HTTP push the platform would send for `event` (Douyin, Kuaishou)."""
         platform = platform_of(platform)
         shop = self.shops[(platform, app_key)]
         message_id = f"{int(time.time() * 1000)}{next(self._message_ids):06d}"
@@ -297,19 +298,6 @@ class ChannelEmulator:
                 }
             )
             return {"Content-Type": "text/plain"}, kuaishou.encrypt_push(plain, shop.message_key).encode("ascii")
-        if platform == "manual":
-            raw = c.compact_json(self.book["manual"][external_id]["order"]).encode("utf-8")
-            timestamp = str(int(time.time()))
-            signed = {"app_key": app_key, "body": raw.decode("utf-8"), "timestamp": timestamp}
-            sign = manual.Adapter(shop.credentials()).sign(signed)
-            headers = {
-                "Content-Type": "application/json",
-                "X-OrderHub-App-Key": app_key,
-                "X-OrderHub-Timestamp": timestamp,
-                "X-OrderHub-Signature": sign,
-                "X-OrderHub-Message-Id": message_id,
-            }
-            return headers, raw
         raise ValueError(f"{platform} does not push over HTTP")
 
     def send_push(self, platform: str, app_key: str, external_id: str, event: str, url: str) -> int:
@@ -336,7 +324,10 @@ class ChannelEmulator:
         api = _api_name(platform, request)
         with self.lock:
             fault = next((f for f in self.faults if f.matches(platform, api, request.path)), None)
-            if fault:
+            if fault and fault.after > 0:
+                fault.after -= 1
+                fault = None
+            elif fault:
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)
@@ -380,9 +371,9 @@ class ChannelEmulator:
         rows = [
             o
             for o in self._visible(platform, shop)
-            if start <= _modified(platform, o) <= end and (not paid_only or _is_paid(platform, o))
+            if start <= native_modified(platform, o) <= end and (not paid_only or _is_paid(platform, o))
         ]
-        return sorted(rows, key=lambda o: (_modified(platform, o), _order_id(platform, o)))
+        return sorted(rows, key=lambda o: (native_modified(platform, o), native_id(platform, o)))
 
     def _record_shipment(self, platform: str, shop: Shop, order_id: str, tracking: str, carrier: str, **extra: Any):
         self.shipments.append(
@@ -830,7 +821,9 @@ class ChannelEmulator:
             if action == "calls":
                 return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
             if action == "faults" and req.method == "POST":
-                options = {k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay") if k in data}
+                options = {
+                    k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay", "after") if k in data
+                }
                 fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
                 return Reply(201, {"ok": True, "fault": asdict(fault)})
             if action == "faults" and req.method == "DELETE":
@@ -896,37 +889,6 @@ def _api_name(platform: str, req: Request) -> str:
     return rest if platform == "manual" else rest.replace("/", ".")
 
 
-def _order_id(platform: str, order: dict[str, Any]) -> str:
-    key = {
-        "taobao": lambda o: o.get("tid_str") or o.get("tid"),
-        "jd": lambda o: o.get("orderId"),
-        "pdd": lambda o: o.get("order_sn"),
-        "douyin": lambda o: o.get("order_id"),
-        "kuaishou": lambda o: c.dig(o, "orderBaseInfo", "oid"),
-        "manual": lambda o: o.get("external_id"),
-    }[platform](order)
-    if key in (None, ""):
-        raise ValueError(f"a {platform} order without its id")
-    return str(key)
-
-
-_EPOCH0 = datetime(1970, 1, 1, tzinfo=c.SHANGHAI)
-
-
-def _modified(platform: str, order: dict[str, Any]) -> datetime:
-    if platform in ("taobao", "jd"):
-        moment = c.parse_local_time(order.get("modified"), "modified")
-    elif platform == "pdd":
-        moment = c.parse_local_time(order.get("updated_at"), "updated_at")
-    elif platform == "douyin":
-        moment = c.parse_epoch(order.get("update_time"), "update_time")
-    elif platform == "kuaishou":
-        moment = c.parse_epoch(c.dig(order, "orderBaseInfo", "updateTime"), "updateTime", millis=True)
-    else:
-        moment = c.parse_iso_time(order.get("modified_at"), "modified_at")
-    return moment or _EPOCH0
-
-
 def _is_paid(platform: str, order: dict[str, Any]) -> bool:
     if platform == "jd":
         return c.parse_local_time(order.get("paymentConfirmTime"), "paymentConfirmTime") is not None
@@ -962,8 +924,7 @@ def _req_time(params: dict[str, Any], name: str, parse: Any, code: Any) -> datet
     return moment
 
 
-# ---- events ----------------------------------------------------------------------------------
-NEW_ADDRESS = "新华路***号**室"
+# ---- pushes -----------------------------------------------------------------------------------
 DOUYIN_TAGS = {"created": "100", "pay": "101", "ship": "102", "address_change": "105", "cancel": "106"}
 DOUYIN_TAGS |= {"memo": "113", "refund_request": "200"}
 KUAISHOU_EVENTS = {
@@ -973,118 +934,6 @@ KUAISHOU_EVENTS = {
     "refund_request": "kwaishop_aftersales_addRefund",
     "address_change": "kwaishop_order_addressChange",
     "memo": "kwaishop_order_sellerNoteChange",
-}
-
-
-def _touch(platform: str, order: dict[str, Any]) -> None:
-    """Advance the order's modified time (at least one second, so staleness checks see a change)."""
-    moment = max(c.now_shanghai(), _modified(platform, order) + timedelta(seconds=1))
-    if platform in ("taobao", "jd"):
-        order["modified"] = c.format_local_time(moment)
-    elif platform == "pdd":
-        order["updated_at"] = c.format_local_time(moment)
-    elif platform == "douyin":
-        order["update_time"] = c.epoch_seconds(moment)
-    elif platform == "kuaishou":
-        order["orderBaseInfo"]["updateTime"] = c.epoch_millis(moment)
-    else:
-        order["modified_at"] = moment.isoformat()
-
-
-def _event_pay(platform: str, order: dict[str, Any]) -> None:
-    now = c.now_shanghai()
-    if platform == "taobao":
-        order.update(status="WAIT_SELLER_SEND_GOODS", pay_time=c.format_local_time(now))
-        for line in c.dig(order, "orders", "order", default=[]):
-            line["status"] = "WAIT_SELLER_SEND_GOODS"
-    elif platform == "jd":
-        order["paymentConfirmTime"] = c.format_local_time(now)
-    elif platform == "pdd":
-        order["pay_time"] = order["confirm_time"] = c.format_local_time(now)
-    elif platform == "douyin":
-        order.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=order.get("order_amount", 0))
-        for sub in order.get("sku_order_list", []):
-            sub.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=sub.get("order_amount", 0))
-    elif platform == "kuaishou":
-        base = order["orderBaseInfo"]
-        item = order.get("orderItemInfo", {})
-        paid = (
-            item.get("originalPrice", 0) * item.get("num", 1) - item.get("discountFee", 0) + base.get("expressFee", 0)
-        )
-        base.update(status=30, payTime=c.epoch_millis(now), totalFee=paid)
-    else:
-        order.update(status="awaiting_shipment", paid_at=now.isoformat())
-
-
-def _event_cancel(platform: str, order: dict[str, Any]) -> None:
-    if platform == "taobao":
-        order["status"] = "TRADE_CLOSED_BY_TAOBAO"
-    elif platform == "jd":
-        order["orderState"] = "TRADE_CANCELED"
-    elif platform == "pdd":
-        order["refund_status"] = 4
-    elif platform == "douyin":
-        order["order_status"] = 4
-        for sub in order.get("sku_order_list", []):
-            sub["order_status"] = 4
-    elif platform == "kuaishou":
-        order["orderBaseInfo"]["status"] = 80
-    else:
-        order["status"] = "cancelled"
-
-
-def _event_refund_request(platform: str, order: dict[str, Any]) -> None:
-    if platform == "taobao":
-        c.dig(order, "orders", "order")[0]["refund_status"] = "WAIT_SELLER_AGREE"
-    elif platform == "jd":
-        order["orderState"] = "LOCKED"
-    elif platform == "pdd":
-        order["refund_status"] = 2
-    elif platform == "douyin":
-        order["sku_order_list"][0]["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2}
-    elif platform == "kuaishou":
-        order["orderRefundList"] = [{"refundId": 1, "refundStatus": 10}]
-    else:
-        order["refund_requested"] = True
-
-
-def _event_address_change(platform: str, order: dict[str, Any]) -> None:
-    if platform == "taobao":
-        order["receiver_address"] = NEW_ADDRESS
-    elif platform == "jd":
-        info = order.setdefault("consigneeInfo", {})
-        info["fullAddress"] = f"{info.get('province', '')}{info.get('city', '')}{info.get('county', '')}{NEW_ADDRESS}"
-    elif platform == "pdd":
-        order["receiver_address_mask"] = NEW_ADDRESS
-        order["address_mask"] = (
-            f"{order.get('province', '')}{order.get('city', '')}{order.get('town', '')}{NEW_ADDRESS}"
-        )
-    elif platform == "douyin":
-        for target in (order, *order.get("sku_order_list", [])):
-            target.setdefault("mask_post_addr", {})["detail"] = NEW_ADDRESS
-    elif platform == "kuaishou":
-        order.setdefault("orderAddress", {})["desensitiseAddress"] = NEW_ADDRESS
-    else:
-        order.setdefault("receiver", {})["address"] = NEW_ADDRESS.replace("*", "8")
-
-
-def _event_memo(platform: str, order: dict[str, Any]) -> None:
-    memo = "客服备注：已核对地址"
-    key = {"taobao": "seller_memo", "jd": "venderRemark", "pdd": "remark", "douyin": "seller_words"}.get(platform)
-    if key:
-        order[key] = memo
-    elif platform == "kuaishou":
-        order["orderNote"] = memo
-    else:
-        order["seller_memo"] = memo
-
-
-EVENTS = {
-    "pay": _event_pay,
-    "cancel": _event_cancel,
-    "refund_request": _event_refund_request,
-    "address_change": _event_address_change,
-    "memo": _event_memo,
 }
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
@@ -344,7 +345,7 @@ class PlatformAdapter(ChannelAdapter):
         otherwise the original error stands."""
         try:
             current = self.fetch_order(external_id)
-        except ChannelError:
+        except (ChannelError, PayloadError):
             raise error from None
         if current.platform_status in SHIPPED_STATUSES:
             raise AlreadyDoneError(
@@ -354,3 +355,16 @@ class PlatformAdapter(ChannelAdapter):
                 payload=error.payload,
             ) from error
         raise error
+
+
+@dataclass
+class PreparedCall:
+    """Exactly what goes on the wire: built and signed once, then sent unchanged (README §1)."""
+
+    url: str
+    params: dict[str, str] = field(default_factory=dict)  # query string
+    data: dict[str, str] | bytes | None = None  # form fields or a raw body
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def send(self, timeout: float) -> Any:
+        return post(self.url, params=self.params or None, data=self.data, headers=self.headers or None, timeout=timeout)

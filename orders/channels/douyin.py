@@ -12,7 +12,6 @@ pushes: `verify_push` checks `app-id` and `event-sign` and returns one PushMessa
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -177,25 +176,27 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, method: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
+        """System params in the query, the sorted business JSON as the body; both signed together."""
         body_text = param_json(business)
         query = {
             "app_key": self.credentials.app_key,
             "method": method,
             "access_token": self.credentials.access_token,
-            "timestamp": str(c.epoch_seconds(c.now_shanghai())),
+            "timestamp": timestamp or str(c.epoch_seconds(c.now_shanghai())),
             "v": "2",
             "sign_method": "hmac-sha256",
         }
         query["sign"] = self.sign({**query, "param_json": body_text})
-        url = self.credentials.api_base_url.rstrip("/") + "/" + method.replace(".", "/")
-        body = c.post(
-            url,
+        return c.PreparedCall(
+            self.credentials.api_base_url.rstrip("/") + "/" + method.replace(".", "/"),
             params=query,
             data=body_text.encode("utf-8"),
             headers={"Content-Type": "application/json;charset=utf-8"},
-            timeout=self.credentials.timeout,
         )
+
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        body = self.prepare(method, business).send(self.credentials.timeout)
         if _int(body.get("code")) != SUCCESS:
             raise self.error(body)
         return body.get("data") or {}
@@ -235,34 +236,37 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"Douyin order {external_id} not returned", code="not_found", payload=data)
         return self.parse_order(data["shop_order_detail"])
 
-    def ship(self, request: ShipRequest) -> dict[str, Any]:
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
         """Whole parent order via `order.logisticsAdd`; chosen sub-orders via `logisticsAddMultiPack` (u)."""
         if not request.line_ids:
-            return self.call(
-                "order.logisticsAdd",
+            business: dict[str, Any] = {
+                "order_id": request.external_id,
+                "company_code": request.carrier_code,
+                "logistics_code": request.tracking_number,
+            }
+            return "order.logisticsAdd", business
+        business = {
+            "order_id": request.external_id,
+            "request_id": f"{request.external_id}-{request.tracking_number}",
+            "pack_list": [
                 {
-                    "order_id": request.external_id,
+                    "shipped_order_info": [{"shipped_order_id": line_id} for line_id in request.line_ids],
                     "company_code": request.carrier_code,
                     "logistics_code": request.tracking_number,
-                },
-            )
-        return self.call(
-            "order.logisticsAddMultiPack",
-            {
-                "order_id": request.external_id,
-                "request_id": f"{request.external_id}-{request.tracking_number}",
-                "pack_list": [
-                    {
-                        "shipped_order_info": [{"shipped_order_id": line_id} for line_id in request.line_ids],
-                        "company_code": request.carrier_code,
-                        "logistics_code": request.tracking_number,
-                    }
-                ],
-            },
-        )
+                }
+            ],
+        }
+        return "order.logisticsAddMultiPack", business
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
+        """Success is `code == 10000`; sub_code 60110 (already shipped) surfaces as AlreadyDoneError."""
+        return self.call(*self.ship_params(request))
 
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
-        """Overwrite (`incremental=false`); idempotent_id lets the platform drop a replay."""
+        """Overwrite (`incremental=false`). `idempotent_id` is derived from the update itself, so a
+        retried outbox row is recognised as a replay while a later change gets a new id."""
+        key = f"{update.platform_item_id}:{update.platform_sku_id}:{update.quantity}:{update.last_pushed}"
         return self.call(
             "sku.syncStock",
             {
@@ -270,7 +274,7 @@ class Adapter(c.PlatformAdapter):
                 "sku_id": update.platform_sku_id,
                 "stock_num": update.quantity,
                 "incremental": False,
-                "idempotent_id": uuid.uuid4().hex,
+                "idempotent_id": c.md5_hex(key),
             },
         )
 

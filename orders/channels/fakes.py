@@ -4,6 +4,10 @@ Each order is first drawn as a neutral `Draft` (lines from a small catalog, a sh
 buyer message, sometimes no address, sometimes unpaid, presale or a refund request), then rendered
 in the platform's own wire shape, the same shape as the samples in shared/channels/samples/.
 Everything is driven by one `random.Random`, so a seed reproduces a run.
+
+The platform's side of an order's later life lives here too: `native_id`, `native_modified` and
+`apply_event(platform, order, event)` (pay, cancel, refund_request, address_change, memo), used by
+the emulator and meant for the traffic simulator.
 """
 
 from __future__ import annotations
@@ -136,8 +140,28 @@ class Draft:
         return self.goods + self.postage - self.discount
 
 
-def draft_order(rng: random.Random, faker: Faker, now: datetime, serial: int, *, allow_unpaid: bool = True) -> Draft:
-    """Draw one neutral order; the odds make every exception type show up in a few hundred orders."""
+EXCEPTION_KINDS = ("unpaid", "address_missing", "refund_requested", "buyer_message", "hold")
+
+
+def draft_order(
+    rng: random.Random,
+    faker: Faker,
+    now: datetime,
+    serial: int,
+    *,
+    allow_unpaid: bool = True,
+    exception_rate: float | None = None,
+) -> Draft:
+    """Draw one neutral order; the odds make every exception type show up in a few hundred orders.
+
+    With `exception_rate`, that share of orders carries exactly one problem and the rest are clean."""
+    if exception_rate is not None:
+        draft = draft_order(rng, faker, now, serial, allow_unpaid=False, exception_rate=None)
+        _make_clean(draft)
+        if rng.random() < exception_rate:
+            kinds = [k for k in EXCEPTION_KINDS if allow_unpaid or k != "unpaid"]
+            _inject(draft, rng.choice(kinds), rng)
+        return draft
     skus = rng.sample(CATALOG, k=rng.choices((1, 2, 3), weights=(60, 30, 10))[0])
     lines = [DraftLine(sku, rng.choices((1, 2, 3), weights=(70, 22, 8))[0]) for sku in skus]
     flags: list[str] = []
@@ -193,8 +217,37 @@ def draft_order(rng: random.Random, faker: Faker, now: datetime, serial: int, *,
     return draft
 
 
+def _make_clean(draft: Draft) -> None:
+    draft.status = "awaiting_shipment"
+    draft.paid = draft.paid or draft.created + timedelta(seconds=30)
+    draft.buyer_message = draft.seller_memo = ""
+    draft.presale = draft.refund_requested = False
+    draft.flags = [f for f in draft.flags if f == "coupon"]
+    if not draft.street:
+        draft.street = "文三路 100 号 2 幢 301 室"
+
+
+def _inject(draft: Draft, kind: str, rng: random.Random) -> None:
+    draft.flags.append(kind)
+    if kind == "unpaid":
+        draft.status, draft.paid = "unpaid", None
+    elif kind == "address_missing":
+        draft.street = ""
+    elif kind == "refund_requested":
+        draft.refund_requested = True
+    elif kind == "buyer_message":
+        draft.buyer_message = rng.choice(BUYER_MESSAGES)
+    elif kind == "hold":
+        draft.status = "hold"
+
+
 def generate_orders(
-    platform: str, count: int, *, seed: int | None = None, now: datetime | None = None
+    platform: str,
+    count: int,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    exception_rate: float | None = None,
 ) -> list[dict[str, Any]]:
     """`count` native orders for `platform` (tmall = taobao), in the platform's wire shape."""
     platform = "taobao" if platform == "tmall" else platform
@@ -209,7 +262,8 @@ def generate_orders(
     serial = rng.randrange(10**9)
     while len(result) < count:
         serial += 1
-        result.extend(render(draft_order(rng, faker, now, serial, allow_unpaid=allow_unpaid)))
+        draft = draft_order(rng, faker, now, serial, allow_unpaid=allow_unpaid, exception_rate=exception_rate)
+        result.extend(render(draft))
     return result[:count]
 
 
@@ -640,6 +694,163 @@ def render_manual(d: Draft) -> list[dict[str, Any]]:
             "modified_at": d.modified.isoformat(),
         }
     ]
+
+
+# ---- the platform's side of an order's life: ids, modified times, buyer/platform events ---------
+def native_id(platform: str, order: dict[str, Any]) -> str:
+    """The order id of a native order object, as a string."""
+    key = {
+        "taobao": lambda o: o.get("tid_str") or o.get("tid"),
+        "jd": lambda o: o.get("orderId"),
+        "pdd": lambda o: o.get("order_sn"),
+        "douyin": lambda o: o.get("order_id"),
+        "kuaishou": lambda o: c.dig(o, "orderBaseInfo", "oid"),
+        "manual": lambda o: o.get("external_id"),
+    }[platform](order)
+    if key in (None, ""):
+        raise ValueError(f"a {platform} order without its id")
+    return str(key)
+
+
+_EPOCH0 = datetime(1970, 1, 1, tzinfo=c.SHANGHAI)
+
+
+def native_modified(platform: str, order: dict[str, Any]) -> datetime:
+    """The platform's modified time of a native order (the epoch when absent)."""
+    if platform in ("taobao", "jd"):
+        moment = c.parse_local_time(order.get("modified"), "modified")
+    elif platform == "pdd":
+        moment = c.parse_local_time(order.get("updated_at"), "updated_at")
+    elif platform == "douyin":
+        moment = c.parse_epoch(order.get("update_time"), "update_time")
+    elif platform == "kuaishou":
+        moment = c.parse_epoch(c.dig(order, "orderBaseInfo", "updateTime"), "updateTime", millis=True)
+    else:
+        moment = c.parse_iso_time(order.get("modified_at"), "modified_at")
+    return moment or _EPOCH0
+
+
+NEW_ADDRESS = "新华路***号**室"
+
+
+def touch(platform: str, order: dict[str, Any]) -> None:
+    """Advance the order's modified time (at least one second, so staleness checks see a change)."""
+    moment = max(c.now_shanghai(), native_modified(platform, order) + timedelta(seconds=1))
+    if platform in ("taobao", "jd"):
+        order["modified"] = c.format_local_time(moment)
+    elif platform == "pdd":
+        order["updated_at"] = c.format_local_time(moment)
+    elif platform == "douyin":
+        order["update_time"] = c.epoch_seconds(moment)
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["updateTime"] = c.epoch_millis(moment)
+    else:
+        order["modified_at"] = moment.isoformat()
+
+
+def _event_pay(platform: str, order: dict[str, Any]) -> None:
+    now = c.now_shanghai()
+    if platform == "taobao":
+        order.update(status="WAIT_SELLER_SEND_GOODS", pay_time=c.format_local_time(now))
+        for line in c.dig(order, "orders", "order", default=[]):
+            line["status"] = "WAIT_SELLER_SEND_GOODS"
+    elif platform == "jd":
+        order["paymentConfirmTime"] = c.format_local_time(now)
+    elif platform == "pdd":
+        order["pay_time"] = order["confirm_time"] = c.format_local_time(now)
+    elif platform == "douyin":
+        order.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=order.get("order_amount", 0))
+        for sub in order.get("sku_order_list", []):
+            sub.update(order_status=2, pay_time=c.epoch_seconds(now), pay_amount=sub.get("order_amount", 0))
+    elif platform == "kuaishou":
+        base = order["orderBaseInfo"]
+        item = order.get("orderItemInfo", {})
+        paid = (
+            item.get("originalPrice", 0) * item.get("num", 1) - item.get("discountFee", 0) + base.get("expressFee", 0)
+        )
+        base.update(status=30, payTime=c.epoch_millis(now), totalFee=paid)
+    else:
+        order.update(status="awaiting_shipment", paid_at=now.isoformat())
+
+
+def _event_cancel(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["status"] = "TRADE_CLOSED_BY_TAOBAO"
+    elif platform == "jd":
+        order["orderState"] = "TRADE_CANCELED"
+    elif platform == "pdd":
+        order["refund_status"] = 4
+    elif platform == "douyin":
+        order["order_status"] = 4
+        for sub in order.get("sku_order_list", []):
+            sub["order_status"] = 4
+    elif platform == "kuaishou":
+        order["orderBaseInfo"]["status"] = 80
+    else:
+        order["status"] = "cancelled"
+
+
+def _event_refund_request(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        c.dig(order, "orders", "order")[0]["refund_status"] = "WAIT_SELLER_AGREE"
+    elif platform == "jd":
+        order["orderState"] = "LOCKED"
+    elif platform == "pdd":
+        order["refund_status"] = 2
+    elif platform == "douyin":
+        order["sku_order_list"][0]["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2}
+    elif platform == "kuaishou":
+        order["orderRefundList"] = [{"refundId": 1, "refundStatus": 10}]
+    else:
+        order["refund_requested"] = True
+
+
+def _event_address_change(platform: str, order: dict[str, Any]) -> None:
+    if platform == "taobao":
+        order["receiver_address"] = NEW_ADDRESS
+    elif platform == "jd":
+        info = order.setdefault("consigneeInfo", {})
+        info["fullAddress"] = f"{info.get('province', '')}{info.get('city', '')}{info.get('county', '')}{NEW_ADDRESS}"
+    elif platform == "pdd":
+        order["receiver_address_mask"] = NEW_ADDRESS
+        order["address_mask"] = (
+            f"{order.get('province', '')}{order.get('city', '')}{order.get('town', '')}{NEW_ADDRESS}"
+        )
+    elif platform == "douyin":
+        for target in (order, *order.get("sku_order_list", [])):
+            target.setdefault("mask_post_addr", {})["detail"] = NEW_ADDRESS
+    elif platform == "kuaishou":
+        order.setdefault("orderAddress", {})["desensitiseAddress"] = NEW_ADDRESS
+    else:
+        order.setdefault("receiver", {})["address"] = NEW_ADDRESS.replace("*", "8")
+
+
+def _event_memo(platform: str, order: dict[str, Any]) -> None:
+    memo = "客服备注：已核对地址"
+    key = {"taobao": "seller_memo", "jd": "venderRemark", "pdd": "remark", "douyin": "seller_words"}.get(platform)
+    if key:
+        order[key] = memo
+    elif platform == "kuaishou":
+        order["orderNote"] = memo
+    else:
+        order["seller_memo"] = memo
+
+
+EVENTS = {
+    "pay": _event_pay,
+    "cancel": _event_cancel,
+    "refund_request": _event_refund_request,
+    "address_change": _event_address_change,
+    "memo": _event_memo,
+}
+
+
+def apply_event(platform: str, order: dict[str, Any], event: str) -> None:
+    """Change a native order in place as the platform would for `event`, and bump its modified time."""
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {sorted(EVENTS)}")
+    EVENTS[event](platform, order)
+    touch(platform, order)
 
 
 RENDERERS = {

@@ -168,19 +168,23 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, method: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
+        """A signed form POST; business params travel as one JSON string, signed with the rest."""
         params = {
             "method": method,
             "app_key": self.credentials.app_key,
             "access_token": self.credentials.access_token,
-            "timestamp": c.format_local_time(c.now_shanghai()),
+            "timestamp": timestamp or c.format_local_time(c.now_shanghai()),
             "v": "2.0",
             "format": "json",
             "360buy_param_json": c.compact_json(business),
         }
         params = {k: v for k, v in params.items() if v != ""}
         params["sign"] = self.sign(params)
-        body = c.post(self.credentials.api_base_url, data=params, timeout=self.credentials.timeout)
+        return c.PreparedCall(self.credentials.api_base_url, data=params)
+
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        body = self.prepare(method, business).send(self.credentials.timeout)
         if "error_response" in body:
             err = body["error_response"]
             code = c.text(err.get("code"))
@@ -230,11 +234,17 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"JD order {external_id} not returned", code="not_found", payload=body)
         return self.parse_order(detail["orderInfo"])
 
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        business = {
+            "orderId": request.external_id,
+            "logiCoprId": request.carrier_code,
+            "logiNo": request.tracking_number,
+        }
+        return "jingdong.pop.order.shipment", business
+
     def ship(self, request: ShipRequest) -> dict[str, Any]:
-        body = self.call(
-            "jingdong.pop.order.shipment",
-            {"orderId": request.external_id, "logiCoprId": request.carrier_code, "logiNo": request.tracking_number},
-        )
+        body = self.call(*self.ship_params(request))
         result = body.get("sopjosshipment_result") or {}
         if result.get("success") in (True, "true"):
             return body

@@ -186,20 +186,24 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, method: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
+        """System params in the query, `param` (business JSON) in the form body; all seven signed."""
         param = c.compact_json(business)
         query = {
             "appkey": self.credentials.app_key,
             "method": method,
             "version": "1",
             "access_token": self.credentials.access_token,
-            "timestamp": str(c.epoch_millis(c.now_shanghai())),
+            "timestamp": timestamp or str(c.epoch_millis(c.now_shanghai())),
             "signMethod": "MD5",
         }
         query = {k: v for k, v in query.items() if v != ""}
         query["sign"] = self.sign({**query, "param": param})
         url = self.credentials.api_base_url.rstrip("/") + "/" + method.replace(".", "/")
-        body = c.post(url, params=query, data={"param": param}, timeout=self.credentials.timeout)
+        return c.PreparedCall(url, params=query, data={"param": param})
+
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        body = self.prepare(method, business).send(self.credentials.timeout)
         if _int(body.get("result")) != 1:
             raise self.error(body)
         return body
@@ -251,14 +255,18 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"Kuaishou order {external_id} not returned", code="not_found", payload=body)
         return self.parse_order(data)
 
-    def ship(self, request: ShipRequest) -> dict[str, Any]:
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
         business = {
             "orderId": _id(request.external_id),
             "expressNo": request.tracking_number,
             "expressCode": _id(request.carrier_code),
         }
+        return "open.seller.order.goods.deliver", business
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
         try:
-            return self.call("open.seller.order.goods.deliver", business)
+            return self.call(*self.ship_params(request))
         except PermanentChannelError as exc:
             self.confirm_shipped(request.external_id, exc)
 

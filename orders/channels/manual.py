@@ -38,13 +38,12 @@ HMAC-SHA256(app_secret, "app_key=<k>&body=<raw body>&timestamp=<ts>") — see `s
     /stock/update  {"item_id", "sku_id", "quantity"}    → {"code": "ok"}
 
 Errors: {"code": "<text>", "message": "…", "retryable": bool}; `already_shipped` means done.
-A bridge may also push one order to OrderHub with headers `X-OrderHub-App-Key`,
-`X-OrderHub-Timestamp` and `X-OrderHub-Signature` (the same recipe over the raw body).
+A bridge pushes an order with OrderHub's webhook format, the same for every channel
+(README: `X-OrderHub-Timestamp` and `X-OrderHub-Signature` keyed with the channel's webhook secret).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -56,10 +55,8 @@ from orders.channels.base import (
     OrderPage,
     PayloadError,
     PermanentChannelError,
-    PushMessage,
     RetryableChannelError,
     ShipRequest,
-    SignatureError,
     StockUpdate,
 )
 
@@ -72,37 +69,11 @@ def _amount(value: Any, field: str, *, required: bool = False) -> Any:
 
 class Adapter(c.PlatformAdapter):
     platform = "manual"
-    http_push = True
 
     def sign(self, params: dict[str, str]) -> str:
         """Lower-case hex HMAC-SHA256 over sorted `name=value` pairs joined with `&` (sign excluded)."""
         joined = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign")
         return c.hmac_hex(self.credentials.app_secret, joined, "sha256")
-
-    # push -----------------------------------------------------------------------------------
-    def verify_push(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
-        lower = {k.lower(): v for k, v in headers.items()}
-        if lower.get("x-orderhub-app-key", "") != self.credentials.app_key:
-            raise SignatureError("X-OrderHub-App-Key does not match this channel")
-        params = {
-            "app_key": self.credentials.app_key,
-            "body": body.decode("utf-8"),
-            "timestamp": lower.get("x-orderhub-timestamp", ""),
-        }
-        if not c.same_sign(self.sign(params), lower.get("x-orderhub-signature", "")):
-            raise SignatureError("X-OrderHub-Signature does not match")
-        try:
-            order = json.loads(body)
-        except ValueError:
-            raise PayloadError("body", "not JSON") from None
-        external_id = c.text(c.require(order, "external_id"))
-        return [
-            PushMessage(
-                message_id=lower.get("x-orderhub-message-id") or f"{external_id}@{order.get('modified_at', '')}",
-                topic="order",
-                external_id=external_id,
-            )
-        ]
 
     # parsing --------------------------------------------------------------------------------
     @staticmethod
@@ -192,17 +163,22 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, action: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, action: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
         body = c.compact_json(business)
-        query = {"app_key": self.credentials.app_key, "timestamp": str(c.epoch_seconds(c.now_shanghai()))}
+        query = {
+            "app_key": self.credentials.app_key,
+            "timestamp": timestamp or str(c.epoch_seconds(c.now_shanghai())),
+        }
         query["sign"] = self.sign({**query, "body": body})
-        reply = c.post(
+        return c.PreparedCall(
             self.credentials.api_base_url.rstrip("/") + "/" + action.lstrip("/"),
             params=query,
             data=body.encode("utf-8"),
             headers={"Content-Type": "application/json;charset=utf-8"},
-            timeout=self.credentials.timeout,
         )
+
+    def call(self, action: str, business: dict[str, Any]) -> dict[str, Any]:
+        reply = self.prepare(action, business).send(self.credentials.timeout)
         code = c.text(reply.get("code"))
         if code == "ok":
             return reply

@@ -120,12 +120,13 @@ class Adapter(c.PlatformAdapter):
         )
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, api_type: str, business: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, api_type: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
+        """A signed form POST; object-valued business params are JSON-encoded before signing."""
         params = {
             "type": api_type,
             "client_id": self.credentials.app_key,
             "access_token": self.credentials.access_token,
-            "timestamp": str(c.epoch_seconds(c.now_shanghai())),
+            "timestamp": timestamp or str(c.epoch_seconds(c.now_shanghai())),
             "data_type": "JSON",
             "version": "V1",
         }
@@ -134,7 +135,10 @@ class Adapter(c.PlatformAdapter):
                 params[key] = c.compact_json(value) if isinstance(value, dict | list) else c.text(value)
         params = {k: v for k, v in params.items() if v != ""}
         params["sign"] = self.sign(params)
-        body = c.post(self.credentials.api_base_url, data=params, timeout=self.credentials.timeout)
+        return c.PreparedCall(self.credentials.api_base_url, data=params)
+
+    def call(self, api_type: str, business: dict[str, Any]) -> dict[str, Any]:
+        body = self.prepare(api_type, business).send(self.credentials.timeout)
         if "error_response" in body:
             raise self.error(body["error_response"])
         return next((v for k, v in body.items() if k.endswith("_response")), body)
@@ -180,16 +184,18 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"PDD order {external_id} not returned", code="not_found", payload=body)
         return self.parse_order(body["order_info"])
 
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        business = {
+            "order_sn": request.external_id,
+            "logistics_id": request.carrier_code,
+            "tracking_number": request.tracking_number,
+        }
+        return "pdd.logistics.online.send", business
+
     def ship(self, request: ShipRequest) -> dict[str, Any]:
         try:
-            body = self.call(
-                "pdd.logistics.online.send",
-                {
-                    "order_sn": request.external_id,
-                    "logistics_id": request.carrier_code,
-                    "tracking_number": request.tracking_number,
-                },
-            )
+            body = self.call(*self.ship_params(request))
         except PermanentChannelError as exc:
             self.confirm_shipped(request.external_id, exc)
         if not body.get("is_success"):

@@ -188,13 +188,13 @@ class Adapter(c.PlatformAdapter):
         return result
 
     # HTTP -----------------------------------------------------------------------------------
-    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
-        """One signed TOP call; returns the `<name>_response` body or raises a typed error."""
+    def prepare(self, method: str, business: dict[str, Any], *, timestamp: str | None = None) -> c.PreparedCall:
+        """A signed form POST to the gateway; business params sit beside the system params."""
         params = {
             "method": method,
             "app_key": self.credentials.app_key,
             "session": self.credentials.access_token,
-            "timestamp": c.format_local_time(c.now_shanghai()),
+            "timestamp": timestamp or c.format_local_time(c.now_shanghai()),
             "format": "json",
             "v": "2.0",
             "sign_method": "md5",
@@ -202,7 +202,11 @@ class Adapter(c.PlatformAdapter):
         }
         params = {k: v for k, v in params.items() if v != ""}
         params["sign"] = self.sign(params)
-        body = c.post(self.credentials.api_base_url, data=params, timeout=self.credentials.timeout)
+        return c.PreparedCall(self.credentials.api_base_url, data=params)
+
+    def call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        """One signed TOP call; returns the `<name>_response` body or raises a typed error."""
+        body = self.prepare(method, business).send(self.credentials.timeout)
         if "error_response" in body:
             raise self.error(body["error_response"])
         key = method.removeprefix("taobao.").replace(".", "_") + "_response"
@@ -242,7 +246,9 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"Taobao trade {external_id} not returned", code="not_found", payload=body)
         return self.parse_order(trade)
 
-    def ship(self, request: ShipRequest) -> dict[str, Any]:
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """§5 `taobao.logistics.offline.send`; a partial shipment names its oids in `sub_tid`."""
         business: dict[str, Any] = {
             "tid": request.external_id,
             "out_sid": request.tracking_number,
@@ -250,8 +256,11 @@ class Adapter(c.PlatformAdapter):
         }
         if request.line_ids:
             business |= {"sub_tid": ",".join(request.line_ids), "is_split": "1"}
+        return "taobao.logistics.offline.send", business
+
+    def ship(self, request: ShipRequest) -> dict[str, Any]:
         try:
-            body = self.call("taobao.logistics.offline.send", business)
+            body = self.call(*self.ship_params(request))
         except PermanentChannelError as exc:
             if exc.sub_code == ALREADY_SHIPPED_SUB_CODE:  # also sent for closed trades: re-read
                 self.confirm_shipped(request.external_id, exc)

@@ -571,3 +571,9 @@ def test_generated_fake_orders_parse_and_add_up(platform):
 def test_fake_generation_is_reproducible_with_a_seed():
     now = datetime(2024, 3, 8, 20, 0, tzinfo=SH)
     assert fakes.generate_orders("douyin", 5, seed=1, now=now) == fakes.generate_orders("douyin", 5, seed=1, now=now)
+
+
+def test_taobao_numeric_tid_is_used_exactly_when_tid_str_is_missing():
+    trade = copy.deepcopy(_taobao(load_sample("taobao_order.json")))
+    del trade["tid_str"]
+    assert adapter("taobao").parse_order(trade).external_id == "3301234500012345678"

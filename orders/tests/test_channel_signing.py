@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orders.channels import douyin, jd, kuaishou, pdd, taobao
-from orders.channels.base import ChannelCredentials
+from orders.channels.base import ChannelCredentials, ShipRequest
 from orders.tests.conftest import FIXTURES, SHARED_SAMPLES, load_sample
 
 TAOBAO_PARAMS = {
@@ -192,3 +192,99 @@ def test_fixture_samples_are_the_shared_samples():
     assert names == sorted(f"{p}_{kind}.json" for p in platforms for kind in ("order", "ship_request"))
     for shared in SHARED_SAMPLES.glob("*.json") if SHARED_SAMPLES.is_dir() else []:
         assert (FIXTURES / shared.name).read_bytes() == shared.read_bytes(), shared.name
+
+
+# ---- our own request builder reproduces each signed ship-request sample exactly --------------
+def _ship(sample_order_id: str, tracking: str, carrier: str) -> ShipRequest:
+    return ShipRequest(external_id=sample_order_id, tracking_number=tracking, carrier_code=carrier)
+
+
+def test_taobao_ship_request_is_built_exactly_like_the_sample():
+    sample = load_sample("taobao_ship_request.json")
+    p = sample["params"]
+    adapter = taobao.Adapter(
+        ChannelCredentials(
+            "taobao",
+            app_key=p["app_key"],
+            access_token=p["session"],
+            app_secret=sample["sample_secret_used_for_sign"],
+            api_base_url=sample["gateway"],
+        )
+    )
+    method, business = adapter.ship_params(_ship(p["tid"], p["out_sid"], p["company_code"]))
+    prepared = adapter.prepare(method, business, timestamp=p["timestamp"])
+    assert (prepared.url, prepared.data) == (sample["gateway"], p)
+    assert "sub_tid" not in business
+    split = ShipRequest(
+        p["tid"], p["out_sid"], p["company_code"], line_ids=[sample["partial_shipment_variant"]["sub_tid"]]
+    )
+    assert adapter.ship_params(split)[1].items() >= sample["partial_shipment_variant"].items()
+
+
+def test_jd_ship_request_is_built_exactly_like_the_sample():
+    sample = load_sample("jd_ship_request.json")
+    p, biz = sample["params"], sample["business_params_decoded"]
+    adapter = jd.Adapter(
+        ChannelCredentials(
+            "jd",
+            app_key=p["app_key"],
+            access_token=p["access_token"],
+            app_secret=sample["sample_secret_used_for_sign"],
+            api_base_url=sample["gateway"],
+        )
+    )
+    method, business = adapter.ship_params(_ship(biz["orderId"], biz["logiNo"], biz["logiCoprId"]))
+    prepared = adapter.prepare(method, business, timestamp=p["timestamp"])
+    assert (prepared.url, prepared.data) == (sample["gateway"], p)
+
+
+def test_pdd_ship_request_is_built_exactly_like_the_sample():
+    sample = load_sample("pdd_ship_request.json")
+    p = sample["params"]
+    adapter = pdd.Adapter(
+        ChannelCredentials(
+            "pdd",
+            app_key=p["client_id"],
+            access_token=p["access_token"],
+            app_secret=sample["sample_secret_used_for_sign"],
+            api_base_url=sample["gateway"],
+        )
+    )
+    method, business = adapter.ship_params(_ship(p["order_sn"], p["tracking_number"], p["logistics_id"]))
+    prepared = adapter.prepare(method, business, timestamp=p["timestamp"])
+    assert (prepared.url, prepared.data) == (sample["gateway"], p)
+
+
+def test_douyin_ship_request_is_built_exactly_like_the_sample():
+    sample = load_sample("douyin_ship_request.json")
+    q, body = sample["query"], json.loads(sample["body_param_json"])
+    adapter = douyin.Adapter(
+        ChannelCredentials(
+            "douyin",
+            app_key=q["app_key"],
+            access_token=q["access_token"],
+            app_secret=sample["sample_secret_used_for_sign"],
+            api_base_url="https://openapi-fxg.jinritemai.com",
+        )
+    )
+    method, business = adapter.ship_params(_ship(body["order_id"], body["logistics_code"], body["company_code"]))
+    prepared = adapter.prepare(method, business, timestamp=q["timestamp"])
+    assert (prepared.url, prepared.params) == (sample["url"], q)
+    assert prepared.data == sample["body_param_json"].encode("utf-8")
+
+
+def test_kuaishou_ship_request_is_built_exactly_like_the_sample():
+    sample = load_sample("kuaishou_ship_request.json")
+    q, param = sample["query"], json.loads(sample["form_body"]["param"])
+    adapter = kuaishou.Adapter(
+        ChannelCredentials(
+            "kuaishou",
+            app_key=q["appkey"],
+            access_token=q["access_token"],
+            sign_secret=sample["sample_sign_secret_used"],
+            api_base_url="https://openapi.kwaixiaodian.com",
+        )
+    )
+    method, business = adapter.ship_params(_ship(str(param["orderId"]), param["expressNo"], str(param["expressCode"])))
+    prepared = adapter.prepare(method, business, timestamp=q["timestamp"])
+    assert (prepared.url, prepared.params, prepared.data) == (sample["url"], q, sample["form_body"])

@@ -30,12 +30,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, emulator_port: int, no_serve: bool, **options):
         self._ensure_admin()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+            signal.signal(signum, _interrupt)
         emulator_url = f"http://{host}:{emulator_port}"
         processes: list[subprocess.Popen] = []
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         try:
             if not no_serve:
-                processes.append(self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)]))
+                processes.append(
+                    self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)])
+                )
                 self._wait_for(f"{emulator_url}/_emulator/health", "emulator")
             summary = demo.load(emulator_url=emulator_url, register_with_emulator=not no_serve)
             self.stdout.write(self.style.SUCCESS(summary))
@@ -51,7 +55,7 @@ class Command(BaseCommand):
                     f"  API docs     http://{host}:{port}/api/docs/\n"
                     f"  health       http://{host}:{port}/healthz\n"
                     f"  emulator     {emulator_url}/\n"
-                    f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200 --concurrency 8\n"
+                    f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200\n"
                     f"Press Ctrl-C to stop.\n"
                 )
             )
@@ -64,7 +68,7 @@ class Command(BaseCommand):
         finally:
             for process in processes:
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                    process.terminate()
             deadline = time.monotonic() + 10
             for process in processes:
                 try:
@@ -95,3 +99,7 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

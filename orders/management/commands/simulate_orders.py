@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None)
 
     def handle(self, *args, channel: int, count: int, concurrency: int, exception_rate: float, **options):
-        from orders.channels.fakes import fake_native_order
+        from orders.channels.fakes import generate_orders
 
         try:
             shop = Channel.objects.get(pk=channel)
@@ -48,16 +48,8 @@ class Command(BaseCommand):
             raise CommandError("--exception-rate and --duplicate-rate must be between 0 and 1")
 
         rng = random.Random(options["seed"])
-        prefix = f"SIM{int(time.time())}{rng.randrange(1000):03d}"
-        bodies = [
-            json.dumps(
-                fake_native_order(
-                    shop.platform, rng=rng, external_id=f"{prefix}{i:06d}", exception_rate=exception_rate
-                ),
-                ensure_ascii=False,
-            ).encode()
-            for i in range(count)
-        ]
+        natives = generate_orders(shop.platform, count, seed=rng.randrange(2**32), exception_rate=exception_rate)
+        bodies = [json.dumps(native, ensure_ascii=False).encode() for native in natives]
         sends = list(bodies) + [b for b in bodies if rng.random() < options["duplicate_rate"]]
         rng.shuffle(sends)
         url = f"{options['url'].rstrip('/')}/api/v1/channels/{shop.pk}/webhook"
