@@ -55,7 +55,9 @@ class Sku(models.Model):
     on_presale = models.BooleanField(_("on presale"), default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # on_presale is system state switched by stock (InventoryEvent is its audit): kept out of the
+    # history so a history revert cannot restore a stale switch.
+    history = HistoricalRecords(excluded_fields=["updated_at", "on_presale"])
 
     class Meta:
         verbose_name = _("SKU")
@@ -187,8 +189,8 @@ class ChannelListing(models.Model):
     last_pushed_at = models.DateTimeField(_("last pushed at"), null=True, blank=True)
     last_push_error = models.TextField(_("last push error"), blank=True)
     push_failures = models.PositiveIntegerField(_("consecutive push failures"), default=0)
-    history = HistoricalRecords(
-        excluded_fields=["last_pushed_quantity", "last_pushed_at", "last_push_error", "push_failures"]
+    history = HistoricalRecords(  # system-managed fields stay out (see Sku.history)
+        excluded_fields=["presale", "last_pushed_quantity", "last_pushed_at", "last_push_error", "push_failures"]
     )
 
     class Meta:
@@ -211,15 +213,18 @@ class StockPush(models.Model):
     """Outbox: one pending stock push per listing. Many stock changes coalesce into one row;
     the quantity is computed when the row is drained, so the newest figure is what gets pushed."""
 
-    listing = models.OneToOneField(ChannelListing, on_delete=models.CASCADE, related_name="pending_push")
-    token = models.UUIDField(
-        default=uuid.uuid4,
-        help_text="changes on every new request; a drain that pushed an older token leaves the row for the next drain",
+    listing = models.OneToOneField(
+        ChannelListing, on_delete=models.CASCADE, related_name="pending_push", verbose_name=_("listing")
     )
-    requested_at = models.DateTimeField(default=timezone.now)
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    token = models.UUIDField(
+        _("token"),
+        default=uuid.uuid4,
+        help_text=_("Changes on every new request: a drain that pushed an older token leaves the row due."),
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
         verbose_name = _("pending stock push")

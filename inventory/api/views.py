@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,13 +14,26 @@ from inventory.api.serializers import MovementInputSerializer, MovementSerialize
 from inventory.errors import MovementConflict, MovementInvalid
 
 
+class HasInventoryPermission(BasePermission):
+    """POST needs inventory.add_stockmovement (give it to the WMS token's user); GET needs
+    inventory.view_stocklevel."""
+
+    def has_permission(self, request, view):
+        perm = (
+            "inventory.view_stocklevel"
+            if request.method in ("GET", "HEAD", "OPTIONS")
+            else ("inventory.add_stockmovement")
+        )
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm(perm))
+
+
 class MovementCreateView(APIView):
     """Record a warehouse movement. 201 on first receipt, 200 with the stored result on a replay
     of the same reference, 400 with field errors (nothing written), 409 when a reference is reused
     for different data."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, HasInventoryPermission]
 
     @extend_schema(request=MovementInputSerializer, responses={200: MovementSerializer, 201: MovementSerializer})
     def post(self, request):
@@ -55,7 +68,7 @@ class StockLevelListView(generics.ListAPIView):
 
     serializer_class = StockLevelSerializer
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, HasInventoryPermission]
     filter_backends: list = []
 
     @extend_schema(

@@ -15,7 +15,14 @@ URL = "/api/v1/inventory/movements"
 
 @pytest.fixture
 def api(db):
+    from django.contrib.auth.models import Permission
+
     user = get_user_model().objects.create_user("wms", password="x")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="inventory", codename__in=["add_stockmovement", "view_stocklevel"]
+        )
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     make_warehouse("SH")
@@ -31,6 +38,14 @@ def _post(api, **overrides):
 
 def test_movement_needs_a_token(db):
     assert APIClient().post(URL, {}, format="json").status_code in (401, 403)
+
+
+def test_movement_needs_the_add_movement_permission(db):
+    user = get_user_model().objects.create_user("viewer", password="x")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.post(URL, {}, format="json").status_code == 403
+    assert client.get("/api/v1/inventory/levels").status_code == 403
 
 
 def test_first_receipt_is_201_and_a_replay_returns_the_stored_result_with_200(api):
