@@ -33,6 +33,19 @@ def sku_ids_for_lines(*, channel_id: int, lines: Iterable) -> dict[int, int]:
     return result
 
 
+def lines_with_held_quantity(*, order_id: int):
+    """An order's lines (pk order), each with `held`: units already reserved or shipped for it."""
+    from django.db.models.functions import Coalesce
+
+    from orders.models import OrderLine
+
+    held = Sum(
+        "stock_reservations__quantity",
+        filter=Q(stock_reservations__state__in=[ReservationState.ACTIVE, ReservationState.COMMITTED]),
+    )
+    return OrderLine.objects.filter(order_id=order_id).annotate(held=Coalesce(held, 0)).order_by("pk")
+
+
 def available_by_sku(*, sku_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Available units (on hand − reserved) per SKU over active warehouses."""
     qs = StockLevel.objects.filter(warehouse__active=True)

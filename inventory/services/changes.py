@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, StockPush
+from orders.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -32,23 +33,37 @@ def stock_changed(*, available: dict[int, int], increased: bool = False, skus: d
 
 
 def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterable[int] | None = None) -> int:
-    """Upsert one pending push per enabled listing. A new request keeps a failing row's backoff
-    (next_attempt_at) but changes its token, so a drain in flight knows to push again."""
-    qs = ChannelListing.objects.filter(enabled=True, channel__enabled=True)
+    """Upsert one pending push per enabled listing, in one statement. A new request keeps a failing
+    row's backoff (next_attempt_at) but changes its token, so a drain in flight knows to push again.
+    Rows are written in listing-pk order."""
+    listing = ChannelListing._meta.db_table
+    push = StockPush._meta.db_table
+    where, params = [], []
     if sku_ids is not None:
-        qs = qs.filter(sku_id__in=list(sku_ids))
+        sku_ids = sorted(set(sku_ids))
+        if not sku_ids:
+            return 0
+        where.append(f"l.sku_id IN ({', '.join(['%s'] * len(sku_ids))})")
+        params.extend(sku_ids)
     if listing_ids is not None:
-        qs = qs.filter(pk__in=list(listing_ids))
-    now = timezone.now()
-    rows = [
-        StockPush(listing_id=pk, token=uuid.uuid4(), requested_at=now, next_attempt_at=now)
-        for pk in sorted(qs.values_list("pk", flat=True))
-    ]
-    if rows:
-        StockPush.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["listing"], update_fields=["token", "requested_at"]
-        )
-    return len(rows)
+        listing_ids = sorted(set(listing_ids))
+        if not listing_ids:
+            return 0
+        where.append(f"l.id IN ({', '.join(['%s'] * len(listing_ids))})")
+        params.extend(listing_ids)
+    connection = transaction.get_connection()
+    token = StockPush._meta.get_field("token").get_db_prep_value(uuid.uuid4(), connection)
+    now = StockPush._meta.get_field("requested_at").get_db_prep_value(timezone.now(), connection)
+    sql = (
+        f"INSERT INTO {push} (listing_id, token, requested_at, next_attempt_at, attempts, last_error) "  # noqa: S608
+        f"SELECT l.id, %s, %s, %s, 0, '' FROM {listing} l "
+        f"INNER JOIN {Channel._meta.db_table} c ON c.id = l.channel_id "
+        f"WHERE l.enabled = %s AND c.enabled = %s {''.join(' AND ' + w for w in where)} ORDER BY l.id "
+        "ON CONFLICT (listing_id) DO UPDATE SET token = excluded.token, requested_at = excluded.requested_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token, now, now, True, True, *params])
+        return cursor.rowcount
 
 
 def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = None) -> None:

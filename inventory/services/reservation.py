@@ -88,17 +88,12 @@ def _plan(needs: list[tuple[int, int, int]], levels: list[StockLevel]) -> list[t
 def reserve_for_order(*, order: Order) -> ReservationOutcome:
     """Reserve every line of a (locked) order, all or nothing. Idempotent: what is already
     reserved for a line counts, so an order with its reservations in place returns complete."""
-    lines = [line for line in order.lines.all().order_by("pk") if line.quantity > 0]
+    lines = [line for line in selectors.lines_with_held_quantity(order_id=order.pk) if line.quantity > 0]
     mapping = selectors.sku_ids_for_lines(channel_id=order.channel_id, lines=lines)
     unmatched = [line.pk for line in lines if line.pk not in mapping]
     if unmatched:
         return ReservationOutcome(is_complete=False, can_wait=False, unmatched_lines=unmatched)
-    held: dict[int, int] = defaultdict(int)
-    for line_id, qty in StockReservation.objects.filter(
-        order_id=order.pk, state__in=[ReservationState.ACTIVE, ReservationState.COMMITTED]
-    ).values_list("order_line_id", "quantity"):
-        held[line_id] += qty
-    needs = [(line.pk, mapping[line.pk], line.quantity - held[line.pk]) for line in lines]
+    needs = [(line.pk, mapping[line.pk], line.quantity - line.held) for line in lines]
     needs = [need for need in needs if need[2] > 0]
     if not needs:
         return ReservationOutcome(is_complete=True)
