@@ -60,3 +60,38 @@ def test_correct_action_turns_diff_lines_into_adjustments(staff):
     assert ReconciliationDiff.objects.get(pk=diff.pk).corrected_at is not None
     assert StockMovement.objects.filter(source="reconciliation", quantity=4).exists()
     assert services.reconciliation_run().diff_count == 0
+
+
+def test_stocktake_through_the_admin_previews_then_confirms(staff):
+    import io
+    import re
+
+    from openpyxl import Workbook
+
+    from inventory.models import MovementKind
+
+    book = Workbook()
+    book.active.append(["sku", "warehouse", "counted"])
+    book.active.append(["ADM-1", "SH", "2"])
+    data = io.BytesIO()
+    book.save(data)
+    upload = io.BytesIO(data.getvalue())
+    upload.name = "stocktake.xlsx"
+    url = reverse("admin:inventory_stockmovement_import")
+    page = staff.get(url).content.decode()
+    xlsx_choice = re.search(r'<option value="(\d+)">xlsx</option>', page).group(1)
+
+    preview = staff.post(url, {"import_file": upload, "format": xlsx_choice, "resource": "0"})
+    assert preview.status_code == 200
+    body = preview.content.decode()
+    assert "ADM-1" in body and "import_file_name" in body
+    assert not StockMovement.objects.filter(kind=MovementKind.COUNT).exists()  # the preview rolled back
+    assert StockLevel.objects.get().on_hand == 5
+
+    fields = dict(re.findall(r'name="(import_file_name|original_file_name|format|resource)" value="([^"]*)"', body))
+    done = staff.post(reverse("admin:inventory_stockmovement_process_import"), fields)
+    assert done.status_code == 302
+    count = StockMovement.objects.get(kind=MovementKind.COUNT)
+    assert (count.counted, count.quantity, count.actor.username) == (2, -3, "boss")
+    level = StockLevel.objects.get()
+    assert (level.on_hand, level.reserved) == (2, 1)
