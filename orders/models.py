@@ -315,6 +315,9 @@ class InboundMessage(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "message_id"], name="message_unique_per_channel")]
 
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.message_id}"
+
 
 class AlertSeverity(models.TextChoices):
     INFO = "info", _("Info")

@@ -95,14 +95,8 @@ class CompiledRule:
     def matches(self, ctx: FactContext) -> bool:
         get = ctx.get
         if self.match_all:
-            for c in self.conditions:
-                if not c.test(get(c.fact)):
-                    return False
-            return True
-        for c in self.conditions:
-            if c.test(get(c.fact)):
-                return True
-        return False
+            return all(c.test(get(c.fact)) for c in self.conditions)
+        return any(c.test(get(c.fact)) for c in self.conditions)
 
     def in_rollout(self, order: Order) -> bool:
         if self.rollout_percent >= 100:
@@ -340,10 +334,8 @@ def evaluate(
     )
     if open_tasks:
         decision.route = "on_hold"
-        decision.exception_types = sorted(t.exception_type.code for t in open_tasks)
-        decision.reasons = [
-            f"{t.exception_type.code}: {t.note}" if t.note else t.exception_type.code for t in open_tasks
-        ]
+        decision.exception_types = [code for code, _note in open_tasks]
+        decision.reasons = [f"{code}: {note}" if note else code for code, note in open_tasks]
         return decision
     held_by_engine = order.state == "on_hold" and services.held_by_engine(order=order)
     if waiting:

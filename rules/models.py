@@ -133,14 +133,14 @@ class InterceptRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def skip_lane_list(self) -> list[str]:
-        return [lane.strip() for lane in self.skip_lanes.replace("，", ",").split(",") if lane.strip()]
-
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("update_fields"):
             self.version = (self.version or 0) + 1
         super().save(*args, **kwargs)
+
+    @property
+    def skip_lane_list(self) -> list[str]:
+        return [lane.strip() for lane in self.skip_lanes.replace("，", ",").split(",") if lane.strip()]
 
     def clean(self) -> None:
         from orders.models import Lane
@@ -199,6 +199,9 @@ class RulesetVersion(models.Model):
     # A fresh random token on every bump: a rolled-back transaction can bring an old number back,
     # never an old token with different rules behind it.
     token = models.CharField(max_length=32, default="initial")
+
+    def __str__(self) -> str:
+        return f"ruleset v{self.version}"
 
     @classmethod
     def bump(cls) -> None:
@@ -351,16 +354,16 @@ class BlacklistEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
 
+    def save(self, *args, **kwargs):
+        self.normalized = self.normalize(self.kind, self.value)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         self.normalized = self.normalize(self.kind, self.value)
         if not self.normalized:
             raise ValidationError({"value": _("Nothing left to match after normalising.")})
         if self.kind == BlacklistKind.ADDRESS and len(self.normalized) < 4:
             raise ValidationError({"value": _("An address fragment needs at least 4 characters.")})
-
-    def save(self, *args, **kwargs):
-        self.normalized = self.normalize(self.kind, self.value)
-        super().save(*args, **kwargs)
 
     @staticmethod
     def normalize(kind: str, value: str) -> str:
