@@ -51,6 +51,13 @@ class ConditionFormSet(forms.BaseInlineFormSet):
                         _("Condition row %(row)d (%(field)s) %(part)s: %(error)s")
                         % {"row": index, "field": field, "part": label, "error": error}
                     )
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() and not (self.can_delete and self._should_delete_form(form))
+        ]
+        if not kept and not problems:
+            problems.append(_("A rule needs at least one condition."))
         if problems:
             raise ValidationError(problems)
 

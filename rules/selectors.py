@@ -29,8 +29,10 @@ def rule_hit_counts(*, rule_id: int, since: datetime | None = None) -> dict[str,
     qs = RuleHit.objects.filter(rule_id=rule_id)
     if since:
         qs = qs.filter(at__gte=since)
-    counts = qs.aggregate(enforced=Count("pk", filter=Q(enforced=True)), shadow=Count("pk", filter=Q(enforced=False)))
-    return {"enforced": counts["enforced"] or 0, "shadow": counts["shadow"] or 0}
+    counts = qs.aggregate(
+        n_enforced=Count("pk", filter=Q(enforced=True)), n_shadow=Count("pk", filter=Q(enforced=False))
+    )
+    return {"enforced": counts["n_enforced"] or 0, "shadow": counts["n_shadow"] or 0}
 
 
 def order_facts(*, order: Order) -> list[tuple[str, str, object]]:
@@ -78,7 +80,7 @@ def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageRe
         row["rule_id"]: row
         for row in RuleHit.objects.filter(at__gte=start, at__lt=end)
         .values("rule_id")
-        .annotate(enforced=Count("pk", filter=Q(enforced=True)), shadow=Count("pk", filter=Q(enforced=False)))
+        .annotate(n_enforced=Count("pk", filter=Q(enforced=True)), n_shadow=Count("pk", filter=Q(enforced=False)))
     }
     tasks = list(
         ExceptionTask.objects.filter(created_at__gte=start, created_at__lt=end).select_related("exception_type", "rule")
@@ -96,8 +98,8 @@ def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageRe
             CoverageRow(
                 rule_id=rule.pk,
                 rule=rule.name,
-                enforced_hits=h.get("enforced", 0),
-                shadow_hits=h.get("shadow", 0),
+                enforced_hits=h.get("n_enforced", 0),
+                shadow_hits=h.get("n_shadow", 0),
                 holds=len(rule_tasks),
                 released_unchanged=sum(1 for t in rule_tasks if t.resolution in unchanged),
                 median_minutes_held=_median_minutes(rule_tasks),

@@ -93,3 +93,13 @@ def reload(order):
     from orders.models import Order
 
     return Order.objects.select_related("channel").get(pk=order.pk)
+
+
+@pytest.fixture
+def admin_client(client):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
