@@ -33,7 +33,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import BooleanField, Case, Q, Value, When  # noqa: E402
+from django.db.models import BooleanField, Case, Value, When  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -93,7 +93,9 @@ def sql_baseline_queryset():
         compiled = rule_sql(list(rule.conditions.all()), match_all=rule.combinator == "all")
         assert compiled is not None and compiled.complete, rule.name
         annotations.update(compiled.annotations)
-        columns[f"r{rule.pk}"] = Case(When(compiled.q, then=Value(True)), default=Value(False), output_field=BooleanField())
+        columns[f"r{rule.pk}"] = Case(
+            When(compiled.q, then=Value(True)), default=Value(False), output_field=BooleanField()
+        )
     return Order.objects.annotate(**annotations).annotate(**columns).values(*columns), len(columns)
 
 
@@ -190,7 +192,9 @@ def run(args) -> None:
         p99 = ordered[int(len(ordered) * 0.99) - 1] * 1e6
         print(f"{label:32}{per:>10.1f}µs{statistics.median(samples) * 1e6:>10.1f}µs{p99:>10.1f}µs")
     print(f"{'evaluate() incl. hit writes':32}{per_full:>10.1f}µs   (over {len(sample)} orders, rolled back)")
-    print(f"ratio SQL baseline / engine: {per_sql / per_engine:.1f}x   (engine under 1 ms per order: {per_engine < 1000})")
+    print(
+        f"ratio SQL baseline / engine: {per_sql / per_engine:.1f}x   (engine under 1 ms per order: {per_engine < 1000})"
+    )
 
 
 if __name__ == "__main__":

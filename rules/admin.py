@@ -372,9 +372,16 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         "created_at",
     )
     change_list_template = "admin/rules/exceptiontask/change_list.html"
+    actions = ["recheck_orders"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description=_("Re-check the orders of the selected tasks"))
+    def recheck_orders(self, request, queryset):
+        order_ids = sorted(set(queryset.values_list("order_id", flat=True)))
+        counts = services.recheck_open_orders(order_ids=order_ids)
+        self.message_user(request, _("Re-checked: %(counts)s") % {"counts": counts}, messages.SUCCESS)
 
     @admin.display(description=_("order"))
     def order_link(self, obj):

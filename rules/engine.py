@@ -21,7 +21,7 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -346,7 +346,3 @@ def evaluate(
     stock_arrived = order.state == "awaiting_stock" and reservation is not None and reservation.is_complete
     decision.release = held_by_engine or stock_arrived
     return decision
-
-
-def due_at(*, now: datetime, minutes: int) -> datetime:
-    return now + timedelta(minutes=minutes)

@@ -587,6 +587,7 @@ def parse_decimal(raw: str) -> Decimal:
         value = Decimal(raw.strip())
     except (InvalidOperation, AttributeError):
         raise ValueError(raw) from None
-    if not value.is_finite():
+    # Bounded like the money columns (12 digits, fen precision and below): no 1e999999 into SQL.
+    if not value.is_finite() or abs(value) >= Decimal("1e12") or value.as_tuple().exponent < -6:
         raise ValueError(raw)
     return value

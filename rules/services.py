@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders import locks
@@ -341,10 +342,7 @@ def exceptions_escalate(*, now: datetime | None = None) -> int:
         due = (
             ExceptionTask.objects.select_for_update(skip_locked=True)
             .filter(state=TaskState.OPEN, escalated_at__isnull=True)
-            .filter(
-                # overdue, or nobody to do it
-                models_q_overdue_or_unassigned(now)
-            )
+            .filter(Q(due_at__lt=now) | Q(assignee_user__isnull=True, assignee_group__isnull=True))
             .select_related("exception_type")
             .order_by("pk")
         )
@@ -362,9 +360,3 @@ def exceptions_escalate(*, now: datetime | None = None) -> int:
             f"{supervisors.name}: orders {order_ids[:20]}",
         )
     return sum(len(ids) for ids in escalated.values())
-
-
-def models_q_overdue_or_unassigned(now: datetime):
-    from django.db.models import Q
-
-    return Q(due_at__lt=now) | Q(assignee_user__isnull=True, assignee_group__isnull=True)
