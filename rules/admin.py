@@ -273,6 +273,9 @@ class BlacklistEntryAdmin(SimpleHistoryAdmin):
 
 
 # ---- exception to-do ----------------------------------------------------------------------------
+MY_EXCEPTIONS_PAGE = 100  # the soonest due; the task changelist (filters, search) has the rest
+
+
 class OverdueFilter(admin.SimpleListFilter):
     title = _("due")
     parameter_name = "due"
@@ -408,7 +411,9 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         ]
 
     def my_exceptions_view(self, request):
-        tasks = list(selectors.my_exceptions(user=request.user))
+        queryset = selectors.my_exceptions(user=request.user)
+        total = queryset.count()
+        tasks = list(queryset[:MY_EXCEPTIONS_PAGE])
         rows = []
         for task in tasks:
             facts = selectors.order_facts(order=task.order)
@@ -421,6 +426,7 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
             "opts": self.opts,
             "title": _("My exceptions"),
             "rows": rows,
+            "total": total,
             "now": timezone.now(),
         }
         return TemplateResponse(request, "admin/rules/my_exceptions.html", context)

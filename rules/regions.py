@@ -6,10 +6,9 @@ What is recognised:
 - cities and districts: by suffix (市/地区/州/盟/自治州 for cities; 区/县/市/旗/自治县/自治旗/林区/特区 for
   districts), plus the municipalities' own names and the platforms' placeholder 市辖区.
 
-Limit (documented in docs/rules.md): a city or district is *shaped* right (杭州 passes by its 州 suffix, like
-恩施州), not proven to exist or to lie
-in the province given; "火星市" passes. An empty district is accepted because several prefecture-level
-cities have none (东莞市, 中山市, 儋州市, 嘉峪关市).
+Limit (documented in docs/rules.md): a city or district is *shaped* right, not proven to exist or to lie
+in the province given: "火星市" passes, and so does "杭州" (by its 州 suffix, like 恩施州). An empty
+district is accepted because several prefecture-level cities have none (东莞市, 中山市, 儋州市, 嘉峪关市).
 """
 
 from __future__ import annotations

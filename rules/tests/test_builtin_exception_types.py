@@ -202,3 +202,33 @@ def test_manual_pause_is_not_released_by_a_recheck(ingest):
     order = reload(order)
     assert decision.release is False
     assert order.state == "on_hold"
+
+
+def test_awaiting_stock_order_is_released_when_stock_arrives(ingest, stock):
+    from rules.services import recheck_order
+
+    stock.outcome = ReservationOutcome(is_complete=False, can_wait=True)
+    order = ingest(is_presale=True)
+    assert order.state == "awaiting_stock"
+    stock.outcome = ReservationOutcome(is_complete=True)
+    decision = recheck_order(order_id=order.pk)
+    assert decision.release is True
+    assert reload(order).state == "ready"
+
+
+def test_cleared_hold_waiting_for_presale_stock_moves_to_awaiting_stock(ingest, stock, admin_client):
+    from rules.services import exception_resolve
+
+    stock.outcome = ReservationOutcome(is_complete=False, can_wait=True)
+    order = ingest(is_presale=True, buyer_message="预售什么时候发？")
+    assert reload(order).state == "on_hold"  # the message must be read first
+    task = ExceptionTask.objects.get(order=order, state="open")
+    exception_resolve(task_id=task.pk, actor=admin_client.user, action="dismiss", note="answered")
+    assert reload(order).state == "awaiting_stock"
+
+
+def test_unknown_exception_type_is_refused(ingest):
+    from rules.errors import UnknownExceptionType
+
+    with pytest.raises(UnknownExceptionType):
+        raise_exception(order=ingest(), exception_type="alien_abduction")
