@@ -158,3 +158,31 @@ def test_seeded_rules_and_their_creation_are_in_history():
     assert rule.history.filter(history_type="+").exists()
     assert rule.skip_lane_list == ["promotion"]
     assert ExceptionType.objects.count() == 12
+
+
+def test_rules_admin_pages_render(admin_client, ingest):
+    from rules.models import BlacklistEntry, ExceptionTask, RuleHit
+
+    ingest(buyer_message="请发顺丰")
+    BlacklistEntry.objects.create(kind="phone", value="13800000001")
+    task = ExceptionTask.objects.get()
+    rule = InterceptRule.objects.get(code="remark_review")
+    urls = [
+        reverse("admin:rules_interceptrule_changelist"),
+        reverse("admin:rules_interceptrule_add"),
+        reverse("admin:rules_interceptrule_change", args=[rule.pk]),
+        reverse("admin:rules_interceptrule_history", args=[rule.pk]),
+        reverse("admin:rules_rulehit_changelist"),
+        reverse("admin:rules_rulehit_change", args=[RuleHit.objects.first().pk]),
+        reverse("admin:rules_exceptiontask_changelist"),
+        reverse("admin:rules_exceptiontask_changelist") + "?due=overdue",
+        reverse("admin:rules_exceptiontask_change", args=[task.pk]),
+        reverse("admin:rules_exceptiontask_history", args=[task.pk]),
+        reverse("admin:rules_exceptiontype_changelist"),
+        reverse("admin:rules_blacklistentry_changelist"),
+        reverse("admin:rules_blacklistentry_add"),
+        reverse("admin:rules_exceptiontask_mine"),
+    ]
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
