@@ -28,6 +28,16 @@ class StockStub:
 
 
 @pytest.fixture(autouse=True)
+def english(settings):
+    """Assertions read English admin text; the default language (zh-hans) is translated when compiled."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def stock(monkeypatch):
     """What reserving stock achieves for every order in the test (complete unless a test says otherwise)."""
     import inventory.services
