@@ -234,8 +234,9 @@ def exception_resolve(
     from orders import services as order_services
 
     data = data or {}
-    task = ExceptionTask.objects.select_related("exception_type").get(pk=task_id)
-    order_id = task.order_id
+    order_id = ExceptionTask.objects.filter(pk=task_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise ResolveActionInvalid(f"Exception task {task_id} does not exist.")
     locks.order_for_update(order_id=order_id)  # lock order first, then its tasks
     task = ExceptionTask.objects.select_for_update().select_related("exception_type").get(pk=task_id)
     if task.state != TaskState.OPEN:
