@@ -44,8 +44,11 @@ def env_list(name: str, default: list[str], environ: dict[str, str] | None = Non
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(url: str | None, base_dir: Path) -> dict:
-    """Return a Django DATABASES entry; SQLite (embedded default) when url is empty."""
+def parse_database_url(url: str | None, base_dir: Path, conn_max_age: int = 0) -> dict:
+    """Return a Django DATABASES entry; SQLite (embedded default) when url is empty.
+
+    conn_max_age > 0 keeps connections between requests: right for a fixed pool of WSGI worker
+    processes, wrong for a thread-per-request server (runserver), which would leak them."""
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -60,7 +63,7 @@ def parse_database_url(url: str | None, base_dir: Path) -> dict:
             "or sqlite:////absolute/path.sqlite3 (or leave it unset for the embedded SQLite file)."
         )
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except Exception as exc:  # dj_database_url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL could not be parsed ({exc}): {url!r}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":

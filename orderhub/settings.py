@@ -71,7 +71,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": parse_database_url(os.environ.get("DATABASE_URL"), BASE_DIR)}
+DATABASES = {
+    "default": parse_database_url(
+        os.environ.get("DATABASE_URL"), BASE_DIR, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0"))
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = parse_redis_url(os.environ.get("REDIS_URL"))

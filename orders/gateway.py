@@ -210,9 +210,11 @@ def channel_pull(
             Channel.objects.filter(pk=channel_id).update(pull_cursor=end)
             report.cursor = end
             start = end
-    except ChannelError as exc:
+    except (ChannelError, PayloadError) as exc:
+        # A malformed order stops the pull at its window (the cursor stays before it) and alerts:
+        # skipping it would lose an order silently.
         report.error = f"{type(exc).__name__}: {exc}"
-        _pull_failed(channel, report.error)
+        _pull_failed(channel, report.error, immediate=isinstance(exc, PayloadError))
         return report
     finally:
         Channel.objects.filter(pk=channel_id).update(pull_lease_until=None)
@@ -234,13 +236,13 @@ def _ingest_pulled(channel: Channel, incoming, report: PullReport) -> None:
         report.unchanged += 1
 
 
-def _pull_failed(channel: Channel, error: str) -> None:
+def _pull_failed(channel: Channel, error: str, *, immediate: bool = False) -> None:
     Channel.objects.filter(pk=channel.pk).update(
         last_pull_error=error[:2000], consecutive_pull_failures=F("consecutive_pull_failures") + 1
     )
     channel.refresh_from_db(fields=["consecutive_pull_failures"])
     logger.warning("pull of %s failed (%s in a row): %s", channel, channel.consecutive_pull_failures, error)
-    if channel.consecutive_pull_failures >= settings.CHANNEL_ALERT_AFTER_FAILURES:
+    if immediate or channel.consecutive_pull_failures >= settings.CHANNEL_ALERT_AFTER_FAILURES:
         services.alert_raise(
             key=f"pull:{channel.pk}",
             source="pull",

@@ -239,7 +239,9 @@ def apply_decision(*, order: Order, decision) -> None:
         if order.state != OrderState.ON_HOLD:
             _transition(order=order, name="hold", actor=None, note=reason, hold_reason=reason)
     elif target == OrderState.AWAITING_STOCK:
-        if order.state in (OrderState.NEW, OrderState.READY):
+        if order.state in (OrderState.NEW, OrderState.READY) or (
+            order.state == OrderState.ON_HOLD and decision.release
+        ):
             _transition(order=order, name="wait_for_stock", actor=None, note=reason)
     elif target == OrderState.READY:
         if order.state == OrderState.NEW:
@@ -273,6 +275,37 @@ def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str = 
             return order
         raise OrderTransitionNotAllowed(order_id=order.pk, transition="release", state=f"{order.state} (no stock)")
     _transition(order=order, name="release", actor=actor, note=note)
+    return order
+
+
+@transaction.atomic
+def order_update_receiver(*, order_id: int, actor: AbstractBaseUser | None, note: str = "", **fields: str) -> Order:
+    """Correct the receiver (an exception to-do's "edit address"); the caller re-checks the order."""
+    order = locks.order_for_update(order_id=order_id)
+    changed = {
+        name: value for name, value in fields.items() if name in RECEIVER_FIELDS and getattr(order, name) != value
+    }
+    for name, value in changed.items():
+        setattr(order, name, value)
+    if changed:
+        if actor is not None:
+            order._history_user = actor
+        order.save(update_fields=[*changed, "updated_at"])
+    _record(order=order, kind="receiver_edited", actor=actor, note=note, data={"fields": sorted(changed)})
+    return order
+
+
+@transaction.atomic
+def order_mark_paid(*, order_id: int, actor: AbstractBaseUser | None, note: str = "") -> Order:
+    """Finance confirms the payment arrived (an exception to-do's "mark paid")."""
+    order = locks.order_for_update(order_id=order_id)
+    if order.paid_at is None:
+        order.paid_at = timezone.now()
+        order.compute_ship_by()
+        if actor is not None:
+            order._history_user = actor
+        order.save(update_fields=["paid_at", "ship_by", "updated_at"])
+    _record(order=order, kind="marked_paid", actor=actor, note=note)
     return order
 
 

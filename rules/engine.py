@@ -1,23 +1,46 @@
-"""The rule engine's contract with the ingestion pipeline.
+"""The rule engine: compiled rule records -> one Decision per order, with hits and to-do tasks recorded.
 
-Placeholder until the rules issue lands: only the two most basic system checks.
+`evaluate()` is called by orders.services inside the ingestion transaction (and by rules.services for
+re-checks). It
+
+1. takes the compiled rule set (compiled once per process, recompiled when the ruleset version moves);
+2. runs lane rules first, then the others, in `position` order: a rule outside its validity window, or
+   for an order already in one of its `skip_lanes`, is not evaluated; a matching rule is *enforced* when
+   it is active and the order falls in its rollout share (stable hash), otherwise it is a shadow hit;
+3. adds the system checks: sku_unmatched / out_of_stock from the ReservationOutcome, address_changed
+   from a platform update's `changes`; (waybill_failed is raised by `rules.services.raise_exception`);
+4. records a RuleHit per matching rule and opens / keeps / clears ExceptionTasks;
+5. returns the Decision: on_hold while any task is open, else awaiting_stock when the reservation may
+   wait, else ready (with lane, tags, priority). `release=True` only when re-checking an order that the
+   engine held (or that waits for stock) and nothing holds it any more.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from rules.conditions import CompiledCondition, ConditionError, compile_condition
+from rules.facts import Blacklist, FactContext, to_json
 
 if TYPE_CHECKING:
     from inventory.services import ReservationOutcome
     from orders.models import Order
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Decision:
     """Where an order goes. route: 'ready' | 'on_hold' | 'awaiting_stock'.
 
-    release: for an order already on hold, whether the decision may release it automatically.
+    release: for an order already on hold (or awaiting stock), whether the decision may release it.
     """
 
     route: str
@@ -27,6 +50,237 @@ class Decision:
     priority: int | None = None
     reasons: list[str] = field(default_factory=list)
     release: bool = False
+    hits: int = 0  # rule hits recorded (enforced + shadow)
+
+
+# ---- compiled form ----------------------------------------------------------------------------
+def rollout_bucket(*, channel_id: int, external_id: str, rule_id: int) -> int:
+    """0..99, the same for the same (order, rule) in every process and on every run."""
+    digest = hashlib.sha256(f"{channel_id}:{external_id}:{rule_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: int
+    name: str
+    code: str
+    version: int
+    position: int
+    action: str
+    exception_type: str  # code, for hold rules
+    lane: str
+    tag: str
+    set_priority: int | None
+    assign_user_id: int | None
+    assign_group_id: int | None
+    due_minutes: int | None
+    skip_lanes: frozenset[str]
+    mode: str
+    rollout_percent: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+    match_all: bool
+    conditions: tuple[CompiledCondition, ...]
+
+    @property
+    def fact_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.fact for c in self.conditions))
+
+    def is_live(self, now: datetime) -> bool:
+        if self.valid_from and now < self.valid_from:
+            return False
+        return not (self.valid_until and now >= self.valid_until)
+
+    def matches(self, ctx: FactContext) -> bool:
+        get = ctx.get
+        if self.match_all:
+            return all(c.test(get(c.fact)) for c in self.conditions)
+        return any(c.test(get(c.fact)) for c in self.conditions)
+
+    def in_rollout(self, order: Order) -> bool:
+        if self.rollout_percent >= 100:
+            return True
+        if self.rollout_percent <= 0:
+            return False
+        bucket = rollout_bucket(channel_id=order.channel_id, external_id=order.external_id, rule_id=self.id)
+        return bucket < self.rollout_percent
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    id: int
+    code: str
+    name: str
+    default_group_id: int | None
+    due_minutes: int
+    auto_clear: bool
+
+
+@dataclass
+class CompiledRuleset:
+    token: str
+    version: int
+    lane_rules: tuple[CompiledRule, ...]
+    other_rules: tuple[CompiledRule, ...]
+    blacklist: Blacklist
+    types: dict[str, TypeInfo]
+    broken: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        return self.lane_rules + self.other_rules
+
+
+def compile_rule(rule, conditions) -> CompiledRule:
+    """An InterceptRule (and its condition rows) -> CompiledRule. Raises ConditionError."""
+    return CompiledRule(
+        id=rule.pk,
+        name=rule.name,
+        code=rule.code or "",
+        version=rule.version,
+        position=rule.position,
+        action=rule.action,
+        exception_type=rule.exception_type.code if rule.exception_type_id else "",
+        lane=rule.lane,
+        tag=rule.tag,
+        set_priority=rule.set_priority,
+        assign_user_id=rule.assign_user_id,
+        assign_group_id=rule.assign_group_id,
+        due_minutes=rule.due_minutes,
+        skip_lanes=frozenset(rule.skip_lane_list),
+        mode=rule.mode,
+        rollout_percent=rule.rollout_percent,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        match_all=rule.combinator == "all",
+        conditions=tuple(compile_condition(c.field, c.operator, c.value) for c in conditions),
+    )
+
+
+def compile_ruleset() -> CompiledRuleset:
+    from rules.models import BlacklistEntry, BlacklistKind, ExceptionType, InterceptRule, RulesetVersion
+
+    version, token = RulesetVersion.current()
+    lane_rules: list[CompiledRule] = []
+    other_rules: list[CompiledRule] = []
+    broken: list[tuple[int, str]] = []
+    rules = InterceptRule.objects.filter(enabled=True).select_related("exception_type").prefetch_related("conditions")
+    for rule in rules.order_by("position", "id"):
+        conditions = sorted(rule.conditions.all(), key=lambda c: (c.position, c.pk))
+        if not conditions:
+            continue  # a rule without conditions never matches (the admin refuses to save one)
+        try:
+            compiled = compile_rule(rule, conditions)
+        except ConditionError as exc:  # saved before a fact was removed, or written around the admin
+            logger.error("rule %s skipped: %s", rule.pk, exc.message)
+            broken.append((rule.pk, str(exc.message)))
+            continue
+        (lane_rules if rule.action == "lane" else other_rules).append(compiled)
+    nicks, phones, addresses = set(), set(), []
+    for kind, normalized in BlacklistEntry.objects.filter(enabled=True).values_list("kind", "normalized"):
+        if kind == BlacklistKind.BUYER_NICK:
+            nicks.add(normalized)
+        elif kind == BlacklistKind.PHONE:
+            phones.add(normalized)
+        else:
+            addresses.append(normalized)
+    types = {
+        t.code: TypeInfo(t.pk, t.code, t.name, t.default_group_id, t.due_minutes, t.auto_clear)
+        for t in ExceptionType.objects.all()
+    }
+    return CompiledRuleset(
+        token=token,
+        version=version,
+        lane_rules=tuple(lane_rules),
+        other_rules=tuple(other_rules),
+        blacklist=Blacklist(frozenset(nicks), frozenset(phones), tuple(addresses)),
+        types=types,
+        broken=tuple(broken),
+    )
+
+
+_cache_lock = threading.Lock()
+_cached: CompiledRuleset | None = None
+
+
+def get_ruleset() -> CompiledRuleset:
+    """The compiled rule set of this process; one cheap query checks that it is still current."""
+    global _cached
+    from rules.models import RulesetVersion
+
+    _version, token = RulesetVersion.current()
+    current = _cached
+    if current is not None and current.token == token:
+        return current
+    with _cache_lock:
+        compiled = compile_ruleset()
+        _cached = compiled
+        return compiled
+
+
+# ---- running the rules (no writes) ---------------------------------------------------------------
+@dataclass
+class Match:
+    rule: CompiledRule
+    enforced: bool
+    in_rollout: bool
+    facts: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    lane: str = ""
+    tags: list[str] = field(default_factory=list)
+    priority: int | None = None
+    holds: dict[str, CompiledRule] = field(default_factory=dict)  # exception type code -> first rule
+    matches: list[Match] = field(default_factory=list)
+
+
+def run_rules(ruleset: CompiledRuleset, ctx: FactContext, *, record_facts: bool = True) -> Outcome:
+    """Evaluate every live rule on one order; pure apart from lazily read facts."""
+    outcome = Outcome()
+    now = ctx.now
+    lane_decided = False
+    for rule in ruleset.lane_rules:
+        if not rule.is_live(now) or not rule.matches(ctx):
+            continue
+        enforced = _record_match(outcome, rule, ctx, record_facts)
+        if enforced and not lane_decided:
+            outcome.lane = rule.lane
+            lane_decided = True
+    lane = outcome.lane
+    for rule in ruleset.other_rules:
+        if lane and lane in rule.skip_lanes:
+            continue
+        if not rule.is_live(now) or not rule.matches(ctx):
+            continue
+        if not _record_match(outcome, rule, ctx, record_facts):
+            continue
+        if rule.action == "hold":
+            outcome.holds.setdefault(rule.exception_type, rule)
+        elif rule.action == "tag":
+            if rule.tag not in outcome.tags:
+                outcome.tags.append(rule.tag)
+        elif rule.action == "priority" and outcome.priority is None:
+            outcome.priority = rule.set_priority
+    return outcome
+
+
+def _record_match(outcome: Outcome, rule: CompiledRule, ctx: FactContext, record_facts: bool) -> bool:
+    in_rollout = rule.in_rollout(ctx.order)
+    enforced = rule.mode == "active" and in_rollout
+    facts = {name: to_json(ctx.get(name)) for name in rule.fact_names} if record_facts else {}
+    outcome.matches.append(Match(rule=rule, enforced=enforced, in_rollout=in_rollout, facts=facts))
+    return enforced
+
+
+# ---- evaluate: the pipeline's entry point --------------------------------------------------------
+@dataclass
+class Raised:
+    code: str
+    rule: CompiledRule | None
+    note: str
 
 
 def evaluate(
@@ -36,11 +290,59 @@ def evaluate(
     trigger: str = "ingest",
     changes: set[str] | None = None,
 ) -> Decision:
-    held: list[str] = []
-    if not (order.receiver_name and order.receiver_phone and order.receiver_address):
-        held.append("address_missing")
-    if order.platform_status == "unpaid" or not order.paid_at:
-        held.append("payment_pending")
-    if held:
-        return Decision(route="on_hold", exception_types=held, reasons=held)
-    return Decision(route="ready", lane=order.lane)
+    """Decide where a (locked) order goes; record hits and open/clear its exception tasks."""
+    from rules import services
+
+    now = timezone.now()
+    changes = changes or set()
+    ruleset = get_ruleset()
+    ctx = FactContext(
+        order=order, now=now, reservation=reservation, changes=changes, trigger=trigger, blacklist=ruleset.blacklist
+    )
+    outcome = run_rules(ruleset, ctx)
+
+    raised: dict[str, Raised] = {
+        code: Raised(code=code, rule=rule, note=rule.name) for code, rule in outcome.holds.items()
+    }
+    waiting = False
+    if reservation is not None:
+        if reservation.unmatched_lines:
+            raised["sku_unmatched"] = Raised(
+                "sku_unmatched", None, f"lines without a known SKU: {reservation.unmatched_lines}"
+            )
+        if not reservation.is_complete:
+            if reservation.can_wait:
+                waiting = True
+            elif reservation.short_lines or not reservation.unmatched_lines:
+                short = ", ".join(
+                    f"{s.get('sku_code')} {s.get('available')}/{s.get('requested')}" for s in reservation.short_lines
+                )
+                raised["out_of_stock"] = Raised("out_of_stock", None, f"short: {short}" if short else "short")
+    if "address_changed" in changes and trigger == "platform_update":
+        raised["address_changed"] = Raised("address_changed", None, "the platform reports a new receiver address")
+
+    services.record_hits(order=order, matches=outcome.matches, trigger=trigger, at=now)
+    open_tasks = services.sync_tasks(
+        order=order,
+        ruleset=ruleset,
+        raised=raised,
+        now=now,
+        stock_checked=reservation is not None,
+    )
+    decision = Decision(
+        route="ready", lane=outcome.lane, tags=list(outcome.tags), priority=outcome.priority, hits=len(outcome.matches)
+    )
+    if open_tasks:
+        decision.route = "on_hold"
+        decision.exception_types = [code for code, _note in open_tasks]
+        decision.reasons = [f"{code}: {note}" if note else code for code, note in open_tasks]
+        return decision
+    held_by_engine = order.state == "on_hold" and services.held_by_engine(order=order)
+    if waiting:
+        decision.route = "awaiting_stock"
+        decision.reasons = ["waiting for presale stock"]
+        decision.release = held_by_engine
+        return decision
+    stock_arrived = order.state == "awaiting_stock" and reservation is not None and reservation.is_complete
+    decision.release = held_by_engine or stock_arrived
+    return decision

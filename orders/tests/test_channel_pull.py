@@ -153,3 +153,18 @@ def test_pull_task_entry_point_returns_a_report(channel_emulator):
     channel = emulated_channel(channel_emulator, "kuaishou")
     channel_emulator.generate("kuaishou", 4, seed=2)
     assert pull_channel(channel.pk)["created"] == 4
+
+
+def test_malformed_order_from_the_platform_stops_the_pull_and_alerts_at_once(channel_emulator):
+    channel = emulated_channel(channel_emulator, "jd")
+    good = channel_emulator.generate("jd", 3, seed=12)
+    broken = channel_emulator.order("jd", good[0])
+    broken["itemInfoList"][0]["itemTotal"] = "-1"
+
+    report = channel_pull(channel_id=channel.pk, backoff=0)
+
+    assert "PayloadError" in report.error
+    alert = Alert.objects.get(key=f"pull:{channel.pk}", resolved_at__isnull=True)
+    assert "itemTotal" in alert.message
+    channel.refresh_from_db()
+    assert channel.pull_cursor is None

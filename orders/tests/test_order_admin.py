@@ -89,3 +89,17 @@ def test_channel_health_page_and_pull_now_action(admin_client):
     assert "Pull queued for 1 channel" in response.content.decode()
     assert broker.queue_size() == 1  # the real queue: ORM or Redis, as configured
     broker.purge_queue()
+
+
+def test_order_page_shows_the_native_payload(admin_client):
+    from orders.channels import adapter_class
+    from orders.channels.base import ChannelCredentials
+    from orders.services import ingest_order
+    from orders.tests.conftest import load_sample
+
+    channel = make_channel(platform="taobao")
+    trade = load_sample("taobao_order.json")["trade_fullinfo_get_response"]["trade"]
+    incoming = adapter_class("taobao")(ChannelCredentials("taobao")).parse_order(trade)
+    order = ingest_order(channel=channel, incoming=incoming, source="push").order
+    html = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "WAIT_SELLER_SEND_GOODS" in html and "tid_str" in html

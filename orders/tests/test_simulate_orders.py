@@ -1,0 +1,40 @@
+"""The traffic simulator sends signed native orders through the real HTTP webhook of a live server."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from orders.models import Order
+from orders.tests.factories import make_channel
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("platform", ["taobao", "jd", "pdd", "douyin", "kuaishou", "manual"])
+def test_simulated_orders_arrive_once_each(live_server, capsys, platform):
+    channel = make_channel(platform=platform, webhook_secret="sim-secret")
+    call_command(
+        "simulate_orders",
+        channel=channel.pk,
+        count=25,
+        concurrency=4,
+        exception_rate=0.3,
+        duplicate_rate=0.3,
+        seed=42,
+        url=live_server.url,
+    )
+    summary = capsys.readouterr().out
+    assert "accepted 25" in summary and "rejected 0" in summary and "failed 0" in summary
+    assert Order.objects.filter(channel=channel).count() == 25
+    assert Order.objects.filter(channel=channel, state="on_hold").exists()  # the injected exceptions
+
+
+@pytest.mark.django_db
+def test_simulator_refuses_bad_arguments():
+    channel = make_channel(webhook_secret="")
+    with pytest.raises(CommandError, match="no webhook secret"):
+        call_command("simulate_orders", channel=channel.pk, count=1)
+    with pytest.raises(CommandError, match="no channel with id"):
+        call_command("simulate_orders", channel=999999, count=1)
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        call_command("simulate_orders", channel=make_channel().pk, count=1, exception_rate=2)

@@ -1,0 +1,472 @@
+"""Admin: editable rules with validated condition rows and history, hits, the blacklist, exception
+types, the exception to-do list ("My exceptions") with its resolve actions, backtest and coverage."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from orders.errors import OrderError
+from orders.models import Order
+from rules import selectors, services
+from rules.backtest import backtest_rule
+from rules.errors import RulesError
+from rules.models import (
+    BlacklistEntry,
+    BlacklistKind,
+    ExceptionTask,
+    ExceptionType,
+    InterceptRule,
+    RuleCondition,
+    RuleHit,
+    TaskState,
+)
+
+
+# ---- rules ------------------------------------------------------------------------------------
+class ConditionFormSet(forms.BaseInlineFormSet):
+    """Repeats each row's errors above the rows, naming the row, so a refused rule says where."""
+
+    def clean(self):
+        super().clean()
+        problems = []
+        for index, form in enumerate(self.forms, start=1):
+            if not form.errors or (self.can_delete and self._should_delete_form(form)):
+                continue
+            field = form.data.get(form.add_prefix("field"), "") or "?"
+            for name, errors in form.errors.items():
+                label = name if name != "__all__" else ""
+                for error in errors:
+                    problems.append(
+                        _("Condition row %(row)d (%(field)s) %(part)s: %(error)s")
+                        % {"row": index, "field": field, "part": label, "error": error}
+                    )
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() and not (self.can_delete and self._should_delete_form(form))
+        ]
+        if not kept and not problems:
+            problems.append(_("A rule needs at least one condition."))
+        if problems:
+            raise ValidationError(problems)
+
+
+class RuleConditionInline(admin.TabularInline):
+    model = RuleCondition
+    formset = ConditionFormSet
+    extra = 0
+    min_num = 1
+    validate_min = True
+    fields = ("position", "field", "operator", "value")
+    ordering = ("position", "id")
+
+
+@admin.register(InterceptRule)
+class InterceptRuleAdmin(SimpleHistoryAdmin):
+    inlines = [RuleConditionInline]
+    list_display = (
+        "name",
+        "position",
+        "action",
+        "target",
+        "mode",
+        "rollout_percent",
+        "enabled",
+        "version",
+        "enforced_hits",
+        "shadow_hits",
+    )
+    list_filter = ("enabled", "mode", "action", "exception_type")
+    list_editable = ("position", "enabled")
+    search_fields = ("name", "code", "description")
+    readonly_fields = ("code", "version", "hit_summary", "created_at", "updated_at")
+    actions = ["recheck_open_orders", "enable_rules", "disable_rules"]
+    change_form_template = "admin/rules/interceptrule/change_form.html"
+    change_list_template = "admin/rules/interceptrule/change_list.html"
+    fieldsets = (
+        (None, {"fields": ("name", "code", "description", "position", "enabled", "combinator")}),
+        (
+            _("Action"),
+            {
+                "fields": (
+                    "action",
+                    "exception_type",
+                    "lane",
+                    "tag",
+                    "set_priority",
+                    "assign_user",
+                    "assign_group",
+                    "due_minutes",
+                    "skip_lanes",
+                )
+            },
+        ),
+        (_("Release"), {"fields": ("mode", "rollout_percent", "valid_from", "valid_until")}),
+        (_("Record"), {"fields": ("version", "hit_summary", "created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        # Last 7 days, one indexed (rule, at) subquery per column: the hit table grows without bound.
+        since = timezone.now() - timezone.timedelta(days=7)
+
+        def hits(enforced: bool):
+            counted = (
+                RuleHit.objects.filter(rule=OuterRef("pk"), at__gte=since, enforced=enforced)
+                .order_by()
+                .values("rule")
+                .annotate(c=Count("pk"))
+                .values("c")[:1]
+            )
+            return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("exception_type")
+            .annotate(_enforced=hits(True), _shadow=hits(False))
+        )
+
+    @admin.display(description=_("holds as / routes to"))
+    def target(self, obj):
+        if obj.action == "hold":
+            return obj.exception_type.code if obj.exception_type_id else "—"
+        if obj.action == "lane":
+            return obj.lane
+        if obj.action == "tag":
+            return obj.tag
+        return obj.set_priority
+
+    @admin.display(description=_("enforced hits (7 days)"), ordering="_enforced")
+    def enforced_hits(self, obj):
+        return getattr(obj, "_enforced", 0)
+
+    @admin.display(description=_("shadow hits (7 days)"), ordering="_shadow")
+    def shadow_hits(self, obj):
+        return getattr(obj, "_shadow", 0)
+
+    @admin.display(description=_("hits (enforced / shadow)"))
+    def hit_summary(self, obj):
+        if not obj.pk:
+            return "—"
+        all_time = selectors.rule_hit_counts(rule_id=obj.pk)
+        week = selectors.rule_hit_counts(rule_id=obj.pk, since=timezone.now() - timezone.timedelta(days=7))
+        return format_html(
+            "{} {} / {} {} · {} {} / {}",
+            _("all time:"),
+            all_time["enforced"],
+            all_time["shadow"],
+            _("(enforced / shadow)"),
+            _("last 7 days:"),
+            week["enforced"],
+            week["shadow"],
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:rule_id>/backtest/",
+                self.admin_site.admin_view(self.backtest_view),
+                name="rules_interceptrule_backtest",
+            ),
+            path("coverage/", self.admin_site.admin_view(self.coverage_view), name="rules_interceptrule_coverage"),
+            *super().get_urls(),
+        ]
+
+    def backtest_view(self, request, rule_id: int):
+        rule = get_object_or_404(InterceptRule, pk=rule_id)
+        if not self.has_view_permission(request, rule):
+            raise PermissionDenied
+        try:
+            days = max(1, min(int(request.GET.get("days", 7)), 90))
+        except ValueError:
+            days = 7
+        result = backtest_rule(rule=rule, days=days, progress=False)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Backtest: %(rule)s") % {"rule": rule.name},
+            "rule": rule,
+            "result": result,
+            "days": days,
+            "newly_held_sample": sorted(result.newly_held)[:50],
+            "no_longer_held_sample": sorted(result.no_longer_held)[:50],
+        }
+        return TemplateResponse(request, "admin/rules/backtest.html", context)
+
+    def coverage_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = max(1, min(int(request.GET.get("days", 7)), 365))
+        except ValueError:
+            days = 7
+        report = selectors.coverage_report(days=days)
+        if request.GET.get("format") == "xlsx":
+            dataset = selectors.coverage_dataset(report)
+            response = HttpResponse(
+                dataset.export("xlsx"),
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+            response["Content-Disposition"] = f'attachment; filename="rule-coverage-{days}d.xlsx"'
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Rule coverage review"),
+            "report": report,
+            "days": days,
+        }
+        return TemplateResponse(request, "admin/rules/coverage.html", context)
+
+    @admin.action(description=_("Re-check open orders against the rules now"))
+    def recheck_open_orders(self, request, queryset):
+        counts = services.recheck_open_orders(limit=2000)
+        self.message_user(request, _("Re-checked open orders: %(counts)s") % {"counts": counts}, messages.SUCCESS)
+
+    @admin.action(description=_("Enable selected rules"))
+    def enable_rules(self, request, queryset):
+        for rule in queryset:  # one save each, so each change is in the rule's history
+            rule.enabled = True
+            rule.save()
+
+    @admin.action(description=_("Disable selected rules"))
+    def disable_rules(self, request, queryset):
+        for rule in queryset:
+            rule.enabled = False
+            rule.save()
+
+
+@admin.register(RuleHit)
+class RuleHitAdmin(admin.ModelAdmin):
+    list_display = ("at", "rule", "order", "rule_version", "enforced", "mode", "in_rollout", "trigger")
+    list_filter = ("enforced", "mode", "trigger", "rule")
+    list_select_related = ("rule", "order", "order__channel")
+    readonly_fields = [f.name for f in RuleHit._meta.fields]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExceptionType)
+class ExceptionTypeAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "default_group", "due_minutes", "is_system", "auto_clear")
+    list_editable = ("default_group", "due_minutes")
+    readonly_fields = ("code", "is_system")
+
+
+@admin.register(BlacklistEntry)
+class BlacklistEntryAdmin(SimpleHistoryAdmin):
+    list_display = ("kind", "value", "enabled", "note", "created_by", "created_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("value", "normalized", "note")
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+# ---- exception to-do ----------------------------------------------------------------------------
+MY_EXCEPTIONS_PAGE = 100  # the soonest due; the task changelist (filters, search) has the rest
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("due")
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("Overdue")), ("unassigned", _("Unassigned"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(state=TaskState.OPEN, due_at__lt=timezone.now())
+        if self.value() == "unassigned":
+            return queryset.filter(assignee_user__isnull=True, assignee_group__isnull=True)
+        return queryset
+
+
+class ResolveForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("action"),
+        choices=[
+            ("dismiss", _("Dismiss (not an exception)")),
+            ("edit_address", _("Edit address")),
+            ("mark_paid", _("Mark paid")),
+            ("blacklist", _("Add buyer to blacklist")),
+            ("release", _("Release to print (re-check rules and stock)")),
+            ("cancel", _("Cancel the order")),
+            ("merge", _("Merge into another order")),
+        ],
+    )
+    note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    receiver_name = forms.CharField(label=_("receiver name"), required=False)
+    receiver_phone = forms.CharField(label=_("receiver phone"), required=False)
+    receiver_province = forms.CharField(label=_("province"), required=False)
+    receiver_city = forms.CharField(label=_("city"), required=False)
+    receiver_district = forms.CharField(label=_("district"), required=False)
+    receiver_address = forms.CharField(label=_("address"), required=False)
+    blacklist_kinds = forms.MultipleChoiceField(
+        label=_("blacklist"), choices=BlacklistKind.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    target_order_id = forms.IntegerField(label=_("merge into order id"), required=False)
+
+    def service_data(self) -> dict:
+        data = self.cleaned_data
+        action = data["action"]
+        if action == "edit_address":
+            return {k: v for k, v in data.items() if k.startswith("receiver_") and v}
+        if action == "blacklist":
+            return {"kinds": data["blacklist_kinds"] or [BlacklistKind.BUYER_NICK]}
+        if action == "merge":
+            return {"target_order_id": data["target_order_id"]}
+        return {}
+
+
+@admin.register(ExceptionTask)
+class ExceptionTaskAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "due_at",
+        "exception_type",
+        "order_link",
+        "ship_by_flag",
+        "state",
+        "assignee_user",
+        "assignee_group",
+        "rule",
+        "resolution",
+        "resolved_by",
+        "resolved_at",
+    )
+    list_filter = ("state", "exception_type", "assignee_group", OverdueFilter, "resolution")
+    list_select_related = ("order", "order__channel", "exception_type", "rule", "assignee_user", "assignee_group")
+    search_fields = ("order__external_id", "order__buyer_nick", "note")
+    readonly_fields = (
+        "order",
+        "exception_type",
+        "rule",
+        "state",
+        "resolution",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "escalated_at",
+        "created_at",
+    )
+    fields = (
+        "order",
+        "exception_type",
+        "rule",
+        "state",
+        "assignee_user",
+        "assignee_group",
+        "due_at",
+        "note",
+        "resolution",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "escalated_at",
+        "created_at",
+    )
+    change_list_template = "admin/rules/exceptiontask/change_list.html"
+    actions = ["recheck_orders"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Re-check the orders of the selected tasks"))
+    def recheck_orders(self, request, queryset):
+        order_ids = sorted(set(queryset.values_list("order_id", flat=True)))
+        counts = services.recheck_open_orders(order_ids=order_ids)
+        self.message_user(request, _("Re-checked: %(counts)s") % {"counts": counts}, messages.SUCCESS)
+
+    @admin.display(description=_("order"))
+    def order_link(self, obj):
+        return f"{obj.order.channel.platform}:{obj.order.external_id} (#{obj.order_id})"
+
+    @admin.display(description=_("ship by"))
+    def ship_by_flag(self, obj):
+        order = obj.order
+        if order.is_overdue:
+            return format_html('<strong style="color:#ba2121">{} · {}</strong>', order.ship_by, _("overdue"))
+        if order.is_at_risk:
+            return format_html('<strong style="color:#c77c00">{} · {}</strong>', order.ship_by, _("< 1 h left"))
+        return order.ship_by or "—"
+
+    def get_urls(self):
+        return [
+            path("mine/", self.admin_site.admin_view(self.my_exceptions_view), name="rules_exceptiontask_mine"),
+            path(
+                "<int:task_id>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="rules_exceptiontask_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def my_exceptions_view(self, request):
+        queryset = selectors.my_exceptions(user=request.user)
+        total = queryset.count()
+        tasks = list(queryset[:MY_EXCEPTIONS_PAGE])
+        rows = []
+        for task in tasks:
+            facts = selectors.order_facts(order=task.order)
+            hit = (
+                RuleHit.objects.filter(order=task.order, rule=task.rule).order_by("-id").first() if task.rule else None
+            )
+            rows.append({"task": task, "order": task.order, "facts": facts, "hit": hit, "form": ResolveForm()})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("My exceptions"),
+            "rows": rows,
+            "total": total,
+            "now": timezone.now(),
+        }
+        return TemplateResponse(request, "admin/rules/my_exceptions.html", context)
+
+    def resolve_view(self, request, task_id: int):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:rules_exceptiontask_mine"))
+        form = ResolveForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("The resolve form has errors: %(errors)s") % {"errors": form.errors.as_text()})
+        else:
+            try:
+                task = services.exception_resolve(
+                    task_id=task_id,
+                    actor=request.user,
+                    action=form.cleaned_data["action"],
+                    note=form.cleaned_data["note"],
+                    data=form.service_data(),
+                )
+            except (RulesError, OrderError) as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("Task %(id)s resolved (%(resolution)s); the order is now %(state)s.")
+                    % {
+                        "id": task.pk,
+                        "resolution": task.get_resolution_display(),
+                        "state": Order.objects.values_list("state", flat=True).get(pk=task.order_id),
+                    },
+                )
+        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:rules_exceptiontask_mine"))

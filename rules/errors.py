@@ -1,0 +1,31 @@
+"""Domain errors of the rules app; the admin turns them into messages."""
+
+from __future__ import annotations
+
+
+class RulesError(Exception):
+    """Base for rule and exception-workflow errors."""
+
+
+class UnknownExceptionType(RulesError):
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(f"Unknown exception type '{code}'.")
+
+
+class TaskNotOpen(RulesError):
+    def __init__(self, *, task_id: int, state: str):
+        self.task_id = task_id
+        self.state = state
+        super().__init__(f"Exception task {task_id} is already {state}.")
+
+
+class ResolvePermissionDenied(RulesError):
+    def __init__(self, *, task_id: int):
+        self.task_id = task_id
+        super().__init__(f"You may not resolve exception task {task_id}: it is not assigned to you or your groups.")
+
+
+class ResolveActionInvalid(RulesError):
+    def __init__(self, message: str):
+        super().__init__(message)

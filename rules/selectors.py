@@ -1,0 +1,169 @@
+"""Rule and exception reads: the to-do list, hit counts, order facts, the coverage review."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from orders.models import Order, OrderState
+from rules.engine import get_ruleset
+from rules.facts import FACTS, FactContext, to_json
+from rules.models import ExceptionTask, InterceptRule, Resolution, RuleHit, TaskState
+
+
+def my_exceptions(*, user, include_resolved: bool = False) -> QuerySet[ExceptionTask]:
+    """Open tasks for the user and their groups, soonest due first."""
+    qs = ExceptionTask.objects.for_user(user)
+    if not include_resolved:
+        qs = qs.open()
+    return qs.select_related("order", "order__channel", "exception_type", "rule", "assignee_group").order_by(
+        "due_at", "id"
+    )
+
+
+def rule_hit_counts(*, rule_id: int, since: datetime | None = None) -> dict[str, int]:
+    qs = RuleHit.objects.filter(rule_id=rule_id)
+    if since:
+        qs = qs.filter(at__gte=since)
+    counts = qs.aggregate(
+        n_enforced=Count("pk", filter=Q(enforced=True)), n_shadow=Count("pk", filter=Q(enforced=False))
+    )
+    return {"enforced": counts["n_enforced"] or 0, "shadow": counts["n_shadow"] or 0}
+
+
+def order_facts(*, order: Order) -> list[tuple[str, str, object]]:
+    """(name, label, value) of every fact for one order, as the engine sees it now."""
+    ctx = FactContext(order=order, now=timezone.now(), blacklist=get_ruleset().blacklist, trigger="view")
+    return [(fact.name, str(fact.label), to_json(ctx.get(fact.name))) for fact in FACTS.values()]
+
+
+@dataclass
+class CoverageRow:
+    rule_id: int | None
+    rule: str
+    enforced_hits: int
+    shadow_hits: int
+    holds: int
+    released_unchanged: int
+    median_minutes_held: float | None
+
+    @property
+    def false_positive_share(self) -> float | None:
+        return round(self.released_unchanged / self.holds, 3) if self.holds else None
+
+
+@dataclass
+class CoverageReport:
+    start: datetime
+    end: datetime
+    rows: list[CoverageRow]
+    rules_without_hits: list[InterceptRule]
+    held_without_rule: list[ExceptionTask]  # system checks and manual exceptions
+    held_without_task: list[Order]  # on hold with no open task: a manual pause
+
+
+def _median_minutes(tasks) -> float | None:
+    spans = [(t.resolved_at - t.created_at).total_seconds() / 60 for t in tasks if t.resolved_at]
+    return round(statistics.median(spans), 1) if spans else None
+
+
+def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageReport:
+    """Per rule over the period: hits, holds, holds released unchanged (likely false positives), median
+    time held; rules that never hit; holds that no specific rule explains."""
+    end = now or timezone.now()
+    start = end - timedelta(days=days)
+    hits = {
+        row["rule_id"]: row
+        for row in RuleHit.objects.filter(at__gte=start, at__lt=end)
+        .values("rule_id")
+        .annotate(n_enforced=Count("pk", filter=Q(enforced=True)), n_shadow=Count("pk", filter=Q(enforced=False)))
+    }
+    tasks = list(
+        ExceptionTask.objects.filter(created_at__gte=start, created_at__lt=end).select_related("exception_type", "rule")
+    )
+    by_rule: dict[int | None, list[ExceptionTask]] = {}
+    for task in tasks:
+        by_rule.setdefault(task.rule_id, []).append(task)
+    unchanged = (Resolution.RELEASED, Resolution.DISMISSED)
+    rows = []
+    rules = list(InterceptRule.objects.order_by("position", "id"))
+    for rule in rules:
+        rule_tasks = by_rule.get(rule.pk, [])
+        h = hits.get(rule.pk, {})
+        rows.append(
+            CoverageRow(
+                rule_id=rule.pk,
+                rule=rule.name,
+                enforced_hits=h.get("n_enforced", 0),
+                shadow_hits=h.get("n_shadow", 0),
+                holds=len(rule_tasks),
+                released_unchanged=sum(1 for t in rule_tasks if t.resolution in unchanged),
+                median_minutes_held=_median_minutes(rule_tasks),
+            )
+        )
+    system_tasks = by_rule.get(None, [])
+    for code in sorted({t.exception_type.code for t in system_tasks}):
+        of_type = [t for t in system_tasks if t.exception_type.code == code]
+        rows.append(
+            CoverageRow(
+                rule_id=None,
+                rule=f"[system] {code}",
+                enforced_hits=0,
+                shadow_hits=0,
+                holds=len(of_type),
+                released_unchanged=sum(1 for t in of_type if t.resolution in unchanged),
+                median_minutes_held=_median_minutes(of_type),
+            )
+        )
+    without_hits = [rule for rule in rules if rule.pk not in hits]
+    held_no_task = list(
+        Order.objects.filter(state=OrderState.ON_HOLD)
+        .exclude(exception_tasks__state=TaskState.OPEN)
+        .select_related("channel")
+        .order_by("pk")[:200]
+    )
+    return CoverageReport(
+        start=start,
+        end=end,
+        rows=rows,
+        rules_without_hits=without_hits,
+        held_without_rule=system_tasks,
+        held_without_task=held_no_task,
+    )
+
+
+def coverage_dataset(report: CoverageReport):
+    """The report's rows as a tablib Dataset (exported to xlsx by the admin)."""
+    import tablib
+
+    data = tablib.Dataset(
+        headers=[
+            "rule id",
+            "rule",
+            "enforced hits",
+            "shadow hits",
+            "holds",
+            "released unchanged",
+            "false-positive share",
+            "median minutes held",
+        ],
+        title="coverage",
+    )
+    for row in report.rows:
+        data.append(
+            [
+                row.rule_id or "",
+                row.rule,
+                row.enforced_hits,
+                row.shadow_hits,
+                row.holds,
+                row.released_unchanged,
+                row.false_positive_share if row.false_positive_share is not None else "",
+                row.median_minutes_held if row.median_minutes_held is not None else "",
+            ]
+        )
+    return data
