@@ -38,7 +38,7 @@ def _deliver_concurrently(channel, incoming, times: int) -> list:
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_deliveries_make_one_order():
     channel = make_channel()
     incoming = make_incoming()
@@ -50,7 +50,7 @@ def test_twenty_concurrent_deliveries_make_one_order():
     assert Order.objects.get(external_id=incoming.external_id).state == OrderState.READY
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_five_deliveries_at_once_make_one_order_on_any_database():
     channel = make_channel()
     incoming = make_incoming()
