@@ -60,6 +60,16 @@ UPDATABLE_FIELDS = (
     *RECEIVER_FIELDS,
 )
 CLOSED_PLATFORM_STATUSES = {PlatformStatus.CANCELLED, PlatformStatus.REFUNDED}
+# Platform changes after which an open order is checked again (stock and rules).
+RECHECK_ON = {
+    "address_changed",
+    "refund_requested",
+    "paid",
+    "platform_hold",
+    "buyer_message",
+    "seller_memo",
+    "amount_changed",
+}
 
 # Which transitions a person needs which permission for (system calls pass actor=None).
 TRANSITION_PERMISSIONS = {
@@ -110,7 +120,7 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     _record(order=order, kind="platform_update", note=", ".join(sorted(changes)), data={"source": source})
     if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
         _cancel(order=order, actor=None, note=f"closed on the platform ({incoming.platform_status_raw})")
-    elif order.state in OPEN_STATES and changes & {"address_changed", "refund_requested", "paid", "platform_hold"}:
+    elif order.state in OPEN_STATES and changes & RECHECK_ON:
         _check_and_route(order=order, trigger="platform_update", changes=changes)
     return IngestResult(order=order, created=False, changed=True, changes=changes)
 

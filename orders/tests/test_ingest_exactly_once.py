@@ -38,7 +38,7 @@ def _deliver_concurrently(channel, incoming, times: int) -> list:
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_deliveries_make_one_order():
     channel = make_channel()
     incoming = make_incoming()
@@ -50,7 +50,7 @@ def test_twenty_concurrent_deliveries_make_one_order():
     assert Order.objects.get(external_id=incoming.external_id).state == OrderState.READY
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_five_deliveries_at_once_make_one_order_on_any_database():
     channel = make_channel()
     incoming = make_incoming()
@@ -144,3 +144,18 @@ def test_disabled_channel_ingests_nothing():
     with pytest.raises(ChannelDisabled):
         ingest_order(channel=channel, incoming=make_incoming(), source="push")
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_buyer_message_added_later_puts_a_ready_order_on_hold_for_review(channel):
+    incoming = make_incoming()
+    assert ingest_order(channel=channel, incoming=incoming, source="pull").order.state == OrderState.READY
+    later = make_incoming(
+        external_id=incoming.external_id,
+        buyer_message="请改发顺丰，运费我补",
+        modified_at=incoming.modified_at + timedelta(minutes=2),
+    )
+    ingest_order(channel=channel, incoming=later, source="pull")
+    order = Order.objects.get()
+    assert order.state == OrderState.ON_HOLD
+    assert order.exception_tasks.filter(exception_type__code="remark_review").exists()

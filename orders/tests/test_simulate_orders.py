@@ -9,7 +9,7 @@ from orders.models import Order
 from orders.tests.factories import make_channel
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("platform", ["taobao", "jd", "pdd", "douyin", "kuaishou", "manual"])
 def test_simulated_orders_arrive_once_each(live_server, capsys, platform):
     channel = make_channel(platform=platform, webhook_secret="sim-secret")
