@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import zlib
 from decimal import Decimal
 
 from django.db import transaction
@@ -67,17 +68,20 @@ def make_listing(channel, sku: Sku, platform_sku_id: str | None = None, **kwargs
 def incoming_order(external_id: str, lines: list[tuple[str, str, int]], paid: bool = True) -> NormalizedOrder:
     """lines: (platform_sku_id, sku_code, quantity)."""
     now = timezone.now()
+    # A different buyer and address per order (stable across forked test processes): otherwise the
+    # rules engine sees mergeable orders.
+    n = zlib.crc32(external_id.encode()) % 10**8
     return NormalizedOrder(
         external_id=external_id,
         platform_status="awaiting_shipment",
         platform_status_raw="WAIT_SELLER_SEND_GOODS",
-        buyer_nick="buyer",
+        buyer_nick=f"buyer{n}",
         receiver_name="张三",
-        receiver_phone="13800000000",
+        receiver_phone=f"138{n:08d}",
         receiver_province="浙江省",
         receiver_city="杭州市",
         receiver_district="西湖区",
-        receiver_address="文三路1号",
+        receiver_address=f"文三路{n}号",
         lines=[
             NormalizedLine(f"{external_id}-{i}", "item", psku, code, "商品", qty, Decimal("10.00"))
             for i, (psku, code, qty) in enumerate(lines)

@@ -24,7 +24,7 @@ def _assert_ledger_matches_levels() -> None:
         assert 0 <= level.reserved <= level.on_hand
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep seeded rules data
 def test_sixteen_processes_on_four_channels_reserve_exactly_the_25_in_stock():
     sku = make_sku("HOT-1", safety_stock=0)
     near, far = make_warehouse("SH", priority=1), make_warehouse("GZ", priority=2)
@@ -52,12 +52,21 @@ def test_sixteen_processes_on_four_channels_reserve_exactly_the_25_in_stock():
     results = run_in_processes(place, WORKERS)
     order_ids = [pk for placed in results for pk, _ in placed]
     assert len(order_ids) == WORKERS * ORDERS_PER_WORKER
+    states = [state for placed in results for _, state in placed]
+    # The rules engine routes what the reservation reports: 25 ready, the rest held as out_of_stock.
+    assert states.count("ready") == 25
+    assert states.count("on_hold") == WORKERS * ORDERS_PER_WORKER - 25
 
     active = StockReservation.objects.filter(state=ReservationState.ACTIVE)
     assert active.aggregate(s=Sum("quantity"))["s"] == 25
     reserved_orders = set(active.values_list("order_id", flat=True))
     assert len(reserved_orders) == 25  # one unit each: 25 orders complete, 23 hold nothing
     assert not StockReservation.objects.exclude(order_id__in=reserved_orders).exists()
+    from orders.models import Order as OrderModel
+
+    assert set(OrderModel.objects.filter(state="ready").values_list("pk", flat=True)) == reserved_orders
+    held = OrderModel.objects.filter(state="on_hold")
+    assert all(reason.startswith("out_of_stock") for reason in held.values_list("hold_reason", flat=True))
     totals = StockLevel.objects.aggregate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
     assert totals == {"on_hand": 25, "reserved": 25}
     assert StockLevel.objects.get(warehouse=near).reserved == 15  # priority warehouse emptied first

@@ -16,7 +16,7 @@ ORDERS_PER_WORKER = 8
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep seeded rules data
 def test_opposite_line_order_never_deadlocks_and_never_oversells():
     a, b = make_sku("PAIR-A"), make_sku("PAIR-B")
     wh1, wh2 = make_warehouse("W1", priority=1), make_warehouse("W2", priority=2)

@@ -40,6 +40,9 @@ def _deliver_concurrently(channel, incoming, times: int) -> list:
 @postgres_only
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_deliveries_make_one_order():
+    from inventory.tests.factories import make_sku, make_warehouse, stock
+
+    stock(make_sku("SKU-TEA-250"), make_warehouse("WH"), 5)  # a real inventory: the line must have stock
     channel = make_channel()
     incoming = make_incoming()
     results = _deliver_concurrently(channel, incoming, times=20)
@@ -148,6 +151,9 @@ def test_disabled_channel_ingests_nothing():
 
 @pytest.mark.django_db
 def test_buyer_message_added_later_puts_a_ready_order_on_hold_for_review(channel):
+    from inventory.tests.factories import make_sku, make_warehouse, stock
+
+    stock(make_sku("SKU-TEA-250"), make_warehouse("WH"), 5)  # a real inventory: the line must have stock
     incoming = make_incoming()
     assert ingest_order(channel=channel, incoming=incoming, source="pull").order.state == OrderState.READY
     later = make_incoming(

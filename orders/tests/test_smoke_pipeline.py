@@ -7,6 +7,10 @@ from orders.services import ingest_order
 def test_clean_order_goes_to_ready(channel):
     from django.utils import timezone
 
+    from inventory.tests.factories import make_sku, make_warehouse, stock
+
+    stock(make_sku("SKU1"), make_warehouse("WH"), 5)  # a real inventory: the line must have stock
+
     now = timezone.now()
     incoming = NormalizedOrder(
         external_id="T1",
