@@ -262,12 +262,20 @@ class AllocationResult:
 
 
 def waiting_orders(*, sku_ids: list[int] | None = None, order_ids: list[int] | None = None):
-    """Orders waiting for stock, oldest paid first: awaiting_stock, and on_hold orders whose hold
-    reason mentions out_of_stock and that hold no active reservation yet."""
+    """Orders waiting for stock, oldest paid first: awaiting_stock, and on_hold orders held for
+    stock (an open out_of_stock exception task of the rules app, or a hold reason that says so)
+    that hold no active reservation yet."""
+    from django.apps import apps
+
     from orders.models import Order, OrderLine, OrderState
 
+    held_for_stock = Q(hold_reason__icontains=STOCK_HOLD_MARKER)
+    if apps.is_installed("rules"):  # read-only look at the rules app's to-do list
+        held_for_stock |= Q(exception_tasks__state="open", exception_tasks__exception_type__code=STOCK_HOLD_MARKER)
     qs = Order.objects.filter(
-        Q(state=OrderState.AWAITING_STOCK) | Q(state=OrderState.ON_HOLD, hold_reason__icontains=STOCK_HOLD_MARKER)
+        pk__in=Order.objects.filter(
+            Q(state=OrderState.AWAITING_STOCK) | (Q(state=OrderState.ON_HOLD) & held_for_stock)
+        ).values("pk")
     )
     qs = qs.exclude(state=OrderState.ON_HOLD, stock_reservations__state=ReservationState.ACTIVE)
     if order_ids is not None:

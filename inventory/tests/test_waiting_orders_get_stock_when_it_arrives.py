@@ -57,3 +57,23 @@ def test_arriving_stock_goes_to_the_oldest_paid_waiting_orders_first(empty_sku):
     services.record_movement(warehouse_code="SH", sku_code="WAIT-1", kind="inbound", quantity=2, reference="G-2")
     result = services.allocate_waiting_orders(None)
     assert result.released == [young.pk] and result.reserved == []
+
+
+def test_an_order_held_by_the_rules_for_stock_and_another_reason_is_reserved_not_released(empty_sku):
+    """Short + no presale → the rules engine opens out_of_stock; an address problem holds it too.
+    Stock arriving reserves it (ready for ops), the address task keeps it on hold."""
+    from inventory.models import Sku
+
+    Sku.objects.filter(code="WAIT-1").update(presale_allowed=False)
+    channel = empty_sku
+    incoming = incoming_order("R-1", [("", "WAIT-1", 1)])
+    incoming.receiver_address = ""  # address_missing as well
+    order = ingest_order(channel=channel, incoming=incoming, source="test").order
+    assert order.state == OrderState.ON_HOLD
+    codes = set(order.exception_tasks.filter(state="open").values_list("exception_type__code", flat=True))
+    assert codes == {"address_missing", "out_of_stock"}
+
+    services.record_movement(warehouse_code="SH", sku_code="WAIT-1", kind="inbound", quantity=1, reference="G-1")
+    assert services.allocate_waiting_orders(None).reserved == [order.pk]
+    assert Order.objects.get(pk=order.pk).state == OrderState.ON_HOLD
+    assert StockReservation.objects.get(order=order).state == ReservationState.ACTIVE
