@@ -169,6 +169,11 @@ class StockMovement(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d} {self.sku_id}@{self.warehouse_id}"
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("the stock ledger is append-only: record a new movement instead")
+        super().save(*args, **kwargs)
+
 
 class ChannelListing(models.Model):
     """One SKU as sold on one channel: the platform ids, what to hold back, what was last pushed."""

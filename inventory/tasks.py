@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from inventory import services
 
+DRAIN_BATCH_SIZE = 200
+DRAIN_BATCHES = 10
+
 
 def drain_stock_pushes() -> dict:
     from django.core.cache import cache
@@ -12,8 +15,15 @@ def drain_stock_pushes() -> dict:
     from inventory.services.changes import PUSH_ENQUEUED_KEY
 
     cache.delete(PUSH_ENQUEUED_KEY)  # changes committed from now on queue the next drain
-    result = services.stock_push_drain()
-    return {"pushed": len(result.pushed), "failed": len(result.failed), "dropped": len(result.dropped)}
+    totals = {"pushed": 0, "failed": 0, "dropped": 0}
+    for _ in range(DRAIN_BATCHES):  # bounded: a task never runs long; the schedule continues
+        result = services.stock_push_drain(limit=DRAIN_BATCH_SIZE)
+        totals["pushed"] += len(result.pushed)
+        totals["failed"] += len(result.failed)
+        totals["dropped"] += len(result.dropped)
+        if len(result.pushed) + len(result.failed) + len(result.dropped) < DRAIN_BATCH_SIZE:
+            break
+    return totals
 
 
 def sweep_stock() -> dict:

@@ -2,6 +2,7 @@
 inside its transaction; the shipping app will call commit_for_order / restock_for_order; the WMS
 API calls record_movement. Split by operation; this package re-exports the public verbs."""
 
+from inventory.schedules import ensure_schedules
 from inventory.services.changes import request_pushes, stock_changed, sync_presale
 from inventory.services.movements import (
     AllocationResult,
@@ -39,6 +40,7 @@ __all__ = [
     "allocate_waiting_orders",
     "backoff",
     "commit_for_order",
+    "ensure_schedules",
     "expected_quantities",
     "movement_record_in_transaction",
     "push_quantity",

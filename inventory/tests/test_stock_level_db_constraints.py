@@ -14,3 +14,15 @@ def test_level_check_constraints(db, on_hand, reserved):
     level = StockLevel.objects.create(sku=make_sku(), warehouse=make_warehouse(), on_hand=5)
     with pytest.raises(IntegrityError), transaction.atomic():
         StockLevel.objects.filter(pk=level.pk).update(on_hand=on_hand, reserved=reserved)
+
+
+def test_the_ledger_is_append_only(db):
+    from inventory.tests.factories import stock
+
+    stock(make_sku("LEDGER"), make_warehouse("L"), 3)
+    from inventory.models import StockMovement
+
+    movement = StockMovement.objects.get()
+    movement.quantity = 300
+    with pytest.raises(ValueError, match="append-only"):
+        movement.save()
