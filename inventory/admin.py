@@ -88,6 +88,10 @@ class SkuAdmin(SimpleHistoryAdmin):
             )
         )
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.sku_settings_changed(sku_ids=[form.instance.pk])  # presale switch, listing flags, push
+
     @admin.display(description=_("on hand"), ordering="total_on_hand")
     def on_hand(self, obj):
         return obj.total_on_hand or 0
@@ -150,6 +154,10 @@ class ChannelListingAdmin(SimpleHistoryAdmin):
     readonly_fields = ["presale", "last_pushed_quantity", "last_pushed_at", "last_push_error", "push_failures"]
     list_select_related = ["sku", "channel"]
     actions = ["push_now"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.sku_settings_changed(sku_ids=[obj.sku_id])  # new buffer or listing: push its figure
 
     @admin.action(description=_("Push stock now"), permissions=["change"])
     def push_now(self, request, queryset):

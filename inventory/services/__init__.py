@@ -3,7 +3,7 @@ inside its transaction; the shipping app will call commit_for_order / restock_fo
 API calls record_movement. Split by operation; this package re-exports the public verbs."""
 
 from inventory.schedules import ensure_schedules
-from inventory.services.changes import request_pushes, stock_changed, sync_presale
+from inventory.services.changes import request_pushes, sku_settings_changed, stock_changed, sync_presale
 from inventory.services.movements import (
     AllocationResult,
     MovementResult,
@@ -53,6 +53,7 @@ __all__ = [
     "reserve_for_order",
     "reserve_held_order",
     "restock_for_order",
+    "sku_settings_changed",
     "stock_changed",
     "stock_push_drain",
     "stock_push_request",

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, StockPush
@@ -74,14 +75,14 @@ def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = Non
     from orders.services import alert_raise, alert_resolve
 
     if skus is not None and set(available) <= set(skus):  # read with the locked levels: no query
-        candidates = [skus[pk] for pk in available if skus[pk].presale_allowed]
+        candidates = [skus[pk] for pk in available if skus[pk].presale_allowed or skus[pk].on_presale]
     else:
-        candidates = Sku.objects.filter(pk__in=list(available), presale_allowed=True).only(
-            "pk", "code", "name", "safety_stock", "on_presale"
+        candidates = Sku.objects.filter(Q(presale_allowed=True) | Q(on_presale=True), pk__in=list(available)).only(
+            "pk", "code", "name", "safety_stock", "presale_allowed", "on_presale"
         )
     for sku in candidates:
         level = available[sku.pk]
-        should = level <= sku.safety_stock
+        should = sku.presale_allowed and level <= sku.safety_stock  # presale just disallowed: off
         if should == sku.on_presale:
             continue
         # Conditional update: it sees the latest committed flag even if `sku` was read stale, so a
@@ -104,6 +105,26 @@ def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = Non
                 kind=EventKind.PRESALE_OFF, sku=sku, message=message, data={"available": level}
             )
             alert_resolve(key=key)
+
+
+@transaction.atomic
+def sku_settings_changed(*, sku_ids: Iterable[int]) -> None:
+    """After ops edit a SKU (safety stock, presale) or a listing (buffer, new listing): re-evaluate
+    the presale switch under the stock locks, align every listing's presale flag with its SKU, and
+    push the new figures. Runs inside the admin's transaction (hence not durable)."""
+    from inventory import locks
+
+    sku_ids = sorted(set(sku_ids))
+    levels = locks.stock_levels_for_update(sku_ids=sku_ids)
+    available = dict.fromkeys(sku_ids, 0)
+    for level in levels:
+        if level.warehouse.active:
+            available[level.sku_id] += level.on_hand - level.reserved
+    request_pushes(sku_ids=sku_ids)
+    sync_presale(available=available)
+    for sku_id, on_presale in Sku.objects.filter(pk__in=sku_ids).values_list("pk", "on_presale"):
+        ChannelListing.objects.filter(sku_id=sku_id).exclude(presale=on_presale).update(presale=on_presale)
+    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
 
 
 PUSH_ENQUEUED_KEY = "inventory:enqueued:push"

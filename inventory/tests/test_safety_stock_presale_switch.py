@@ -69,3 +69,33 @@ def test_a_sku_without_presale_never_switches(db):
     ingest(channel, "N-1", [("np", "", 3)])
     assert not Sku.objects.get(pk=sku.pk).on_presale
     assert not ChannelListing.objects.get().presale
+
+
+def test_editing_a_sku_in_the_admin_re_evaluates_presale_and_aligns_new_listings(presale_sku, admin_client):
+    from django.urls import reverse
+
+    sku, _channels = presale_sku
+    make_listing(make_channel("jd"), sku, "jd-pre")
+    url = reverse("admin:inventory_sku_change", args=[sku.pk])
+    form = {
+        "code": sku.code,
+        "name": sku.name,
+        "barcode": "",
+        "safety_stock": 6,  # available 6 → now at the threshold
+        "presale_allowed": "on",
+        "presale_quota": 10,
+        "min_price": "0",
+        "levels-TOTAL_FORMS": "0",
+        "levels-INITIAL_FORMS": "0",
+        "listings-TOTAL_FORMS": "0",
+        "listings-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Sku.objects.get(pk=sku.pk).on_presale
+    assert set(ChannelListing.objects.values_list("presale", flat=True)) == {True}
+
+    form.pop("presale_allowed")  # presale no longer allowed: off everywhere
+    assert admin_client.post(url, form).status_code == 302
+    assert not Sku.objects.get(pk=sku.pk).on_presale
+    assert set(ChannelListing.objects.values_list("presale", flat=True)) == {False}
