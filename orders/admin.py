@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from orders import gateway, selectors, services
@@ -25,7 +26,7 @@ ORDER_ACTIONS = {
         lambda order, user, note: services.order_hold(order_id=order.pk, actor=user, reason=note),
     ),
     "release": (
-        _("Release"),
+        pgettext_lazy("order action", "Release"),
         lambda order, user, note: services.order_release(order_id=order.pk, actor=user, note=note),
     ),
     "cancel": (_("Cancel"), lambda order, user, note: services.order_cancel(order_id=order.pk, actor=user, note=note)),

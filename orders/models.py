@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -74,7 +75,7 @@ class Channel(models.Model):
 
 
 class OrderState(models.TextChoices):
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("order state", "New")  # plain "New" is django-import-export's "新增"
     READY = "ready", _("Ready to print")
     ON_HOLD = "on_hold", _("On hold")
     AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
