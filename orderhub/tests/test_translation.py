@@ -115,6 +115,7 @@ def test_chinese_admin_by_url_prefix(admin_client):
     html = admin_client.get(f"/zh-hans/admin/orders/order/{order.pk}/change/").content.decode()
     assert "暂停发货" in html and "标记已打印" in html  # transition buttons
     assert "平台原始报文" in html
+    assert "订单日志" in html and "接单" in html and "新订单" in html  # event log: kinds and states as labels
     assert "Ready to print" not in html
 
 
