@@ -87,10 +87,8 @@ def test_order_errors_in_chinese_keep_codes_for_the_api():
 
 
 @pytest.mark.django_db
-def test_order_admin_in_chinese(admin_client, settings):
-    # /admin/ has no language prefix (i18n_patterns with prefix_default_language=False), so Django serves
-    # it in LANGUAGE_CODE whatever the Accept-Language header says: restore the shipped default here.
-    settings.LANGUAGE_CODE = "zh-hans"
+def test_order_admin_in_chinese(admin_client):
+    """The browser's language wins over the default (tests pin LANGUAGE_CODE to English)."""
     make_order_in_state(make_channel(), OrderState.READY)
     response = admin_client.get("/admin/orders/order/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 200
@@ -110,13 +108,22 @@ def test_order_admin_in_chinese(admin_client, settings):
 
 
 @pytest.mark.django_db
-def test_chinese_admin_by_url_prefix(admin_client):
+def test_chinese_admin_by_language_cookie(admin_client):
     order = make_order_in_state(make_channel(), OrderState.READY)
-    html = admin_client.get(f"/zh-hans/admin/orders/order/{order.pk}/change/").content.decode()
+    admin_client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/admin/"})
+    html = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert "暂停发货" in html and "标记已打印" in html  # transition buttons
     assert "平台原始报文" in html
     assert "订单日志" in html and "接单" in html and "新订单" in html  # event log: kinds and states as labels
     assert "Ready to print" not in html
+
+
+@pytest.mark.django_db
+def test_english_browser_gets_english_admin_whatever_the_default(admin_client, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    make_order_in_state(make_channel(), OrderState.READY)
+    html = admin_client.get("/admin/orders/order/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Ready to print" in html and "待打印" not in html
 
 
 # ---- catalogues -----------------------------------------------------------------------------------
