@@ -27,9 +27,14 @@ lint: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
+# Translation catalogues (docs/i18n.md): each app with a locale/ dir gets its own catalogue; orderhub/ and
+# templates/ go to the project's locale/. Apps without a locale/ dir are left out, so their strings never
+# land in the project catalogue. Needs GNU gettext; the compiled .mo files are committed, so nothing else does.
+APPS_WITHOUT_CATALOGUE := $(filter-out $(patsubst %/locale/,%,$(wildcard */locale/)),$(patsubst %/apps.py,%,$(wildcard */apps.py)))
+
 messages: $(VENV)/.installed
-	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=bench
-	$(PY) manage.py compilemessages --ignore=.venv
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=bench $(foreach app,$(APPS_WITHOUT_CATALOGUE),'--ignore=$(app)/?*')
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from orders import gateway, selectors, services
@@ -25,7 +26,7 @@ ORDER_ACTIONS = {
         lambda order, user, note: services.order_hold(order_id=order.pk, actor=user, reason=note),
     ),
     "release": (
-        _("Release"),
+        pgettext_lazy("order action", "Release"),
         lambda order, user, note: services.order_release(order_id=order.pk, actor=user, note=note),
     ),
     "cancel": (_("Cancel"), lambda order, user, note: services.order_cancel(order_id=order.pk, actor=user, note=note)),
@@ -72,12 +73,28 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "from_state", "to_state", "actor", "note"]
+    fields = ["at", "event", "from_state_label", "to_state_label", "event_actor", "note"]
     readonly_fields = fields
     ordering = ["-id"]
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("event"))
+    def event(self, obj: OrderEvent) -> str:
+        return obj.kind_label
+
+    @admin.display(description=_("from"))
+    def from_state_label(self, obj: OrderEvent) -> str:
+        return obj.from_state_label or self.get_empty_value_display()
+
+    @admin.display(description=_("to"))
+    def to_state_label(self, obj: OrderEvent) -> str:
+        return obj.to_state_label or self.get_empty_value_display()
+
+    @admin.display(description=_("by"))
+    def event_actor(self, obj: OrderEvent) -> str:
+        return str(obj.actor) if obj.actor else self.get_empty_value_display()
 
 
 @admin.register(Channel)
@@ -273,11 +290,16 @@ class OrderAdmin(SimpleHistoryAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["last_seen", "severity", "source", "channel", "message", "count", "resolved_at"]
+    list_display = ["last_seen", "severity", "source", "alert_channel", "message", "count", "resolved_at"]
     list_filter = ["severity", "source", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["message", "key"]
-    readonly_fields = ["key", "source", "severity", "message", "channel", "count", "first_seen", "last_seen"]
+    readonly_fields = ["key", "source", "severity", "message", "alert_channel", "count", "first_seen", "last_seen"]
+    exclude = ["channel"]
     actions = ["resolve"]
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def alert_channel(self, obj: Alert):
+        return obj.channel
 
     def has_add_permission(self, request):
         return False

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -74,7 +75,7 @@ class Channel(models.Model):
 
 
 class OrderState(models.TextChoices):
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("order state", "New")  # plain "New" is django-import-export's "新增"
     READY = "ready", _("Ready to print")
     ON_HOLD = "on_hold", _("On hold")
     AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
@@ -289,6 +290,24 @@ class OrderLine(models.Model):
         return f"{self.sku_code or self.platform_sku_id} × {self.quantity}"
 
 
+# Event kinds as ops staff read them (OrderEvent.kind stores the code; unknown codes show as they are).
+EVENT_LABELS = {
+    "received": pgettext_lazy("order event", "received"),
+    "platform_update": pgettext_lazy("order event", "updated on the platform"),
+    "receiver_edited": pgettext_lazy("order event", "receiver edited"),
+    "marked_paid": pgettext_lazy("order event", "marked paid"),
+    "accept": pgettext_lazy("order event", "accepted"),
+    "release": pgettext_lazy("order event", "released"),
+    "hold": pgettext_lazy("order event", "paused"),
+    "wait_for_stock": pgettext_lazy("order event", "waiting for stock"),
+    "mark_printed": pgettext_lazy("order event", "printed"),
+    "ship": pgettext_lazy("order event", "shipped"),
+    "mark_delivered": pgettext_lazy("order event", "delivered"),
+    "mark_returned": pgettext_lazy("order event", "returned"),
+    "cancel": pgettext_lazy("order event", "cancelled"),
+}
+
+
 class OrderEvent(models.Model):
     """Who did what to an order and why: the ops-readable audit trail beside simple-history."""
 
@@ -307,7 +326,23 @@ class OrderEvent(models.Model):
         ordering = ["order_id", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.from_state}→{self.to_state}"
+        return f"{self.kind_label} {self.from_state_label}→{self.to_state_label}"
+
+    @property
+    def kind_label(self) -> str:
+        return str(EVENT_LABELS.get(self.kind, self.kind))
+
+    @property
+    def from_state_label(self) -> str:
+        return _state_label(self.from_state)
+
+    @property
+    def to_state_label(self) -> str:
+        return _state_label(self.to_state)
+
+
+def _state_label(state: str) -> str:
+    return str(OrderState(state).label) if state in OrderState.values else state
 
 
 class InboundMessage(models.Model):
@@ -363,4 +398,4 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"[{self.severity}] {self.message[:80]}"
+        return f"[{self.get_severity_display()}] {self.message[:80]}"

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from rules import regions
 
@@ -345,7 +346,11 @@ def _choices_of(text_choices) -> tuple[tuple[str, Any], ...]:
 def _build_registry() -> dict[str, Fact]:
     from orders.models import Platform, PlatformStatus
 
-    payment_choices = (("unpaid", _("unpaid")), ("partial", _("paid less than due")), ("paid", _("paid")))
+    payment_choices = (
+        ("unpaid", _("unpaid")),
+        ("partial", _("paid less than due")),
+        ("paid", pgettext_lazy("payment state", "paid")),  # "paid" alone is the paid amount (Order.paid_amount)
+    )
     facts = [
         # money
         Fact("paid_amount", FactType.DECIMAL, _("paid amount (yuan)"), _field("paid_amount"), "paid_amount"),

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from rules.conditions import OPERATOR_CHOICES, ConditionError, validate_condition
@@ -286,7 +287,12 @@ class ExceptionTask(models.Model):
         verbose_name=_("assignee"),
     )
     assignee_group = models.ForeignKey(
-        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("group")
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=pgettext_lazy("exception task", "group"),
     )
     due_at = models.DateTimeField(_("due at"), db_index=True)
     note = models.TextField(_("note"), blank=True)
