@@ -95,3 +95,11 @@ def test_stocktake_through_the_admin_previews_then_confirms(staff):
     assert (count.counted, count.quantity, count.actor.username) == (2, -3, "boss")
     level = StockLevel.objects.get()
     assert (level.on_hand, level.reserved) == (2, 1)
+
+
+def test_inventory_admin_in_chinese(staff):
+    html = staff.get("/admin/inventory/sku/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for text in ("库存", "安全库存", "允许预售", "紫砂壶"):
+        assert text in html
+    html = staff.get("/admin/inventory/reconciliationdiff/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "修正所选差异" in html

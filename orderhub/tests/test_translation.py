@@ -30,6 +30,7 @@ REQUIRED_CATALOGUES = {
     "locale/zh_Hans/LC_MESSAGES/django.po",
     "orders/locale/zh_Hans/LC_MESSAGES/django.po",
     "rules/locale/zh_Hans/LC_MESSAGES/django.po",
+    "inventory/locale/zh_Hans/LC_MESSAGES/django.po",
 }
 SKIP_DIRS = {".venv", ".git", "node_modules", "__pycache__", "bench", "staticfiles"}
 
