@@ -101,5 +101,7 @@ def test_inventory_admin_in_chinese(staff):
     html = staff.get("/admin/inventory/sku/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     for text in ("库存", "安全库存", "允许预售", "紫砂壶"):
         assert text in html
+    StockLevel.objects.update(on_hand=9)
+    services.reconciliation_run()
     html = staff.get("/admin/inventory/reconciliationdiff/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "修正所选差异" in html
+    assert "修正所选差异" in html and "流水合计 ≠ 在库" in html
