@@ -1,8 +1,4 @@
-"""Fixtures for the rules suite: realistic incoming orders and a controllable reservation outcome.
-
-The rules app relies only on inventory's ReservationOutcome dataclass (the inventory engineer builds
-real reservations in parallel), so these tests choose the outcome instead of depending on stock rows.
-"""
+"""Fixtures for the rules suite: realistic incoming orders over real stock rows."""
 
 from __future__ import annotations
 
@@ -13,38 +9,51 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from inventory.services import ReservationOutcome
 from orders.channels.base import NormalizedLine, NormalizedOrder
 
 _ids = itertools.count(1)
 
 
-class StockStub:
+class RealStock:
+    """Real warehouse stock (ledger and levels) for the SKUs the test orders use: plenty, unless a
+    test sells a SKU out. The engine then sees the ReservationOutcome inventory really produces."""
+
+    CODES = ("SKU-TEA-1", "SKU-CUP-1")
+
     def __init__(self):
-        self.outcome = ReservationOutcome(is_complete=True)
+        from inventory.tests.factories import make_sku, make_warehouse, stock
 
-    def __call__(self, *, order):
-        return self.outcome
+        self.warehouse = make_warehouse("WH-RULES")
+        self.skus = {code: make_sku(code) for code in self.CODES}
+        for sku in self.skus.values():
+            stock(sku, self.warehouse, 1000)
+        self._refs = itertools.count(1)
+
+    def _move(self, code: str, kind: str, quantity: int) -> None:
+        from inventory.services import record_movement
+
+        record_movement(
+            warehouse_code=self.warehouse.code,
+            sku_code=code,
+            kind=kind,
+            quantity=quantity,
+            reference=f"rules-test-{next(self._refs)}",
+        )
+
+    def sold_out(self, code: str, *, presale: bool = False) -> None:
+        """Count the SKU at zero; with presale, orders for it may wait instead of being held."""
+        from inventory.models import Sku
+
+        Sku.objects.filter(code=code).update(presale_allowed=presale)
+        self._move(code, "count", 0)
+
+    def arrive(self, code: str, quantity: int) -> None:
+        self._move(code, "inbound", quantity)
 
 
 @pytest.fixture(autouse=True)
-def english(settings):
-    """Assertions read English admin text; the default language (zh-hans) is translated when compiled."""
-    from django.utils import translation
-
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def stock(monkeypatch):
-    """What reserving stock achieves for every order in the test (complete unless a test says otherwise)."""
-    import inventory.services
-
-    stub = StockStub()
-    monkeypatch.setattr(inventory.services, "reserve_for_order", stub)
-    return stub
+def stock(db):
+    return RealStock()
 
 
 def clean_order(**overrides) -> NormalizedOrder:

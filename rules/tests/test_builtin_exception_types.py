@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from inventory.services import ReservationOutcome
+from orders.channels.base import NormalizedLine
 from rules.models import BlacklistEntry, ExceptionTask
 from rules.services import raise_exception
 from rules.tests.conftest import clean_order, open_types, reload
@@ -74,19 +74,15 @@ def test_payment_pending_paid_less_than_due(ingest):
 
 
 def test_out_of_stock(ingest, stock):
-    stock.outcome = ReservationOutcome(
-        is_complete=False,
-        can_wait=False,
-        short_lines=[{"line_id": 1, "sku_code": "SKU-TEA-1", "requested": 1, "available": 0}],
-    )
+    stock.sold_out("SKU-TEA-1")
     task = assert_held_as(ingest(), "out_of_stock")
     assert "SKU-TEA-1" in task.note
     assert task.rule is None  # a system check
 
 
-def test_sku_unmatched(ingest, stock):
-    stock.outcome = ReservationOutcome(is_complete=False, can_wait=False, unmatched_lines=[991])
-    assert_held_as(ingest(), "sku_unmatched")
+def test_sku_unmatched(ingest, incoming):
+    lines = [NormalizedLine("1", "i9", "s9", "NO-SUCH-SKU", "未建档商品", 1, Decimal("150.00"))]
+    assert_held_as(ingest(incoming(lines=lines)), "sku_unmatched")
 
 
 @pytest.mark.parametrize(
@@ -161,11 +157,7 @@ def test_waybill_failed_raised_by_shipping(ingest):
 
 
 def test_presale_short_stock_waits_instead_of_exception(ingest, stock):
-    stock.outcome = ReservationOutcome(
-        is_complete=False,
-        can_wait=True,
-        short_lines=[{"line_id": 1, "sku_code": "SKU-TEA-1", "requested": 1, "available": 0}],
-    )
+    stock.sold_out("SKU-TEA-1", presale=True)
     order = ingest(is_presale=True)
     assert order.state == "awaiting_stock"
     assert open_types(order) == []
@@ -207,10 +199,10 @@ def test_manual_pause_is_not_released_by_a_recheck(ingest):
 def test_awaiting_stock_order_is_released_when_stock_arrives(ingest, stock):
     from rules.services import recheck_order
 
-    stock.outcome = ReservationOutcome(is_complete=False, can_wait=True)
+    stock.sold_out("SKU-TEA-1", presale=True)
     order = ingest(is_presale=True)
     assert order.state == "awaiting_stock"
-    stock.outcome = ReservationOutcome(is_complete=True)
+    stock.arrive("SKU-TEA-1", 5)
     decision = recheck_order(order_id=order.pk)
     assert decision.release is True
     assert reload(order).state == "ready"
@@ -219,7 +211,7 @@ def test_awaiting_stock_order_is_released_when_stock_arrives(ingest, stock):
 def test_cleared_hold_waiting_for_presale_stock_moves_to_awaiting_stock(ingest, stock, admin_client):
     from rules.services import exception_resolve
 
-    stock.outcome = ReservationOutcome(is_complete=False, can_wait=True)
+    stock.sold_out("SKU-TEA-1", presale=True)
     order = ingest(is_presale=True, buyer_message="预售什么时候发？")
     assert reload(order).state == "on_hold"  # the message must be read first
     task = ExceptionTask.objects.get(order=order, state="open")
