@@ -1,19 +1,22 @@
-"""Every locking queryset of the orders app. Lock order everywhere: order → lines → stock rows by pk."""
+"""Every locking queryset of the orders app. Lock order everywhere: order → lines → stock rows by pk.
+
+Only the order row is locked (`of=("self",)`): joining the channel must not lock the channel row,
+or every ingestion of one shop would queue behind the others."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from orders.models import Channel, Order
+from orders.models import Alert, Channel, Order
 
 
 def order_for_update(*, order_id: int) -> Order:
-    return Order.objects.select_for_update().select_related("channel").get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=order_id)
 
 
 def order_by_external_id_for_update(*, channel_id: int, external_id: str) -> Order | None:
     return (
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
         .select_related("channel")
         .filter(channel_id=channel_id, external_id=external_id)
         .first()
@@ -26,3 +29,7 @@ def orders_for_update(*, order_ids: list[int]) -> QuerySet[Order]:
 
 def channel_for_update(*, channel_id: int) -> Channel:
     return Channel.objects.select_for_update().get(pk=channel_id)
+
+
+def open_alert_for_update(*, key: str) -> Alert | None:
+    return Alert.objects.select_for_update().filter(key=key, resolved_at__isnull=True).order_by("pk").first()

@@ -412,7 +412,7 @@ def alert_raise(
     """Open an alert, or bump the open one with the same key."""
     now = timezone.now()
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().filter(key=key, resolved_at__isnull=True).first()
+        alert = locks.open_alert_for_update(key=key)
         if alert is None:
             try:
                 with transaction.atomic():
@@ -420,7 +420,7 @@ def alert_raise(
                         key=key, source=source, message=message, severity=severity, channel=channel
                     )
             except IntegrityError:
-                alert = Alert.objects.select_for_update().get(key=key, resolved_at__isnull=True)
+                alert = locks.open_alert_for_update(key=key)
         alert.count += 1
         alert.message = message
         alert.severity = severity

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from orders import locks
 from orders.models import Order, OrderEvent, OrderState
+from rules import locks as rule_locks
 from rules.errors import ResolveActionInvalid, ResolvePermissionDenied, TaskNotOpen, UnknownExceptionType
 from rules.models import (
     OVERRIDING_RESOLUTIONS,
@@ -238,7 +238,7 @@ def exception_resolve(
     if order_id is None:
         raise ResolveActionInvalid(f"Exception task {task_id} does not exist.")
     locks.order_for_update(order_id=order_id)  # lock order first, then its tasks
-    task = ExceptionTask.objects.select_for_update().select_related("exception_type").get(pk=task_id)
+    task = rule_locks.task_for_update(task_id=task_id)
     if task.state != TaskState.OPEN:
         raise TaskNotOpen(task_id=task.pk, state=task.state)
     if not can_resolve(task=task, actor=actor):
@@ -294,7 +294,7 @@ def exception_resolve(
 
 
 def _resolve_all_open(*, order_id: int, actor: AbstractBaseUser, resolution: str, note: str) -> None:
-    for task in ExceptionTask.objects.select_for_update().filter(order_id=order_id, state=TaskState.OPEN):
+    for task in rule_locks.open_tasks_for_update(order_id=order_id):
         _resolve(task=task, actor=actor, resolution=resolution, note=note)
 
 
@@ -340,13 +340,7 @@ def exceptions_escalate(*, now: datetime | None = None) -> int:
     supervisors, _created = Group.objects.get_or_create(name=SUPERVISOR_GROUP)
     escalated: dict[str, list[int]] = defaultdict(list)
     with transaction.atomic():
-        due = (
-            ExceptionTask.objects.select_for_update(skip_locked=True)
-            .filter(state=TaskState.OPEN, escalated_at__isnull=True)
-            .filter(Q(due_at__lt=now) | Q(assignee_user__isnull=True, assignee_group__isnull=True))
-            .select_related("exception_type")
-            .order_by("pk")
-        )
+        due = rule_locks.tasks_to_escalate_for_update(now=now)
         for task in due:
             task.assignee_group = supervisors
             task.escalated_at = now

@@ -1,0 +1,34 @@
+"""Every locking queryset of the rules app. Orders are locked first (orders.locks), then their
+tasks, always in primary-key order; only the task rows themselves are locked, never the shared
+exception-type rows they join."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from rules.models import ExceptionTask, TaskState
+
+
+def task_for_update(*, task_id: int) -> ExceptionTask:
+    return ExceptionTask.objects.select_for_update(of=("self",)).select_related("exception_type").get(pk=task_id)
+
+
+def open_tasks_for_update(*, order_id: int) -> QuerySet[ExceptionTask]:
+    return (
+        ExceptionTask.objects.select_for_update(of=("self",))
+        .filter(order_id=order_id, state=TaskState.OPEN)
+        .order_by("pk")
+    )
+
+
+def tasks_to_escalate_for_update(*, now: datetime) -> QuerySet[ExceptionTask]:
+    """Overdue or unassigned open tasks; rows another worker holds are skipped, not waited for."""
+    return (
+        ExceptionTask.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(state=TaskState.OPEN, escalated_at__isnull=True)
+        .filter(Q(due_at__lt=now) | Q(assignee_user__isnull=True, assignee_group__isnull=True))
+        .select_related("exception_type")
+        .order_by("pk")
+    )
