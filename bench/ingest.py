@@ -176,6 +176,15 @@ def main() -> None:
         from orders.models import Order
         from orders.tests.factories import make_channel
 
+        from inventory.services import record_movement
+        from inventory.tests.factories import make_sku, make_warehouse
+
+        # The orders' SKU is stocked, so they take the common path: reserved, checked, ready to print.
+        make_warehouse("BENCH")
+        make_sku("SKU-TEA-250", name="西湖龙井 250g")
+        record_movement(
+            warehouse_code="BENCH", sku_code="SKU-TEA-250", kind="inbound", quantity=10**7, reference="bench"
+        )
         rows = []
         for workers in args.workers:
             raw_channel, pipe_channel = make_channel(), make_channel()
