@@ -173,11 +173,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with BenchDatabase() as db:
-        from orders.models import Order
-        from orders.tests.factories import make_channel
-
         from inventory.services import record_movement
         from inventory.tests.factories import make_sku, make_warehouse
+        from orders.models import Order
+        from orders.tests.factories import make_channel
 
         # The orders' SKU is stocked, so they take the common path: reserved, checked, ready to print.
         make_warehouse("BENCH")
