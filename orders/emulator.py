@@ -21,6 +21,8 @@ Control endpoints (JSON):
     GET    /_emulator/orders?platform=…
     GET    /_emulator/shipments?platform=…
     GET    /_emulator/stock?platform=…
+    POST   /_emulator/stock      {platform, app_key, item_id, sku_id, quantity}  set the quantity the platform
+                                  shows (a seller editing it in the console): drift for reconciliation tests
     GET    /_emulator/calls?platform=…                  the last signed API calls (params as received)
     POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
                                   method?, path?, delay?, after?}  fail the next `count` matching calls
@@ -36,6 +38,14 @@ returns only the requested `fields` (pass `orders` etc. to get full trades); the
 with `taobao.trade.fullinfo.get`, as on the real platform. Already-shipped orders answer the
 platform's "already shipped" error where one exists (Taobao B04, Douyin 60110) and a generic
 business refusal elsewhere.
+
+Stock: the write APIs record a level per (platform, app_key, item, sku) in `stock_levels` (JD stock
+is per SKU, so its item part is ""); the read APIs the adapters' `fetch_stock` use answer from the
+same levels: `taobao.item.sku.get` / `taobao.item.seller.get`, `jingdong.stock.read.findSkuStock`,
+`pdd.goods.information.get`, `sku.stockNum` (Douyin), `open.item.get` (Kuaishou), manual
+`stock/get`. A SKU nobody pushed is unknown to the emulator: the read answers the platform's
+not-found error (the codes are invented, see each handler) rather than a made-up 0.
+`set_stock` / `POST /_emulator/stock` change a level without an API call, to inject drift.
 """
 
 from __future__ import annotations
@@ -244,6 +254,16 @@ class ChannelEmulator:
     def order(self, platform: str, order_id: str) -> dict[str, Any]:
         return self.book[platform_of(platform)][order_id]["order"]
 
+    def set_stock(self, platform: str, app_key: str, item_id: Any, sku_id: Any, quantity: int) -> None:
+        """Set the quantity the platform shows for one SKU, as a seller editing it in the platform's
+        console would: no API call, no entry in `stock_updates`. JD keys stock by SKU only."""
+        platform = platform_of(platform)
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
+        item = "" if platform == "jd" else str(item_id or "")
+        with self.lock:
+            self.stock_levels[(platform, app_key, item, str(sku_id or ""))] = int(quantity)
+
     def add_fault(self, platform: str, kind: str, count: int = 1, **options: Any) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
@@ -409,6 +429,17 @@ class ChannelEmulator:
         )
         return level
 
+    def _levels(self, platform: str, shop: Shop, *, item_id: Any = None, sku_id: Any = None) -> dict[tuple, int]:
+        """This shop's stock levels as {(item, sku): quantity}, filtered by item and/or sku id."""
+        return {
+            (i, s): q
+            for (p, k, i, s), q in self.stock_levels.items()
+            if p == platform
+            and k == shop.app_key
+            and (item_id is None or i == str(item_id))
+            and (sku_id is None or s == str(sku_id))
+        }
+
     # Taobao ---------------------------------------------------------------------------------
     def _taobao(self, api: str, req: Request) -> dict[str, Any]:
         params = req.params
@@ -452,6 +483,22 @@ class ChannelEmulator:
                         "item": {"num_iid": int(params["num_iid"]), "num": level, "modified": _now_s()}
                     }
                 }
+            if api == "taobao.item.sku.get":
+                _need(params, ("fields", "sku_id"), 40)
+                rows = self._levels("taobao", shop, item_id=params.get("num_iid"), sku_id=params["sku_id"])
+                if not rows:
+                    raise ApiError(15, "Remote service error", "isv.item-sku-not-exist")  # (u) invented
+                (item, sku), quantity = next(iter(rows.items()))
+                full = {"sku_id": int(sku) if sku.isdigit() else sku, "num_iid": item, "quantity": quantity}
+                fields = {f.strip() for f in params["fields"].split(",")}
+                return {"item_sku_get_response": {"sku": {k: v for k, v in full.items() if k in fields}}}
+            if api == "taobao.item.seller.get":
+                _need(params, ("fields", "num_iid"), 40)
+                rows = self._levels("taobao", shop, item_id=params["num_iid"])
+                if not rows:
+                    raise ApiError(15, "Remote service error", "isv.item-not-exist")  # (u) invented
+                num = rows.get((params["num_iid"], ""), sum(rows.values()))
+                return {"item_seller_get_response": {"item": {"num_iid": params["num_iid"], "num": num}}}
         raise ApiError(22, "Invalid method", "")
 
     def _taobao_ship(self, shop: Shop, params: dict[str, str]) -> dict[str, Any]:
@@ -532,6 +579,12 @@ class ChannelEmulator:
                 delta = api.endswith("increaseSkuStock")
                 self._record_stock("jd", shop, "", biz["skuId"], _int(biz["stockNum"], 0), delta=delta)
                 return {key: {"code": "0", "success": True}}
+            if api == "jingdong.stock.read.findSkuStock":
+                if biz.get("skuId") in (None, ""):
+                    raise ApiError("66", "missing skuId")
+                rows = self._levels("jd", shop, sku_id=c.text(biz["skuId"]))
+                stocks = [{"skuId": _id_value(sku), "stockNum": quantity} for (_item, sku), quantity in rows.items()]
+                return {key: {"code": "0", "skuStocks": stocks}}  # an unknown SKU: an empty list
         raise ApiError("67", f"Invalid method {api}")
 
     # PDD ------------------------------------------------------------------------------------
@@ -584,6 +637,18 @@ class ChannelEmulator:
                     "pdd", shop, params["goods_id"], params.get("sku_id"), _int(params["quantity"], 0), delta=is_delta
                 )
                 return {"goods_quantity_update_response": {"is_success": True}}
+            if api == "pdd.goods.information.get":
+                _need(params, ("goods_id",), 10000)
+                rows = self._levels("pdd", shop, item_id=params["goods_id"])
+                if not rows:
+                    raise ApiError(50001, "商品不存在")  # (u) invented code
+                skus = [{"sku_id": _id_value(s), "sku_quantity": q} for (_i, s), q in rows.items() if s]
+                goods = {
+                    "goods_id": _id_value(params["goods_id"]),
+                    "goods_quantity": rows.get((params["goods_id"], ""), sum(rows.values())),
+                    "sku_list": skus,
+                }
+                return {"goods_info_get_response": {"goods_info": goods}}
         raise ApiError(10001, f"unknown type {api}")
 
     # Douyin ---------------------------------------------------------------------------------
@@ -630,6 +695,14 @@ class ChannelEmulator:
                     idempotent_id=biz.get("idempotent_id", ""),
                 )
                 return _douyin_ok({"sku_id": biz["sku_id"], "stock_num": biz["stock_num"]})
+            if api == "sku.stockNum":
+                if biz.get("sku_id") in (None, ""):
+                    raise ApiError(40002, "缺少参数", "isv.missing-parameter:sku_id")
+                rows = self._levels("douyin", shop, sku_id=c.text(biz["sku_id"]))
+                if not rows:
+                    raise ApiError(50002, "业务处理失败", "isv.business-failed:sku-not-exist")  # (u) invented
+                (_item, sku), quantity = next(iter(rows.items()))
+                return _douyin_ok({"sku_id": _id_value(sku), "stock_num": quantity})
         raise ApiError(40004, f"unknown method {api}", "isv.parameter-invalid:method")
 
     def _douyin_ship(self, shop: Shop, api: str, biz: dict[str, Any]) -> dict[str, Any]:
@@ -720,6 +793,14 @@ class ChannelEmulator:
                 signed_change = change if _int(biz.get("changeType"), 1) == 1 else -change
                 self._record_stock("kuaishou", shop, biz.get("kwaiItemId"), biz.get("skuId"), signed_change, delta=True)
                 return {"result": 1}
+            if api == "open.item.get":
+                if biz.get("kwaiItemId") in (None, ""):
+                    raise ApiError(4000, "kwaiItemId is required")
+                rows = self._levels("kuaishou", shop, item_id=c.text(biz["kwaiItemId"]))
+                if not rows:
+                    raise ApiError(802100, "商品不存在")  # (u) invented code
+                skus = [{"kwaiSkuId": _id_value(sku), "skuStock": quantity} for (_item, sku), quantity in rows.items()]
+                return {"result": 1, "data": {"kwaiItemId": biz["kwaiItemId"], "skuInfos": skus}}
         raise ApiError(4000, f"unknown method {api}")
 
     # manual bridge --------------------------------------------------------------------------
@@ -769,6 +850,11 @@ class ChannelEmulator:
             if api == "stock/update":
                 self._record_stock("manual", shop, biz.get("item_id"), biz.get("sku_id"), _int(biz.get("quantity"), 0))
                 return {"code": "ok"}
+            if api == "stock/get":
+                key = ("manual", shop.app_key, c.text(biz.get("item_id")), c.text(biz.get("sku_id")))
+                if key not in self.stock_levels:
+                    raise ApiError("not_found", "no such sku")
+                return {"code": "ok", "quantity": self.stock_levels[key]}
         raise ApiError("bad_request", f"unknown action {api}")
 
     # control --------------------------------------------------------------------------------
@@ -810,6 +896,10 @@ class ChannelEmulator:
                 return Reply(
                     200, {"shipments": [s for s in self.shipments if not platform or s["platform"] == platform]}
                 )
+            if action == "stock" and req.method == "POST":
+                item, sku = data.get("item_id"), data.get("sku_id")
+                self.set_stock(platform, data["app_key"], item, sku, int(data["quantity"]))
+                return Reply(200, {"ok": True})
             if action == "stock":
                 levels = [
                     {"platform": p, "app_key": k, "item_id": i, "sku_id": s, "quantity": q}
@@ -902,6 +992,11 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _id_value(value: str) -> int | str:
+    """Ids back on the wire as the platforms send them: JSON numbers when numeric."""
+    return int(value) if value.isdigit() else value
 
 
 def _now_s() -> str:

@@ -28,7 +28,6 @@ from inventory.models import (
 )
 from inventory.services.changes import request_pushes, stock_changed
 from inventory.services.movements import movement_record_in_transaction
-from inventory.services.push import expected_quantities
 from inventory.services.reservation import release_reservations
 
 logger = logging.getLogger(__name__)
@@ -42,8 +41,9 @@ def _no_progress(items: Iterable, **kwargs) -> Iterable:
 
 def reconciliation_run(*, trigger: str = "command", progress: Progress | None = None) -> ReconciliationRun:
     """Compare (a) ledger sum vs on hand per level, (b) active reservations vs reserved per level and
-    vs open orders, (c) each listing's platform stock (adapter `fetch_stock` when it has one, else
-    what should be shown now) vs what OrderHub last pushed. Read-only apart from the run's rows."""
+    vs open orders, (c) each listing's stock as its platform reports it (adapter `fetch_stock`) vs
+    what OrderHub last pushed; a platform that cannot be read is a diff line with the error as its
+    note. Read-only apart from the run's rows (and the platforms' read APIs)."""
     progress = progress or _no_progress
     run = ReconciliationRun.objects.create(trigger=trigger)
     diffs: list[ReconciliationDiff] = []
@@ -128,6 +128,9 @@ def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: str) -
 
 
 def _channel_diffs(*, run: ReconciliationRun, progress: Progress) -> list[ReconciliationDiff]:
+    """Check (c): each enabled listing's quantity as the platform reports it (`adapter.fetch_stock`)
+    against what OrderHub last pushed. A listing whose platform cannot be read (platform error,
+    timeout, unknown SKU) gets a diff line saying so; one listing never stops the run."""
     from orders.channels import get_adapter
     from orders.channels.base import ChannelError
 
@@ -137,34 +140,26 @@ def _channel_diffs(*, run: ReconciliationRun, progress: Progress) -> list[Reconc
         .order_by("pk")
     )
     pending = set(StockPush.objects.values_list("listing_id", flat=True))
-    expected = expected_quantities(listings)
     diffs = []
     for listing in progress(listings, desc="listings", unit="listing"):
         if listing.pk in pending:  # a push is on its way: not a difference yet
             continue
-        reported, note = None, ""
+        pushed = listing.last_pushed_quantity
         try:
-            adapter = get_adapter(listing.channel)
-        except (LookupError, ImportError):
-            adapter = None
-        if adapter is not None and hasattr(adapter, "fetch_stock"):
-            try:
-                reported = adapter.fetch_stock(listing.platform_item_id, listing.platform_sku_id)
-                note = "platform reports"
-            except (ChannelError, OSError) as exc:
-                note = f"could not read platform stock ({exc}); compared with what should be shown"
-        if reported is not None:
-            pushed = listing.last_pushed_quantity
-            if pushed != reported:
-                diffs.append(_listing_diff(run, listing, expected=pushed, actual=reported, note=note))
-        elif listing.last_pushed_quantity != expected[listing.pk]:
-            note = note or "last pushed vs what should be shown now"
-            diffs.append(
-                _listing_diff(
-                    run, listing, expected=expected[listing.pk], actual=listing.last_pushed_quantity, note=note
-                )
-            )
+            reported = get_adapter(listing.channel).fetch_stock(listing.platform_item_id, listing.platform_sku_id)
+        except (ChannelError, LookupError, OSError, ValueError) as exc:
+            logger.warning("reconciliation could not read the stock of listing %s: %s", listing.pk, exc)
+            diffs.append(_listing_diff(run, listing, expected=pushed, actual=None, note=_read_failure(exc)))
+            continue
+        if reported != pushed:
+            diffs.append(_listing_diff(run, listing, expected=pushed, actual=reported, note="platform reports"))
     return diffs
+
+
+def _read_failure(exc: Exception) -> str:
+    code = getattr(exc, "code", "")
+    where = f" [{code}/{getattr(exc, 'sub_code', '')}]" if code else ""
+    return f"could not read platform stock: {type(exc).__name__}: {exc}{where}"
 
 
 def _listing_diff(run, listing, *, expected: int | None, actual: int | None, note: str) -> ReconciliationDiff:
@@ -188,8 +183,8 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
     reserved: the level's reserved is set to its active reservations (zero-quantity, ledger-only
       adjustment row as the audit);
     closed_order: the closed order's reservations are released;
-    channel: a fresh push is requested.
-    Lock order: diff rows → stock levels → reservations → push rows."""
+    channel: a fresh push is requested, starting from the figure the platform reported.
+    Lock order: diff rows → stock levels → reservations → push rows → listings."""
     diffs = locks.diffs_for_update(diff_ids=diff_ids)
     now = timezone.now()
     for diff in diffs:
@@ -201,7 +196,7 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
         elif diff.kind == DiffKind.CLOSED_ORDER:
             _correct_closed_order(diff)
         elif diff.kind == DiffKind.CHANNEL and diff.listing_id:
-            request_pushes(listing_ids=[diff.listing_id])
+            _correct_channel(diff)
         diff.corrected_at = now
         diff.corrected_by = actor
         diff.correction = movement
@@ -214,6 +209,16 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
             data={"diff_id": diff.pk, "movement_id": movement.pk if movement else None},
         )
     return diffs
+
+
+def _correct_channel(diff: ReconciliationDiff) -> None:
+    """Request a fresh push. When the platform's figure was read (actual ≥ 0), it becomes the listing's
+    last pushed quantity first: that is what the storefront shows, so Kuaishou's delta-only push
+    starts from it (a delta from the stale figure would be 0 and change nothing), and Douyin's
+    idempotent_id differs from the earlier push of the same figure (otherwise a replay, ignored)."""
+    request_pushes(listing_ids=[diff.listing_id])
+    if diff.actual >= 0:
+        ChannelListing.objects.filter(pk=diff.listing_id).update(last_pushed_quantity=diff.actual)
 
 
 def _correct_ledger(diff: ReconciliationDiff, actor) -> StockMovement | None:

@@ -8,20 +8,10 @@ def _no_task_broker(settings):
 
 
 @pytest.fixture
-def platform(monkeypatch):
-    """A real HTTP platform; channels with platform="manual" talk to it through http_platform.Adapter."""
-    from inventory.tests.http_platform import PlatformServer
-    from orders import channels
-
-    monkeypatch.setitem(channels.ADAPTER_MODULES, "manual", "inventory.tests.http_platform")
-    with PlatformServer() as server:
-        yield server
-
-
-@pytest.fixture
 def emulator():
-    """The channels branch's marketplace emulator (orders/emulator.py) on a free port: real HTTP,
-    real request signing, the real adapters."""
+    """The marketplace emulator (orders/emulator.py) on a free port: real HTTP, real request
+    signing, the real adapters. Push tests read `stock_updates`/`stock_levels`; reconciliation
+    tests inject platform-side drift with `set_stock` and failures with `add_fault`."""
     from orders.emulator import ChannelEmulator
 
     emu = ChannelEmulator("127.0.0.1", 0).start()

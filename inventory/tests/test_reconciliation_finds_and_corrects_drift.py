@@ -1,4 +1,5 @@
-"""Reconciliation finds injected drift of every kind; correcting the lines leaves zero diffs."""
+"""Reconciliation finds injected drift of every kind; correcting the lines leaves zero diffs.
+Check (c) reads each listing's stock back from the channels emulator through the real adapter."""
 
 from __future__ import annotations
 
@@ -11,36 +12,42 @@ from django.db.models import F
 from inventory import services
 from inventory.models import DiffKind, MovementKind, ReconciliationDiff, StockLevel, StockMovement
 from inventory.schedules import SCHEDULES, ensure_schedules
-from inventory.tests.factories import ingest, make_channel, make_listing, make_sku, make_warehouse, stock
+from inventory.tests.factories import ingest, make_listing, make_sku, make_warehouse, stock
 from orders.models import Order, OrderState
+
+ITEM = "700000000031"
 
 
 @pytest.fixture
-def clean(db, platform):
+def clean(emulated_channel):
     wh = make_warehouse("SH")
     a, b = make_sku("REC-A"), make_sku("REC-B")
     stock(a, wh, 10)
     stock(b, wh, 10)
-    channel = make_channel("manual", name="shop", api_base_url=f"{platform.url}/shop")
-    listing = make_listing(channel, a, "rec-a")
+    channel = emulated_channel("taobao", name="shop")
+    listing = make_listing(channel, a, "rec-a", platform_item_id=ITEM)
     ingest(channel, "R-1", [("rec-a", "", 2)])
     services.stock_push_drain()
     return wh, a, b, channel, listing
 
 
-def test_a_consistent_store_has_no_differences(clean):
+def test_a_consistent_store_has_no_differences(clean, emulator):
+    _wh, _a, _b, channel, _listing = clean
+    assert emulator.stock_levels[("taobao", channel.app_key, ITEM, "rec-a")] == 8  # what was pushed
     assert services.reconciliation_run().diff_count == 0
+    reads = [call for call in emulator.calls if call["api"] == "taobao.item.sku.get"]
+    assert len(reads) == 1  # check (c) asked the platform
 
 
-def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean, platform, django_user_model):
+def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean, emulator, django_user_model):
     _wh, a, b, channel, listing = clean
     StockLevel.objects.filter(sku=b).update(on_hand=F("on_hand") - 3)  # (a) someone wrote around the ledger
     StockLevel.objects.filter(sku=a).update(reserved=F("reserved") + 1)  # (b) reserved without a reservation
     stale = ingest(channel, "R-2", [("rec-a", "", 1)])
     Order.objects.filter(pk=stale.pk).update(state=OrderState.CANCELLED)  # (b) closed but still reserved
-    platform.stock[("shop", listing.platform_item_id, "rec-a")] = 99  # (c) the platform shows something else
+    emulator.set_stock("taobao", channel.app_key, ITEM, "rec-a", 99)  # (c) the platform shows something else
     services.stock_push_drain()  # (the R-2 reservation's push; then the platform is changed again)
-    platform.stock[("shop", listing.platform_item_id, "rec-a")] = 99
+    emulator.set_stock("taobao", channel.app_key, ITEM, "rec-a", 99)
 
     run = services.reconciliation_run(trigger="test")
     found = {(d.kind, d.expected, d.actual) for d in run.diffs.all()}
@@ -48,6 +55,7 @@ def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean,
     assert (DiffKind.RESERVED, 3, 4) in found
     assert (DiffKind.CLOSED_ORDER, 0, 1) in found
     assert (DiffKind.CHANNEL, 6, 99) in found
+    assert run.diffs.get(kind=DiffKind.CHANNEL).listing == listing
     assert run.diff_count == 4
 
     user = django_user_model.objects.create_user("ops")
@@ -61,11 +69,49 @@ def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean,
     )
     assert not ReconciliationDiff.objects.filter(run=run, corrected_at__isnull=True).exists()
     services.stock_push_drain()  # the channel line asked for a fresh push
+    # the platform shows the current figure again (10 on hand − 2 reserved once the stray reservations went)
+    assert emulator.stock_levels[("taobao", channel.app_key, ITEM, "rec-a")] == 8
 
     again = services.reconciliation_run(trigger="test")
     assert again.diff_count == 0, list(again.diffs.values("kind", "expected", "actual", "note"))
     assert StockLevel.objects.get(sku=b).on_hand == 7  # the level stood; the ledger caught up
     assert StockLevel.objects.get(sku=a).reserved == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "options", "error"),
+    [
+        ("http500", {}, "RetryableChannelError"),
+        ("timeout", {"delay": 1.5}, "RetryableChannelError"),
+        ("error_code", {"code": "27", "msg": "Invalid session"}, "PermanentChannelError"),
+    ],
+)
+def test_a_platform_that_cannot_be_read_is_a_diff_line_not_a_crash(clean, emulator, settings, fault, options, error):
+    _wh, _a, b, channel, listing = clean
+    settings.CHANNEL_HTTP_TIMEOUT = 0.5
+    other = make_listing(channel, b, "rec-b", platform_item_id=ITEM)
+    assert services.stock_push_sweep() == 1  # a new listing is pushed by the sweep
+    emulator.add_fault("taobao", fault, count=1, method="taobao.item.sku.get", **options)
+
+    run = services.reconciliation_run(trigger="test")  # the first read fails, the second succeeds
+    assert run.finished_at is not None and run.diff_count == 1
+    line = run.diffs.get()
+    assert (line.kind, line.listing, line.expected, line.actual) == (DiffKind.CHANNEL, listing, 8, -1)
+    assert line.note.startswith(f"could not read platform stock: {error}")
+    assert other.pk != listing.pk and not run.diffs.filter(listing=other).exists()  # the next listing was read
+
+    services.reconciliation_correct(diff_ids=[line.pk])  # "correct" = push again: harmless, and the platform answers
+    services.stock_push_drain()
+    assert services.reconciliation_run(trigger="test").diff_count == 0
+
+
+def test_a_sku_the_platform_does_not_know_is_a_diff_line(clean, emulator):
+    _wh, _a, b, channel, _listing = clean
+    lost = make_listing(channel, b, "rec-b", platform_item_id=ITEM, last_pushed_quantity=10)  # never reached it
+    run = services.reconciliation_run(trigger="test")
+    line = run.diffs.get()
+    assert (line.listing, line.expected, line.actual) == (lost, 10, -1)
+    assert "PermanentChannelError" in line.note and "isv.item-sku-not-exist" in line.note
 
 
 def test_reconcile_stock_command_reports_differences(clean):

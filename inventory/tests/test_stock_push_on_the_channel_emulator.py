@@ -81,3 +81,21 @@ def test_a_channel_failing_for_a_while_catches_up_once_it_recovers(everywhere, e
     assert (jd.last_pushed_quantity, jd.push_failures, jd.last_push_error) == (14, 0, "")
     assert not StockPush.objects.exists()
     assert services.reconciliation_run().diff_count == 0
+
+
+def test_reconciliation_reads_every_platform_and_a_correction_puts_drift_right(everywhere, emulator):
+    _sku, listings = everywhere
+    _inbound(9, "GRN-1")
+    services.stock_push_drain()
+    assert services.reconciliation_run().diff_count == 0  # each adapter's fetch_stock reads back 9
+    for platform, listing in listings.items():  # someone edits every storefront by hand
+        emulator.set_stock(platform, listing.channel.app_key, listing.platform_item_id, listing.platform_sku_id, 4)
+
+    run = services.reconciliation_run()
+    found = {(d.listing.channel.platform, d.expected, d.actual, d.note) for d in run.diffs.all()}
+    assert found == {(platform, 9, 4, "platform reports") for platform in PLATFORMS}
+
+    services.reconciliation_correct(diff_ids=list(run.diffs.values_list("pk", flat=True)))
+    services.stock_push_drain()
+    assert _levels(emulator) == dict.fromkeys(PLATFORMS, 9)  # Kuaishou too: its delta starts from the platform's 4
+    assert services.reconciliation_run().diff_count == 0

@@ -1,6 +1,7 @@
 """Every stock change leaves an outbox row per listing in its transaction; the drain pushes the
-coalesced figure to each listing's platform over real HTTP, retries with backoff, alerts after
-repeated failure, and catches up once the platform recovers."""
+coalesced figure to each listing's platform (the channels emulator: real adapters, real signed
+HTTP), retries with backoff, alerts after repeated failure, and catches up once the platform
+recovers."""
 
 from __future__ import annotations
 
@@ -11,76 +12,97 @@ from django.utils import timezone
 
 from inventory import services
 from inventory.models import ChannelListing, EventKind, InventoryEvent, StockPush
-from inventory.tests.factories import ingest, make_channel, make_listing, make_sku, make_warehouse
+from inventory.tests.factories import ingest, make_listing, make_sku, make_warehouse
+from orders.channels import douyin
+from orders.channels.base import StockUpdate
 from orders.models import Alert
 
 
 @pytest.fixture
-def shops(db, platform):
+def shops(emulated_channel):
     make_warehouse("SH")
     sku = make_sku("MUG-1")
-    channels = [make_channel("manual", name=n, api_base_url=f"{platform.url}/{n}") for n in ("tb", "jd", "dy")]
+    channels = [emulated_channel(p, name=n) for p, n in (("taobao", "tb"), ("jd", "jd"), ("douyin", "dy"))]
     listings = [
-        make_listing(channels[0], sku, "tb-mug"),
-        make_listing(channels[1], sku, "jd-mug", buffer_percent=10),
-        make_listing(channels[2], sku, "dy-mug", buffer_quantity=3),
+        make_listing(channels[0], sku, "tb-mug", platform_item_id="700000000041"),
+        make_listing(channels[1], sku, "jd-mug", platform_item_id="700000000042", buffer_percent=10),
+        make_listing(channels[2], sku, "dy-mug", platform_item_id="700000000043", buffer_quantity=3),
     ]
     return sku, channels, listings
+
+
+def updates(emulator, channel) -> list[dict]:
+    """The stock updates the platform accepted from this channel's shop, oldest first."""
+    return [u for u in emulator.stock_updates if u["app_key"] == channel.app_key]
+
+
+def pushed(emulator, channel) -> list[int]:
+    return [u["quantity"] for u in updates(emulator, channel)]
 
 
 def _inbound(quantity: int, ref: str) -> None:
     services.record_movement(warehouse_code="SH", sku_code="MUG-1", kind="inbound", quantity=quantity, reference=ref)
 
 
-def test_a_movement_is_pushed_to_every_listing_of_its_sku_after_its_buffer(shops, platform):
-    _sku, _channels, listings = shops
+def test_a_movement_is_pushed_to_every_listing_of_its_sku_after_its_buffer(shops, emulator):
+    _sku, (tb, jd, dy), listings = shops
     _inbound(20, "GRN-1")
     assert StockPush.objects.count() == 3  # written in the movement's transaction
     result = services.stock_push_drain()
     assert sorted(result.pushed) == sorted(lst.pk for lst in listings)
-    assert [(c["shop"], c["sku"], c["quantity"]) for c in platform.ok_calls("tb")] == [("tb", "tb-mug", 20)]
-    assert platform.ok_calls("jd")[-1]["quantity"] == 18  # 10 % held back
-    assert platform.ok_calls("dy")[-1]["quantity"] == 17  # 3 units held back
+    assert [(u["platform"], u["sku_id"], u["quantity"], u["delta"]) for u in updates(emulator, tb)] == [
+        ("taobao", "tb-mug", 20, False)
+    ]
+    assert pushed(emulator, jd)[-1] == 18  # 10 % held back
+    assert pushed(emulator, dy)[-1] == 17  # 3 units held back
     assert not StockPush.objects.exists()
     assert ChannelListing.objects.get(pk=listings[0].pk).last_pushed_quantity == 20
 
 
-def test_many_changes_coalesce_into_one_push_of_the_newest_figure(shops, platform):
+def test_many_changes_coalesce_into_one_push_of_the_newest_figure(shops, emulator):
+    _sku, (tb, _jd, dy), _listings = shops
     _inbound(5, "GRN-1")
     _inbound(5, "GRN-2")
     services.record_movement(warehouse_code="SH", sku_code="MUG-1", kind="outbound", quantity=2, reference="O-1")
     assert StockPush.objects.count() == 3
     services.stock_push_drain()
-    assert [c["quantity"] for c in platform.ok_calls("tb")] == [8]
-    assert platform.ok_calls("tb")[0]["last_pushed"] is None
+    assert pushed(emulator, tb) == [8]
+    # the first push carried no "last pushed" figure: Douyin's idempotent_id is derived from it
+    (first,) = updates(emulator, dy)
+    assert first["idempotent_id"] == douyin.idempotent_id(StockUpdate("700000000043", "dy-mug", 5, last_pushed=None))
 
 
-def test_a_reservation_at_ingestion_pushes_the_lower_figure(shops, platform):
-    _sku, channels, _ = shops
+def test_a_reservation_at_ingestion_pushes_the_lower_figure(shops, emulator):
+    _sku, (tb, jd, dy), _ = shops
     _inbound(10, "GRN-1")
     services.stock_push_drain()
-    ingest(channels[0], "T-1", [("tb-mug", "", 4)])
+    ingest(tb, "T-1", [("tb-mug", "", 4)])
     services.stock_push_drain()
-    assert [c["quantity"] for c in platform.ok_calls("jd")] == [9, 5]
-    assert platform.ok_calls("tb")[-1] == {
-        "shop": "tb",
-        "item": platform.ok_calls("tb")[-1]["item"],
-        "sku": "tb-mug",
-        "quantity": 6,
-        "last_pushed": 10,
-        "ok": True,
-    }
+    assert pushed(emulator, jd) == [9, 5]
+    last = updates(emulator, tb)[-1]
+    assert (last["platform"], last["item_id"], last["sku_id"], last["quantity"], last["delta"]) == (
+        "taobao",
+        "700000000041",
+        "tb-mug",
+        6,
+        False,
+    )
+    assert pushed(emulator, dy) == [7, 3]
+    # the second push carried the figure pushed before it (Douyin's idempotent_id is derived from it)
+    assert updates(emulator, dy)[-1]["idempotent_id"] == douyin.idempotent_id(
+        StockUpdate("700000000043", "dy-mug", 3, last_pushed=7)
+    )
 
 
-def test_a_failing_channel_is_visible_alerts_and_catches_up_once_it_recovers(shops, platform, settings):
-    _sku, _channels, listings = shops
+def test_a_failing_channel_is_visible_alerts_and_catches_up_once_it_recovers(shops, emulator, settings):
+    _sku, (tb, jd_channel, _dy), listings = shops
     settings.CHANNEL_ALERT_AFTER_FAILURES = 3
-    platform.fail["jd"] = 4
+    emulator.add_fault("jd", "http500", count=4)
     _inbound(10, "GRN-1")
     now = timezone.now()
     services.stock_push_drain(now=now)
     jd = ChannelListing.objects.get(pk=listings[1].pk)
-    assert jd.push_failures == 1 and "503" in jd.last_push_error
+    assert jd.push_failures == 1 and "http500" in jd.last_push_error
     row = StockPush.objects.get(listing=jd)
     assert row.attempts == 1 and row.next_attempt_at >= now + timedelta(seconds=29)
     assert services.stock_push_drain(now=now).pushed == []  # not due yet: backoff
@@ -94,18 +116,20 @@ def test_a_failing_channel_is_visible_alerts_and_catches_up_once_it_recovers(sho
     alert = Alert.objects.get(key=f"inventory:stock_push:listing:{jd.pk}", resolved_at__isnull=True)
     assert alert.count == 2  # raised at the 3rd failure, bumped at the 4th
     assert InventoryEvent.objects.filter(kind=EventKind.PUSH_FAILED, listing=jd).count() == 1
-    assert platform.ok_calls("tb")[-1]["quantity"] == 15
+    assert pushed(emulator, tb)[-1] == 15
+    assert pushed(emulator, jd_channel) == []  # every call so far failed
 
     now += services.backoff(4) + timedelta(seconds=1)
     assert services.stock_push_drain(now=now).pushed == [jd.pk]
     jd.refresh_from_db()
     assert (jd.last_pushed_quantity, jd.push_failures, jd.last_push_error) == (13, 0, "")
-    assert [c["quantity"] for c in platform.ok_calls("jd")] == [13]  # only the newest figure
+    assert pushed(emulator, jd_channel) == [13]  # only the newest figure
     assert not Alert.objects.filter(key=alert.key, resolved_at__isnull=True).exists()
     assert not StockPush.objects.exists()
 
 
-def test_a_change_during_a_push_leaves_the_row_for_the_next_drain(shops, platform):
+def test_a_change_during_a_push_leaves_the_row_for_the_next_drain(shops, emulator):
+    _sku, (tb, _jd, _dy), _ = shops
     _inbound(10, "GRN-1")
     claimed = services.push._claim(now=timezone.now(), limit=10)
     _inbound(1, "GRN-2")  # new token on every row
@@ -115,14 +139,15 @@ def test_a_change_during_a_push_leaves_the_row_for_the_next_drain(shops, platfor
         )
     assert StockPush.objects.count() == 3
     services.stock_push_drain()
-    assert platform.ok_calls("tb")[-1]["quantity"] == 11
+    assert pushed(emulator, tb)[-1] == 11
 
 
-def test_the_sweep_repushes_listings_left_behind(shops, platform):
+def test_the_sweep_repushes_listings_left_behind(shops, emulator):
+    _sku, (tb, _jd, _dy), _ = shops
     _inbound(7, "GRN-1")
     StockPush.objects.all().delete()  # a lost task and a lost row
     assert services.stock_push_sweep() == 3
-    assert platform.ok_calls("tb")[-1]["quantity"] == 7
+    assert pushed(emulator, tb)[-1] == 7
     assert services.stock_push_sweep() == 0  # nothing stale any more
 
 

@@ -194,3 +194,15 @@ class ChannelAdapter(abc.ABC):
 
     @abc.abstractmethod
     def update_stock(self, update: StockUpdate) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """The quantity the platform shows buyers now for one listing, read with the platform's own
+        stock/SKU read API (signed like every other call).
+
+        `platform_item_id` / `platform_sku_id` are the ids `update_stock` pushes to (an empty sku id
+        means an item without SKUs where the platform allows that). Used by reconciliation to find
+        drift between what OrderHub last pushed and what the storefront shows. Raises
+        `RetryableChannelError` for transport/limit trouble and `PermanentChannelError` otherwise,
+        including code "not_found" when the platform does not know the SKU."""
+        ...

@@ -211,6 +211,27 @@ def quantity(value: Any, field: str) -> int:
     return int(number)
 
 
+def stock_count(value: Any, what: str, payload: Any = None) -> int:
+    """A stock quantity read back from a platform: a non-negative integer. Anything else means the
+    reply is not what we expect, a PermanentChannelError (a person must look), not a PayloadError."""
+    if isinstance(value, bool) or value in (None, ""):
+        raise PermanentChannelError(f"{what}: no stock quantity in the reply", code="bad_reply", payload=payload)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        message = f"{what}: stock {value!r} is not a number"
+        raise PermanentChannelError(message, code="bad_reply", payload=payload) from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise PermanentChannelError(f"{what}: stock {value!r} is not an integer", code="bad_reply", payload=payload)
+    return int(number)
+
+
+def sku_not_found(platform: str, item_id: str, sku_id: str, payload: Any = None) -> PermanentChannelError:
+    return PermanentChannelError(
+        f"{platform} does not know item {item_id or '-'} sku {sku_id or '-'}", code="not_found", payload=payload
+    )
+
+
 def coupon(kind: str, name: str, amount: Decimal, line_id: str = "") -> dict[str, str]:
     """One entry of NormalizedOrder.coupons; line_id "" means the whole order."""
     return {"kind": kind, "name": name, "amount": money_str(amount), "line_id": line_id}

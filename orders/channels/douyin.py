@@ -264,9 +264,7 @@ class Adapter(c.PlatformAdapter):
         return self.call(*self.ship_params(request))
 
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
-        """Overwrite (`incremental=false`). `idempotent_id` is derived from the update itself, so a
-        retried outbox row is recognised as a replay while a later change gets a new id."""
-        key = f"{update.platform_item_id}:{update.platform_sku_id}:{update.quantity}:{update.last_pushed}"
+        """Overwrite (`incremental=false`) with `idempotent_id(update)`."""
         return self.call(
             "sku.syncStock",
             {
@@ -274,9 +272,24 @@ class Adapter(c.PlatformAdapter):
                 "sku_id": update.platform_sku_id,
                 "stock_num": update.quantity,
                 "incremental": False,
-                "idempotent_id": c.md5_hex(key),
+                "idempotent_id": idempotent_id(update),
             },
         )
+
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """`sku.stockNum` {sku_id} → `data.stock_num` (u: chosen over `sku.detail`; reply field).
+        Douyin sku ids are unique across products, so the product id is not sent."""
+        data = self.call("sku.stockNum", {"sku_id": platform_sku_id})
+        if not data or data.get("stock_num") is None:
+            raise c.sku_not_found("Douyin", platform_item_id, platform_sku_id, data)
+        return c.stock_count(data.get("stock_num"), f"Douyin sku {platform_sku_id}", data)
+
+
+def idempotent_id(update: StockUpdate) -> str:
+    """`sku.syncStock`'s idempotent_id, derived from the update itself: a retried outbox row is
+    recognised as a replay while a later change (new quantity or new last pushed) gets a new id."""
+    key = f"{update.platform_item_id}:{update.platform_sku_id}:{update.quantity}:{update.last_pushed}"
+    return c.md5_hex(key)
 
 
 def _int(value: Any) -> int | None:

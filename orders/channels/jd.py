@@ -263,6 +263,20 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError("JD stock update refused", code=c.text(body.get("code")), payload=body)
         return body
 
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """`jingdong.stock.read.findSkuStock` {skuId} → `skuStocks[]` rows; the row of this SKU's
+        `stockNum` (u: the reply's row fields). JD stock is per SKU: the item id is not sent."""
+        body = self.call("jingdong.stock.read.findSkuStock", {"skuId": c.text(platform_sku_id)})
+        rows = body.get("skuStocks")
+        if not isinstance(rows, list):
+            if error := self._api_result_error(body, "stock read"):
+                raise error
+            rows = []
+        row = next((r for r in rows if isinstance(r, dict) and c.text(r.get("skuId")) == platform_sku_id), None)
+        if row is None:
+            raise c.sku_not_found("JD", platform_item_id, platform_sku_id, body)
+        return c.stock_count(row.get("stockNum"), f"JD sku {platform_sku_id}", body)
+
 
 def _coupon_type(row: dict[str, Any]) -> str:
     """`"30-单品促销优惠"` → `"30"`."""

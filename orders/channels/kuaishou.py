@@ -289,6 +289,23 @@ class Adapter(c.PlatformAdapter):
             },
         )
 
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """`open.item.get` {kwaiItemId} → `data.skuInfos[]`, the row whose `kwaiSkuId` (or `skuId`) is
+        this SKU, its `skuStock` (u: chosen over `open.item.sku.get`; reply field names)."""
+        body = self.call("open.item.get", {"kwaiItemId": _id(platform_item_id)})
+        rows = c.dig(body, "data", "skuInfos", default=[])
+        row = next(
+            (
+                r
+                for r in rows
+                if isinstance(r, dict) and c.text(r.get("kwaiSkuId") or r.get("skuId")) == platform_sku_id
+            ),
+            None,
+        )
+        if row is None:
+            raise c.sku_not_found("Kuaishou", platform_item_id, platform_sku_id, body)
+        return c.stock_count(row.get("skuStock"), f"Kuaishou sku {platform_sku_id}", body)
+
 
 def _int(value: Any) -> int | None:
     try:

@@ -36,6 +36,8 @@ HMAC-SHA256(app_secret, "app_key=<k>&body=<raw body>&timestamp=<ts>") — see `s
     /orders/get    {"external_id"}                      → {"code": "ok", "order": order}
     /orders/ship   {"external_id", "tracking_number", "carrier_code", "line_ids"} → {"code": "ok"}
     /stock/update  {"item_id", "sku_id", "quantity"}    → {"code": "ok"}
+    /stock/get     {"item_id", "sku_id"}                → {"code": "ok", "quantity": N}
+                   (the quantity buyers see now; an unknown SKU answers code "not_found")
 
 Errors: {"code": "<text>", "message": "…", "retryable": bool}; `already_shipped` means done.
 A bridge pushes an order with OrderHub's webhook format, the same for every channel
@@ -226,3 +228,7 @@ class Adapter(c.PlatformAdapter):
             "stock/update",
             {"item_id": update.platform_item_id, "sku_id": update.platform_sku_id, "quantity": update.quantity},
         )
+
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        reply = self.call("stock/get", {"item_id": platform_item_id, "sku_id": platform_sku_id})
+        return c.stock_count(reply.get("quantity"), f"manual sku {platform_sku_id}", reply)

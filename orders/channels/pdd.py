@@ -219,6 +219,22 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError("PDD stock update refused", payload=body)
         return body
 
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """`pdd.goods.information.get` {goods_id} → `goods_info.sku_list[].sku_quantity` of this SKU,
+        or `goods_info.goods_quantity` for goods without a SKU id (u: chosen read API and reply fields;
+        the API is marked as superseded by `pdd.goods.detail.get`)."""
+        body = self.call("pdd.goods.information.get", {"goods_id": platform_item_id})
+        goods = body.get("goods_info")
+        if not goods:
+            raise c.sku_not_found("PDD", platform_item_id, platform_sku_id, body)
+        if not platform_sku_id:
+            return c.stock_count(goods.get("goods_quantity"), f"PDD goods {platform_item_id}", body)
+        rows = goods.get("sku_list") or []
+        row = next((r for r in rows if isinstance(r, dict) and c.text(r.get("sku_id")) == platform_sku_id), None)
+        if row is None:
+            raise c.sku_not_found("PDD", platform_item_id, platform_sku_id, body)
+        return c.stock_count(row.get("sku_quantity"), f"PDD sku {platform_sku_id}", body)
+
 
 def _int(value: Any) -> int | None:
     try:

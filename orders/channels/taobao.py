@@ -280,3 +280,21 @@ class Adapter(c.PlatformAdapter):
                 "type": 1,
             },
         )
+
+    def fetch_stock(self, platform_item_id: str, platform_sku_id: str) -> int:
+        """`taobao.item.sku.get` (fields `sku_id,num_iid,quantity`) for a SKU; an item without SKUs
+        is read with `taobao.item.seller.get` (fields `num_iid,num`) (u: the no-SKU read)."""
+        if not platform_sku_id:
+            body = self.call("taobao.item.seller.get", {"fields": "num_iid,num", "num_iid": platform_item_id})
+            item = body.get("item")
+            if not item:
+                raise c.sku_not_found("Taobao", platform_item_id, "", body)
+            return c.stock_count(item.get("num"), f"Taobao item {platform_item_id}", body)
+        body = self.call(
+            "taobao.item.sku.get",
+            {"fields": "sku_id,num_iid,quantity", "num_iid": platform_item_id or None, "sku_id": platform_sku_id},
+        )
+        sku = body.get("sku")
+        if not sku:
+            raise c.sku_not_found("Taobao", platform_item_id, platform_sku_id, body)
+        return c.stock_count(sku.get("quantity"), f"Taobao sku {platform_sku_id}", body)
