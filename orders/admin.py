@@ -197,6 +197,12 @@ class OrderAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False  # orders arrive through channels, never typed in
 
+    def get_readonly_fields(self, request, obj=None):
+        """Every field is read-only: a change goes through a service (transition buttons, the
+        exception to-do's resolve actions), which locks, audits and re-checks the order."""
+        model_fields = [f.name for f in Order._meta.fields if f.name not in self.exclude]
+        return [*self.readonly_fields, *(f for f in model_fields if f not in self.readonly_fields)]
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -245,7 +251,8 @@ class OrderAdmin(SimpleHistoryAdmin):
         return HttpResponseRedirect(change_url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        extra_context["show_save_and_add_another"] = False
         order = self.get_object(request, object_id)
         if order is not None:
             extra_context["transition_buttons"] = [
