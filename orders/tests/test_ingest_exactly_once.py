@@ -165,3 +165,40 @@ def test_buyer_message_added_later_puts_a_ready_order_on_hold_for_review(channel
     order = Order.objects.get()
     assert order.state == OrderState.ON_HOLD
     assert order.exception_tasks.filter(exception_type__code="remark_review").exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_twenty_concurrent_webhook_deliveries_make_one_order(live_server):
+    """The same signed delivery posted 20 times at once over HTTP: all accepted, one order
+    (row locks on PostgreSQL, IMMEDIATE transactions on SQLite)."""
+    import json
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+    from orders.tests.conftest import load_sample
+
+    channel = make_channel(platform="taobao")
+    body = json.dumps(load_sample("taobao_order.json"), ensure_ascii=False).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: webhook_signature(secret=channel.webhook_secret, timestamp=stamp, body=body),
+    }
+    url = f"{live_server.url}/api/v1/channels/{channel.pk}/webhook"
+    barrier = threading.Barrier(20)
+
+    def deliver(_):
+        barrier.wait(timeout=10)
+        return requests.post(url, data=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(deliver, range(20)))
+    assert [r.status_code for r in responses] == [202] * 20
+    assert sum(r.json()["created"] for r in responses) == 1
+    assert len({r.json()["order_id"] for r in responses}) == 1
+    assert Order.objects.filter(channel=channel).count() == 1
+    assert OrderLine.objects.filter(order__channel=channel).count() == 2
