@@ -353,10 +353,6 @@ SHIPPED_STATUSES = frozenset({SHIPPED, DELIVERED, COMPLETED})
 class PlatformAdapter(ChannelAdapter):
     """Behaviour shared by the marketplace adapters on top of the interface in base.py."""
 
-    @staticmethod
-    def extract_orders(response: Mapping[str, Any]) -> list[dict[str, Any]]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
     def parse_response(self, response: Mapping[str, Any]) -> list[NormalizedOrder]:
         """Every order in a list/detail response envelope, parsed."""
         return [self.parse_order(order) for order in self.extract_orders(response)]
