@@ -19,16 +19,16 @@ EXTRA_SKUS = (  # code, name, price: not in the emulator catalog, only sold thro
 )
 # code -> (stock in SH, stock in GZ, safety stock, presale allowed)
 STOCK_PLAN = {
-    "DEMO-TEE-WHT-L": (60, 40, 5, False),
-    "DEMO-TEE-BLK-M": (45, 30, 5, False),
-    "DEMO-SOCK-BLK-3P": (200, 100, 10, False),
-    "DEMO-CAP-NVY": (12, 0, 3, True),
-    "DEMO-MUG-350": (30, 20, 5, False),
-    "DEMO-BAG-CANVAS": (8, 4, 2, True),
-    "DEMO-TOWEL-GRY-2P": (80, 80, 10, False),
+    "DEMO-TEE-WHT-L": (600, 400, 20, False),
+    "DEMO-TEE-BLK-M": (450, 300, 20, False),
+    "DEMO-SOCK-BLK-3P": (2000, 1000, 50, False),
+    "DEMO-CAP-NVY": (40, 0, 10, True),  # runs low first: switches to presale
+    "DEMO-MUG-350": (300, 200, 20, False),
+    "DEMO-BAG-CANVAS": (30, 10, 8, True),
+    "DEMO-TOWEL-GRY-2P": (800, 800, 50, False),
     "DEMO-HOODIE-GRY-XL": (5, 0, 5, True),  # starts at its safety stock: on presale
-    "DEMO-TEA-LJ-250": (20, 0, 4, True),
-    "DEMO-VASE-QH": (3, 2, 1, False),
+    "DEMO-TEA-LJ-250": (200, 0, 10, True),
+    "DEMO-VASE-QH": (3, 2, 1, False),  # sells out: orders held as out_of_stock
 }
 
 
