@@ -60,6 +60,15 @@ UPDATABLE_FIELDS = (
     *RECEIVER_FIELDS,
 )
 CLOSED_PLATFORM_STATUSES = {PlatformStatus.CANCELLED, PlatformStatus.REFUNDED}
+# The platform says the parcel left without OrderHub (shipped from the platform's own console, or
+# before OrderHub was installed): never print it again; a person decides.
+SHIPPED_ELSEWHERE_STATUSES = {
+    PlatformStatus.PARTIALLY_SHIPPED,
+    PlatformStatus.SHIPPED,
+    PlatformStatus.DELIVERED,
+    PlatformStatus.COMPLETED,
+}
+SHIPPED_ELSEWHERE_REASON = "shipped outside OrderHub: check before shipping again"
 # Platform changes after which an open order is checked again (stock and rules).
 RECHECK_ON = {
     "address_changed",
@@ -109,7 +118,12 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     if created:
         _write_lines(order=order, incoming=incoming)
         _record(order=order, kind="received", to_state=order.state, note=f"via {source}")
-        _check_and_route(order=order, trigger="ingest", changes=set())
+        if incoming.platform_status in CLOSED_PLATFORM_STATUSES:
+            _cancel(order=order, actor=None, note=f"already closed on the platform ({incoming.platform_status_raw})")
+        elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES:
+            _hold_shipped_elsewhere(order=order, incoming=incoming)
+        else:
+            _check_and_route(order=order, trigger="ingest", changes=set())
         return IngestResult(order=order, created=True, changed=True)
 
     if _is_stale(order=order, incoming=incoming):
@@ -120,9 +134,21 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     _record(order=order, kind="platform_update", note=", ".join(sorted(changes)), data={"source": source})
     if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
         _cancel(order=order, actor=None, note=f"closed on the platform ({incoming.platform_status_raw})")
+    elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES and order.state in OPEN_STATES:
+        _hold_shipped_elsewhere(order=order, incoming=incoming)
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
         _check_and_route(order=order, trigger="platform_update", changes=changes)
     return IngestResult(order=order, created=False, changed=True, changes=changes)
+
+
+def _hold_shipped_elsewhere(*, order: Order, incoming: NormalizedOrder) -> None:
+    note = f"{SHIPPED_ELSEWHERE_REASON} ({incoming.platform_status_raw})"
+    if order.state != OrderState.ON_HOLD:
+        _transition(order=order, name="hold", actor=None, note=note, hold_reason=SHIPPED_ELSEWHERE_REASON)
+    elif SHIPPED_ELSEWHERE_REASON not in order.hold_reason:  # already held: say so first
+        order.hold_reason = f"{SHIPPED_ELSEWHERE_REASON}; {order.hold_reason}"[:200]
+        order.save(update_fields=["hold_reason", "updated_at"])
+        _record(order=order, kind="hold", from_state=order.state, to_state=order.state, note=note)
 
 
 def _lock_or_create(*, channel: Channel, incoming: NormalizedOrder, source: str) -> tuple[Order, bool]:

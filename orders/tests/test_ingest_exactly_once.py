@@ -202,3 +202,55 @@ def test_twenty_concurrent_webhook_deliveries_make_one_order(live_server):
     assert len({r.json()["order_id"] for r in responses}) == 1
     assert Order.objects.filter(channel=channel).count() == 1
     assert OrderLine.objects.filter(order__channel=channel).count() == 2
+
+
+@pytest.mark.django_db
+def test_order_first_seen_closed_is_stored_cancelled_and_never_printed(channel):
+    closed = make_incoming(platform_status="cancelled", platform_status_raw="TRADE_CLOSED_BY_TAOBAO")
+    result = ingest_order(channel=channel, incoming=closed, source="pull")
+    assert result.created
+    assert result.order.state == OrderState.CANCELLED
+
+
+@pytest.mark.django_db
+def test_order_first_seen_shipped_is_held_not_printed(channel):
+    shipped = make_incoming(platform_status="shipped", platform_status_raw="WAIT_BUYER_CONFIRM_GOODS")
+    order = ingest_order(channel=channel, incoming=shipped, source="pull").order
+    assert order.state == OrderState.ON_HOLD
+    assert order.hold_reason.startswith("shipped outside OrderHub")
+    assert not order.stock_reservations.exists()
+
+
+@pytest.mark.django_db
+def test_ready_order_shipped_from_the_platform_console_is_held(channel):
+    from inventory.tests.factories import make_sku, make_warehouse, stock
+
+    stock(make_sku("SKU-TEA-250"), make_warehouse("WH"), 5)
+    incoming = make_incoming()
+    assert ingest_order(channel=channel, incoming=incoming, source="pull").order.state == OrderState.READY
+    shipped = make_incoming(
+        external_id=incoming.external_id,
+        platform_status="shipped",
+        platform_status_raw="WAIT_BUYER_CONFIRM_GOODS",
+        modified_at=incoming.modified_at + timedelta(minutes=5),
+    )
+    ingest_order(channel=channel, incoming=shipped, source="pull")
+    order = Order.objects.get()
+    assert order.state == OrderState.ON_HOLD
+    assert "shipped outside OrderHub" in order.hold_reason
+
+
+@pytest.mark.django_db
+def test_held_order_shipped_from_the_platform_console_says_so_first(channel):
+    incoming = make_incoming()  # its SKU is unknown: held as sku_unmatched
+    ingest_order(channel=channel, incoming=incoming, source="pull")
+    shipped = make_incoming(
+        external_id=incoming.external_id,
+        platform_status="shipped",
+        platform_status_raw="WAIT_BUYER_CONFIRM_GOODS",
+        modified_at=incoming.modified_at + timedelta(minutes=5),
+    )
+    ingest_order(channel=channel, incoming=shipped, source="pull")
+    order = Order.objects.get()
+    assert order.state == OrderState.ON_HOLD
+    assert order.hold_reason.startswith("shipped outside OrderHub") and "sku_unmatched" in order.hold_reason
