@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from orders import locks
-from orders.channels.base import NormalizedOrder
+from orders.channels.base import NormalizedOrder, PayloadError
 from orders.errors import ChannelDisabled, OrderPermissionDenied, OrderTransitionNotAllowed
 from orders.models import (
     OPEN_STATES,
@@ -114,6 +115,7 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     """
     if not channel.enabled:
         raise ChannelDisabled(channel.pk)
+    validate_fits(incoming=incoming)
     order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
     if created:
         _write_lines(order=order, incoming=incoming)
@@ -139,6 +141,33 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
         _check_and_route(order=order, trigger="platform_update", changes=changes)
     return IngestResult(order=order, created=False, changed=True, changes=changes)
+
+
+MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
+MAX_QUANTITY = 2**31 - 1
+
+
+def validate_fits(*, incoming: NormalizedOrder) -> None:
+    """Refuse (PayloadError naming the field) what the database would refuse mid-transaction:
+    a too-long id or address, an amount or quantity out of range."""
+    for name in ("external_id", "platform_status_raw", "buyer_nick", "buyer_id", *RECEIVER_FIELDS, "receiver_zip"):
+        _fits(name, getattr(incoming, name), Order._meta.get_field(name).max_length)
+    for name in ("goods_amount", "postage", "discount_amount", "paid_amount"):
+        if abs(getattr(incoming, name)) > MAX_AMOUNT:
+            raise PayloadError(name, f"amount out of range (at most {MAX_AMOUNT})")
+    for index, line in enumerate(incoming.lines):
+        for name in ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "refund_status"):
+            _fits(f"lines[{index}].{name}", getattr(line, name), OrderLine._meta.get_field(name).max_length)
+        if not 0 < line.quantity <= MAX_QUANTITY:
+            raise PayloadError(f"lines[{index}].quantity", f"must be between 1 and {MAX_QUANTITY}")
+        for name in ("unit_price", "discount_amount", "paid_amount"):
+            if abs(getattr(line, name)) > MAX_AMOUNT:
+                raise PayloadError(f"lines[{index}].{name}", f"amount out of range (at most {MAX_AMOUNT})")
+
+
+def _fits(field: str, value: str, max_length: int | None) -> None:
+    if max_length and value and len(value) > max_length:
+        raise PayloadError(field, f"longer than {max_length} characters")
 
 
 def _hold_shipped_elsewhere(*, order: Order, incoming: NormalizedOrder) -> None:

@@ -176,3 +176,21 @@ def test_push_only_platforms_refuse_unsigned_native_push():
         f"/api/v1/channels/{channel.pk}/webhook", data=dumps(taobao_trade()), content_type="application/json"
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field_word"),
+    [
+        (["tid_str"], "9" * 80, "external_id"),
+        (["receiver_city"], "市" * 100, "receiver_city"),
+        (["orders", "order", 0, "outer_sku_id"], "X" * 100, "lines[0].sku_code"),
+        (["payment"], "123456789012.00", "paid_amount"),
+    ],
+    ids=["long-order-id", "long-city", "long-sku-code", "huge-amount"],
+)
+def test_values_the_database_cannot_hold_are_400_not_500(path, value, field_word):
+    channel = make_channel(platform="taobao")
+    response = post_signed(channel, dumps(_with(path, value, taobao_trade())))
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == field_word
+    assert not Order.objects.exists()
