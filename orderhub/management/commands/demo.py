@@ -77,14 +77,19 @@ class Command(BaseCommand):
                     process.kill()
 
     def _ensure_admin(self) -> None:
+        from django.contrib.auth.models import Group
+
         User = get_user_model()
-        if User.objects.filter(username="admin").exists():
+        admin = User.objects.filter(username="admin").first()
+        if admin is not None:
             self.stdout.write("admin user exists; its password is unchanged")
-            return
-        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        User.objects.create_superuser("admin", "admin@example.com", password)
-        shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else password
-        self.stdout.write(self.style.WARNING(f"created admin user 'admin' with password: {shown}  (shown once)"))
+        else:
+            password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            admin = User.objects.create_superuser("admin", "admin@example.com", password)
+            shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else password
+            self.stdout.write(self.style.WARNING(f"created admin user 'admin' with password: {shown}  (shown once)"))
+        # the demo's one user plays every role, so "My exceptions" shows every team's to-dos
+        admin.groups.add(*Group.objects.all())
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         self.stdout.write(f"starting {name}: {' '.join(command[1:])}")
