@@ -17,7 +17,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "orderhub.admin_site.OrderHubAdminConfig",  # django.contrib.admin with OrderHub's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

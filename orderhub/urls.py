@@ -1,13 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orderhub.views import healthz
-
-admin.site.site_header = _("OrderHub order hub")
-admin.site.site_title = _("OrderHub")
-admin.site.index_title = _("Operations console")
 
 api_v1 = [
     path("", include("orders.api.urls")),

@@ -96,3 +96,22 @@ def test_schema_and_offline_swagger_ui(admin_client):
     docs = admin_client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"drf_spectacular_sidecar/swagger-ui-dist" in docs.content
+
+
+def test_admin_index_opens_with_what_needs_attention(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import Order
+
+    channel = make_channel()
+    late = make_order_in_state(channel, OrderState.READY)
+    Order.objects.filter(pk=late.pk).update(ship_by=timezone.now() - timedelta(minutes=5))
+    make_order_in_state(channel, OrderState.ON_HOLD)
+    html = admin_client.get("/admin/").content.decode()
+    assert "OrderHub order hub" in html and "Operations console" in html
+    assert 'id="ops-summary"' in html
+    summary = admin_client.get("/admin/").context["summary"]
+    assert summary.overdue == 1
+    assert summary.by_state["on_hold"] >= 1
