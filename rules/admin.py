@@ -230,18 +230,18 @@ class InterceptRuleAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/rules/coverage.html", context)
 
-    @admin.action(description=_("Re-check open orders against the rules now"))
+    @admin.action(description=_("Re-check open orders against the rules now"), permissions=["change"])
     def recheck_open_orders(self, request, queryset):
         counts = services.recheck_open_orders(limit=2000)
         self.message_user(request, _("Re-checked open orders: %(counts)s") % {"counts": counts}, messages.SUCCESS)
 
-    @admin.action(description=_("Enable selected rules"))
+    @admin.action(description=_("Enable selected rules"), permissions=["change"])
     def enable_rules(self, request, queryset):
         for rule in queryset:  # one save each, so each change is in the rule's history
             rule.enabled = True
             rule.save()
 
-    @admin.action(description=_("Disable selected rules"))
+    @admin.action(description=_("Disable selected rules"), permissions=["change"])
     def disable_rules(self, request, queryset):
         for rule in queryset:
             rule.enabled = False
@@ -391,7 +391,7 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Re-check the orders of the selected tasks"))
+    @admin.action(description=_("Re-check the orders of the selected tasks"), permissions=["change"])
     def recheck_orders(self, request, queryset):
         order_ids = sorted(set(queryset.values_list("order_id", flat=True)))
         counts = services.recheck_open_orders(order_ids=order_ids)
