@@ -174,6 +174,7 @@ class StockPushAdmin(ReadOnlyAdmin):
 @admin.register(InventoryEvent)
 class InventoryEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "kind", "sku", "message"]
+    list_select_related = ["sku"]  # nullable: the admin's default select_related() skips it
     list_filter = ["kind"]
     search_fields = ["sku__code", "message"]
 
@@ -196,7 +197,11 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     inlines = [ReconciliationDiffInline]
     actions = ["run_now"]
 
-    @admin.action(description=_("Run a new reconciliation now"), permissions=["view"])
+    def has_run_permission(self, request):
+        # The admin never adds runs by hand (read-only), but starting one writes a run: add permission.
+        return request.user.has_perm("inventory.add_reconciliationrun")
+
+    @admin.action(description=_("Run a new reconciliation now"), permissions=["run"])
     def run_now(self, request, queryset):
         run = services.reconciliation_run(trigger="admin")
         self.message_user(
