@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -302,6 +303,10 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _receiver_max(name: str) -> int:
+    return Order._meta.get_field(name).max_length
+
+
 class ResolveForm(forms.Form):
     action = forms.ChoiceField(
         label=_("action"),
@@ -316,12 +321,18 @@ class ResolveForm(forms.Form):
         ],
     )
     note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    receiver_name = forms.CharField(label=_("receiver name"), required=False)
-    receiver_phone = forms.CharField(label=_("receiver phone"), required=False)
-    receiver_province = forms.CharField(label=_("province"), required=False)
-    receiver_city = forms.CharField(label=_("city"), required=False)
-    receiver_district = forms.CharField(label=_("district"), required=False)
-    receiver_address = forms.CharField(label=_("address"), required=False)
+    receiver_name = forms.CharField(label=_("receiver name"), required=False, max_length=_receiver_max("receiver_name"))
+    receiver_phone = forms.CharField(
+        label=_("receiver phone"), required=False, max_length=_receiver_max("receiver_phone")
+    )
+    receiver_province = forms.CharField(
+        label=_("province"), required=False, max_length=_receiver_max("receiver_province")
+    )
+    receiver_city = forms.CharField(label=_("city"), required=False, max_length=_receiver_max("receiver_city"))
+    receiver_district = forms.CharField(
+        label=_("district"), required=False, max_length=_receiver_max("receiver_district")
+    )
+    receiver_address = forms.CharField(label=_("address"), required=False, max_length=_receiver_max("receiver_address"))
     blacklist_kinds = forms.MultipleChoiceField(
         label=_("blacklist"), choices=BlacklistKind.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -469,4 +480,7 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
                         "state": Order.objects.values_list("state", flat=True).get(pk=task.order_id),
                     },
                 )
-        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:rules_exceptiontask_mine"))
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            next_url = reverse("admin:rules_exceptiontask_mine")
+        return HttpResponseRedirect(next_url)
