@@ -275,6 +275,7 @@ class ExceptionTypeAdmin(SimpleHistoryAdmin):
 class BlacklistEntryAdmin(SimpleHistoryAdmin):
     list_display = ("kind", "value", "enabled", "note", "created_by", "created_at")
     list_filter = ("kind", "enabled")
+    list_select_related = ("created_by",)  # nullable: the admin's default select_related() skips it
     search_fields = ("value", "normalized", "note")
     readonly_fields = ("created_by", "created_at")
 
@@ -366,7 +367,15 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         "resolved_at",
     )
     list_filter = ("state", "exception_type", "assignee_group", OverdueFilter, "resolution")
-    list_select_related = ("order", "order__channel", "exception_type", "rule", "assignee_user", "assignee_group")
+    list_select_related = (
+        "order",
+        "order__channel",
+        "exception_type",
+        "rule",
+        "assignee_user",
+        "assignee_group",
+        "resolved_by",
+    )
     search_fields = ("order__external_id", "order__buyer_nick", "note")
     readonly_fields = (
         "order",
