@@ -22,6 +22,7 @@ from orders.errors import OrderError
 from orders.models import Order
 from rules import selectors, services
 from rules.backtest import backtest_rule
+from rules.engine import get_ruleset
 from rules.errors import RulesError
 from rules.models import (
     BlacklistEntry,
@@ -445,12 +446,12 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         queryset = selectors.my_exceptions(user=request.user)
         total = queryset.count()
         tasks = list(queryset[:MY_EXCEPTIONS_PAGE])
+        blacklist = get_ruleset().blacklist
+        hits = selectors.latest_hits(tasks=tasks)
         rows = []
         for task in tasks:
-            facts = selectors.order_facts(order=task.order)
-            hit = (
-                RuleHit.objects.filter(order=task.order, rule=task.rule).order_by("-id").first() if task.rule else None
-            )
+            facts = selectors.order_facts(order=task.order, blacklist=blacklist)
+            hit = hits.get((task.order_id, task.rule_id))
             rows.append({"task": task, "order": task.order, "facts": facts, "hit": hit, "form": ResolveForm()})
         context = {
             **self.admin_site.each_context(request),
