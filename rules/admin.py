@@ -412,6 +412,16 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def revert_disabled(self, request, obj=None):
+        # State, resolution and resolver change only through the services (with the order): a revert to
+        # an older version would reopen a resolved task behind the order's back.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":  # simple-history only hides the button; refuse the save itself
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     @admin.action(description=_("Re-check the orders of the selected tasks"), permissions=["change"])
     def recheck_orders(self, request, queryset):
         order_ids = sorted(set(queryset.values_list("order_id", flat=True)))
