@@ -42,6 +42,13 @@ class WarehouseAdmin(SimpleHistoryAdmin):
     list_editable = ["priority", "active"]
     search_fields = ["code", "name"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "active" in form.changed_data:  # its stock joins or leaves what storefronts show
+            sku_ids = list(StockLevel.objects.filter(warehouse=obj).values_list("sku_id", flat=True))
+            if sku_ids:
+                services.sku_settings_changed(sku_ids=sku_ids)  # presale switch, listing flags, push
+
 
 class StockLevelInline(admin.TabularInline):
     model = StockLevel
