@@ -42,6 +42,13 @@ class WarehouseAdmin(SimpleHistoryAdmin):
     list_editable = ["priority", "active"]
     search_fields = ["code", "name"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "active" in form.changed_data:  # its stock joins or leaves what storefronts show
+            sku_ids = list(StockLevel.objects.filter(warehouse=obj).values_list("sku_id", flat=True))
+            if sku_ids:
+                services.sku_settings_changed(sku_ids=sku_ids)  # presale switch, listing flags, push
+
 
 class StockLevelInline(admin.TabularInline):
     model = StockLevel
@@ -174,6 +181,7 @@ class StockPushAdmin(ReadOnlyAdmin):
 @admin.register(InventoryEvent)
 class InventoryEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "kind", "sku", "message"]
+    list_select_related = ["sku"]  # nullable: the admin's default select_related() skips it
     list_filter = ["kind"]
     search_fields = ["sku__code", "message"]
 
@@ -196,7 +204,11 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     inlines = [ReconciliationDiffInline]
     actions = ["run_now"]
 
-    @admin.action(description=_("Run a new reconciliation now"), permissions=["view"])
+    def has_run_permission(self, request):
+        # The admin never adds runs by hand (read-only), but starting one writes a run: add permission.
+        return request.user.has_perm("inventory.add_reconciliationrun")
+
+    @admin.action(description=_("Run a new reconciliation now"), permissions=["run"])
     def run_now(self, request, queryset):
         run = services.reconciliation_run(trigger="admin")
         self.message_user(

@@ -126,6 +126,10 @@ class StockReservation(models.Model):
         return f"{self.sku_id}×{self.quantity} ({self.state})"
 
 
+# The largest figure the stock columns (on_hand, reserved, movement quantity and balance) can hold.
+QUANTITY_MAX = 2_147_483_647
+
+
 class MovementKind(models.TextChoices):
     INBOUND = "inbound", _("Inbound")
     OUTBOUND = "outbound", _("Outbound")

@@ -41,7 +41,7 @@ class CountedWidget(widgets.IntegerWidget):
             number = Decimal(text)
         except InvalidOperation:
             raise ValueError(_("Not a number: %(value)s.") % {"value": text}) from None
-        if number != number.to_integral_value() or number < 0:
+        if not number.is_finite() or number != number.to_integral_value() or number < 0:
             raise ValueError(_("A counted quantity is a whole number ≥ 0, not %(value)s.") % {"value": text})
         return int(number)
 
@@ -87,10 +87,22 @@ class StocktakeResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         self._batch = uuid.uuid4().hex[:12]
         self._user = kwargs.get("user")
+        self._counted_rows: dict[tuple[int, int], int] = {}  # (sku, warehouse) -> first row counting it
 
     def save_instance(self, instance, is_create, row, **kwargs):
         from inventory.services import movement_record_in_transaction
 
+        # A second count of one place would silently replace the first: refuse the file instead.
+        place = (instance.sku.pk, instance.warehouse.pk)
+        row_number = kwargs.get("row_number", 0)
+        first = self._counted_rows.setdefault(place, row_number)
+        if first != row_number:
+            raise ValidationError(
+                {
+                    "sku": _("%(sku)s at %(warehouse)s is already counted in row %(row)s; one row per place.")
+                    % {"sku": instance.sku.code, "warehouse": instance.warehouse.code, "row": first}
+                }
+            )
         try:
             result = movement_record_in_transaction(
                 warehouse_code=instance.warehouse.code,

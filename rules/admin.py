@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -21,6 +22,7 @@ from orders.errors import OrderError
 from orders.models import Order
 from rules import selectors, services
 from rules.backtest import backtest_rule
+from rules.engine import get_ruleset
 from rules.errors import RulesError
 from rules.models import (
     BlacklistEntry,
@@ -230,18 +232,18 @@ class InterceptRuleAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/rules/coverage.html", context)
 
-    @admin.action(description=_("Re-check open orders against the rules now"))
+    @admin.action(description=_("Re-check open orders against the rules now"), permissions=["change"])
     def recheck_open_orders(self, request, queryset):
         counts = services.recheck_open_orders(limit=2000)
         self.message_user(request, _("Re-checked open orders: %(counts)s") % {"counts": counts}, messages.SUCCESS)
 
-    @admin.action(description=_("Enable selected rules"))
+    @admin.action(description=_("Enable selected rules"), permissions=["change"])
     def enable_rules(self, request, queryset):
         for rule in queryset:  # one save each, so each change is in the rule's history
             rule.enabled = True
             rule.save()
 
-    @admin.action(description=_("Disable selected rules"))
+    @admin.action(description=_("Disable selected rules"), permissions=["change"])
     def disable_rules(self, request, queryset):
         for rule in queryset:
             rule.enabled = False
@@ -274,6 +276,7 @@ class ExceptionTypeAdmin(SimpleHistoryAdmin):
 class BlacklistEntryAdmin(SimpleHistoryAdmin):
     list_display = ("kind", "value", "enabled", "note", "created_by", "created_at")
     list_filter = ("kind", "enabled")
+    list_select_related = ("created_by",)  # nullable: the admin's default select_related() skips it
     search_fields = ("value", "normalized", "note")
     readonly_fields = ("created_by", "created_at")
 
@@ -302,6 +305,10 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _receiver_max(name: str) -> int:
+    return Order._meta.get_field(name).max_length
+
+
 class ResolveForm(forms.Form):
     action = forms.ChoiceField(
         label=_("action"),
@@ -316,12 +323,18 @@ class ResolveForm(forms.Form):
         ],
     )
     note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    receiver_name = forms.CharField(label=_("receiver name"), required=False)
-    receiver_phone = forms.CharField(label=_("receiver phone"), required=False)
-    receiver_province = forms.CharField(label=_("province"), required=False)
-    receiver_city = forms.CharField(label=_("city"), required=False)
-    receiver_district = forms.CharField(label=_("district"), required=False)
-    receiver_address = forms.CharField(label=_("address"), required=False)
+    receiver_name = forms.CharField(label=_("receiver name"), required=False, max_length=_receiver_max("receiver_name"))
+    receiver_phone = forms.CharField(
+        label=_("receiver phone"), required=False, max_length=_receiver_max("receiver_phone")
+    )
+    receiver_province = forms.CharField(
+        label=_("province"), required=False, max_length=_receiver_max("receiver_province")
+    )
+    receiver_city = forms.CharField(label=_("city"), required=False, max_length=_receiver_max("receiver_city"))
+    receiver_district = forms.CharField(
+        label=_("district"), required=False, max_length=_receiver_max("receiver_district")
+    )
+    receiver_address = forms.CharField(label=_("address"), required=False, max_length=_receiver_max("receiver_address"))
     blacklist_kinds = forms.MultipleChoiceField(
         label=_("blacklist"), choices=BlacklistKind.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -355,7 +368,15 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         "resolved_at",
     )
     list_filter = ("state", "exception_type", "assignee_group", OverdueFilter, "resolution")
-    list_select_related = ("order", "order__channel", "exception_type", "rule", "assignee_user", "assignee_group")
+    list_select_related = (
+        "order",
+        "order__channel",
+        "exception_type",
+        "rule",
+        "assignee_user",
+        "assignee_group",
+        "resolved_by",
+    )
     search_fields = ("order__external_id", "order__buyer_nick", "note")
     readonly_fields = (
         "order",
@@ -391,7 +412,17 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Re-check the orders of the selected tasks"))
+    def revert_disabled(self, request, obj=None):
+        # State, resolution and resolver change only through the services (with the order): a revert to
+        # an older version would reopen a resolved task behind the order's back.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":  # simple-history only hides the button; refuse the save itself
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    @admin.action(description=_("Re-check the orders of the selected tasks"), permissions=["change"])
     def recheck_orders(self, request, queryset):
         order_ids = sorted(set(queryset.values_list("order_id", flat=True)))
         counts = services.recheck_open_orders(order_ids=order_ids)
@@ -425,12 +456,12 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
         queryset = selectors.my_exceptions(user=request.user)
         total = queryset.count()
         tasks = list(queryset[:MY_EXCEPTIONS_PAGE])
+        blacklist = get_ruleset().blacklist
+        hits = selectors.latest_hits(tasks=tasks)
         rows = []
         for task in tasks:
-            facts = selectors.order_facts(order=task.order)
-            hit = (
-                RuleHit.objects.filter(order=task.order, rule=task.rule).order_by("-id").first() if task.rule else None
-            )
+            facts = selectors.order_facts(order=task.order, blacklist=blacklist)
+            hit = hits.get((task.order_id, task.rule_id))
             rows.append({"task": task, "order": task.order, "facts": facts, "hit": hit, "form": ResolveForm()})
         context = {
             **self.admin_site.each_context(request),
@@ -469,4 +500,7 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
                         "state": Order.objects.values_list("state", flat=True).get(pk=task.order_id),
                     },
                 )
-        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:rules_exceptiontask_mine"))
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            next_url = reverse("admin:rules_exceptiontask_mine")
+        return HttpResponseRedirect(next_url)

@@ -29,3 +29,8 @@ class ResolvePermissionDenied(RulesError):
 class ResolveActionInvalid(RulesError):
     def __init__(self, message: str):
         super().__init__(message)
+
+
+class BlacklistValueInvalid(RulesError):
+    def __init__(self, message: str):
+        super().__init__(message)

@@ -370,6 +370,13 @@ class BlacklistEntry(models.Model):
             raise ValidationError({"value": _("Nothing left to match after normalising.")})
         if self.kind == BlacklistKind.ADDRESS and len(self.normalized) < 4:
             raise ValidationError({"value": _("An address fragment needs at least 4 characters.")})
+        # The (kind, normalized) constraint is not checked by the admin form (normalized is not a form
+        # field): without this, a duplicate is an IntegrityError.
+        duplicate = (
+            BlacklistEntry.objects.filter(kind=self.kind, normalized=self.normalized).exclude(pk=self.pk).first()
+        )
+        if duplicate is not None:
+            raise ValidationError({"value": _("Already on the blacklist as “%(value)s”.") % {"value": duplicate.value}})
 
     @staticmethod
     def normalize(kind: str, value: str) -> str:

@@ -20,8 +20,10 @@ def my_exceptions(*, user, include_resolved: bool = False) -> QuerySet[Exception
     qs = ExceptionTask.objects.for_user(user)
     if not include_resolved:
         qs = qs.open()
-    return qs.select_related("order", "order__channel", "exception_type", "rule", "assignee_group").order_by(
-        "due_at", "id"
+    return (
+        qs.select_related("order", "order__channel", "exception_type", "rule", "assignee_group")
+        .prefetch_related("order__lines")  # the facts read each order's lines
+        .order_by("due_at", "id")
     )
 
 
@@ -35,10 +37,27 @@ def rule_hit_counts(*, rule_id: int, since: datetime | None = None) -> dict[str,
     return {"enforced": counts["n_enforced"] or 0, "shadow": counts["n_shadow"] or 0}
 
 
-def order_facts(*, order: Order) -> list[tuple[str, str, object]]:
-    """(name, label, value) of every fact for one order, as the engine sees it now."""
-    ctx = FactContext(order=order, now=timezone.now(), blacklist=get_ruleset().blacklist, trigger="view")
+def order_facts(*, order: Order, blacklist=None) -> list[tuple[str, str, object]]:
+    """(name, label, value) of every fact for one order, as the engine sees it now. A page showing
+    many orders passes the blacklist it read once (`get_ruleset().blacklist`)."""
+    if blacklist is None:
+        blacklist = get_ruleset().blacklist
+    ctx = FactContext(order=order, now=timezone.now(), blacklist=blacklist, trigger="view")
     return [(fact.name, str(fact.label), to_json(ctx.get(fact.name))) for fact in FACTS.values()]
+
+
+def latest_hits(*, tasks) -> dict[tuple[int, int], RuleHit]:
+    """(order id, rule id) -> the newest hit of that rule on that order, for the tasks' rules, in one query."""
+    pairs = {(task.order_id, task.rule_id) for task in tasks if task.rule_id}
+    if not pairs:
+        return {}
+    hits = RuleHit.objects.filter(
+        order_id__in={order_id for order_id, _ in pairs}, rule_id__in={rule_id for _, rule_id in pairs}
+    ).order_by("-id")
+    latest: dict[tuple[int, int], RuleHit] = {}
+    for hit in hits:
+        latest.setdefault((hit.order_id, hit.rule_id), hit)
+    return latest
 
 
 @dataclass

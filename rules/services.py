@@ -19,7 +19,13 @@ from django.utils import timezone
 from orders import locks
 from orders.models import Order, OrderEvent, OrderState
 from rules import locks as rule_locks
-from rules.errors import ResolveActionInvalid, ResolvePermissionDenied, TaskNotOpen, UnknownExceptionType
+from rules.errors import (
+    BlacklistValueInvalid,
+    ResolveActionInvalid,
+    ResolvePermissionDenied,
+    TaskNotOpen,
+    UnknownExceptionType,
+)
 from rules.models import (
     OVERRIDING_RESOLUTIONS,
     BlacklistEntry,
@@ -319,6 +325,12 @@ def _merge_target(*, order_id: int, target_id: Any) -> Order:
 
 @transaction.atomic
 def blacklist_add(*, kind: str, value: str, actor: AbstractBaseUser | None, note: str = "") -> BlacklistEntry:
+    limit = BlacklistEntry._meta.get_field("value").max_length
+    if len(value) > limit:
+        raise BlacklistValueInvalid(
+            f"A blacklist {kind} holds at most {limit} characters; this one has {len(value)}. "
+            "Add a shorter fragment in the blacklist admin."
+        )
     normalized = BlacklistEntry.normalize(kind, value)
     entry = BlacklistEntry.objects.filter(kind=kind, normalized=normalized).first()
     if entry is None:

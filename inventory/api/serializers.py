@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from inventory.models import MovementKind, StockLevel, StockMovement
+from inventory.models import QUANTITY_MAX, MovementKind, StockLevel, StockMovement
 
 
 class MovementInputSerializer(serializers.Serializer):
@@ -13,10 +13,19 @@ class MovementInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text=_("Merchant SKU code"))
     kind = serializers.ChoiceField(choices=MovementKind.choices)
     quantity = serializers.IntegerField(
-        help_text=_("inbound/outbound/return: units > 0; adjustment: signed change ≠ 0; count: counted units ≥ 0")
+        min_value=-QUANTITY_MAX,
+        max_value=QUANTITY_MAX,
+        help_text=_("inbound/outbound/return: units > 0; adjustment: signed change ≠ 0; count: counted units ≥ 0"),
     )
     reference = serializers.CharField(max_length=128, help_text=_("Unique per WMS event: replays are idempotent"))
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class LevelFilterSerializer(serializers.Serializer):
+    """Query parameters of the levels list: codes the columns can hold (no NUL bytes, bounded)."""
+
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    warehouse = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
 
 class MovementSerializer(serializers.ModelSerializer):

@@ -10,7 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory import selectors, services
-from inventory.api.serializers import MovementInputSerializer, MovementSerializer, StockLevelSerializer
+from inventory.api.serializers import (
+    LevelFilterSerializer,
+    MovementInputSerializer,
+    MovementSerializer,
+    StockLevelSerializer,
+)
 from inventory.errors import MovementConflict, MovementInvalid
 
 
@@ -81,5 +86,8 @@ class StockLevelListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        params = self.request.query_params
-        return selectors.stock_level_list(sku_code=params.get("sku"), warehouse_code=params.get("warehouse"))
+        params = LevelFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.stock_level_list(
+            sku_code=params.validated_data.get("sku"), warehouse_code=params.validated_data.get("warehouse")
+        )

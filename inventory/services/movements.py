@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from inventory import locks
 from inventory.errors import MovementConflict, MovementInvalid
 from inventory.models import (
+    QUANTITY_MAX,
     ChannelListing,
     EventKind,
     InventoryEvent,
@@ -107,6 +108,8 @@ def movement_record_in_transaction(
         errors["quantity"] = ["An adjustment cannot be zero."]
     elif kind == MovementKind.COUNT and quantity < 0:
         errors["quantity"] = ["A counted quantity cannot be negative."]
+    if "quantity" not in errors and abs(quantity) > QUANTITY_MAX:
+        errors["quantity"] = [f"At most {QUANTITY_MAX} units in one movement."]
     if not reference:
         errors["reference"] = ["A reference is required (it makes the movement idempotent)."]
     if errors:
@@ -141,6 +144,12 @@ def movement_record_in_transaction(
                 f"Counted {counted} below the {level.reserved + _released_units(level)} units reserved; "
                 f"released the reservations of orders {released_orders} (they need stock again)."
             )
+        elif new_on_hand > QUANTITY_MAX:
+            errors["quantity"] = [
+                f"{level.on_hand} on hand at {warehouse.code} plus {delta} "
+                f"exceeds the {QUANTITY_MAX} units a level can hold."
+            ]
+            raise MovementInvalid(errors)
         elif new_on_hand < level.reserved:
             errors["quantity"] = [
                 f"Only {level.on_hand - level.reserved} available at {warehouse.code} "
