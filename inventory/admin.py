@@ -7,7 +7,6 @@ from django.contrib import admin, messages
 from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin, ImportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from inventory import services
 from inventory.models import (
@@ -23,6 +22,7 @@ from inventory.models import (
     Warehouse,
 )
 from inventory.resources import ReconciliationDiffResource, StockLevelResource, StocktakeResource
+from orderhub.admin_history import ReadOnlyHistoryAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,7 +37,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(SimpleHistoryAdmin):
+class WarehouseAdmin(ReadOnlyHistoryAdmin):
     list_display = ["code", "name", "priority", "active"]
     list_editable = ["priority", "active"]
     search_fields = ["code", "name"]
@@ -69,7 +69,7 @@ class ChannelListingInline(admin.TabularInline):
 
 
 @admin.register(Sku)
-class SkuAdmin(SimpleHistoryAdmin):
+class SkuAdmin(ReadOnlyHistoryAdmin):
     list_display = [
         "code",
         "name",
@@ -141,7 +141,7 @@ class StockReservationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChannelListing)
-class ChannelListingAdmin(SimpleHistoryAdmin):
+class ChannelListingAdmin(ReadOnlyHistoryAdmin):
     list_display = [
         "sku",
         "channel",

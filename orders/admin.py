@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
+from orderhub.admin_history import ReadOnlyHistoryAdmin
 from orders import gateway, selectors, services
 from orders.errors import OrderError
 from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState
@@ -98,7 +98,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Channel)
-class ChannelAdmin(SimpleHistoryAdmin):
+class ChannelAdmin(ReadOnlyHistoryAdmin):
     list_display = [
         "name",
         "platform",
@@ -151,7 +151,7 @@ class ChannelAdmin(SimpleHistoryAdmin):
     def short_error(self, obj: Channel) -> str:
         return (obj.last_pull_error[:80] + "…") if len(obj.last_pull_error) > 80 else obj.last_pull_error
 
-    @admin.action(description=_("Pull orders now"))
+    @admin.action(description=_("Pull orders now"), permissions=["change"])
     def pull_now(self, request, queryset):
         from django_q.tasks import async_task
 
@@ -171,7 +171,7 @@ class ChannelAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(SimpleHistoryAdmin):
+class OrderAdmin(ReadOnlyHistoryAdmin):
     change_form_template = "admin/orders/order/change_form.html"
     list_display = [
         "external_id",
@@ -311,7 +311,7 @@ class AlertAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Mark resolved"))
+    @admin.action(description=_("Mark resolved"), permissions=["change"])
     def resolve(self, request, queryset):
         n = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
         self.message_user(request, _("%(n)d alert(s) resolved.") % {"n": n})

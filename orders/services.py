@@ -346,6 +346,9 @@ def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str = 
 @transaction.atomic
 def order_update_receiver(*, order_id: int, actor: AbstractBaseUser | None, note: str = "", **fields: str) -> Order:
     """Correct the receiver (an exception to-do's "edit address"); the caller re-checks the order."""
+    for name, value in fields.items():
+        if name in RECEIVER_FIELDS:
+            _fits(name, value, Order._meta.get_field(name).max_length)
     order = locks.order_for_update(order_id=order_id)
     changed = {
         name: value for name, value in fields.items() if name in RECEIVER_FIELDS and getattr(order, name) != value

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from orderhub.admin_history import ReadOnlyHistoryAdmin
 from orders.errors import OrderError
 from orders.models import Order
 from rules import selectors, services
@@ -76,7 +76,7 @@ class RuleConditionInline(admin.TabularInline):
 
 
 @admin.register(InterceptRule)
-class InterceptRuleAdmin(SimpleHistoryAdmin):
+class InterceptRuleAdmin(ReadOnlyHistoryAdmin):
     inlines = [RuleConditionInline]
     list_display = (
         "name",
@@ -266,14 +266,14 @@ class RuleHitAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExceptionType)
-class ExceptionTypeAdmin(SimpleHistoryAdmin):
+class ExceptionTypeAdmin(ReadOnlyHistoryAdmin):
     list_display = ("code", "name", "default_group", "due_minutes", "is_system", "auto_clear")
     list_editable = ("default_group", "due_minutes")
     readonly_fields = ("code", "is_system")
 
 
 @admin.register(BlacklistEntry)
-class BlacklistEntryAdmin(SimpleHistoryAdmin):
+class BlacklistEntryAdmin(ReadOnlyHistoryAdmin):
     list_display = ("kind", "value", "enabled", "note", "created_by", "created_at")
     list_filter = ("kind", "enabled")
     list_select_related = ("created_by",)  # nullable: the admin's default select_related() skips it
@@ -353,7 +353,7 @@ class ResolveForm(forms.Form):
 
 
 @admin.register(ExceptionTask)
-class ExceptionTaskAdmin(SimpleHistoryAdmin):
+class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "due_at",
         "exception_type",
@@ -411,16 +411,6 @@ class ExceptionTaskAdmin(SimpleHistoryAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def revert_disabled(self, request, obj=None):
-        # State, resolution and resolver change only through the services (with the order): a revert to
-        # an older version would reopen a resolved task behind the order's back.
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":  # simple-history only hides the button; refuse the save itself
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     @admin.action(description=_("Re-check the orders of the selected tasks"), permissions=["change"])
     def recheck_orders(self, request, queryset):

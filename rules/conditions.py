@@ -7,17 +7,27 @@ nothing is evaluated as code.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from rules.facts import FACTS, Fact, FactType, parse_decimal
 
+logger = logging.getLogger(__name__)
+
 REGEX_MAX_LENGTH = 200
+# Rule regexes run inside ingestion: a pattern that backtracks catastrophically would stall order
+# intake. The `regex` module can time a search out; a pattern that needs longer than this on
+# adversarial text is refused at save, and at run time a search that times out counts as no match.
+REGEX_PROBE_TIMEOUT = 0.05
+REGEX_RUN_TIMEOUT = 0.05
+REGEX_PROBES = ("a" * 5000 + "!", "1" * 5000 + "!", "测" * 3000 + "!", " " * 5000 + "x", "ab" * 2500 + "!", "x" * 5000)
 TEXT_MAX_LENGTH = 200
 LIST_MAX_ITEMS = 200
 
@@ -146,9 +156,17 @@ def parse_value(fact: Fact, operator: str, raw: str) -> Any:
                 "value", _("A regular expression may have at most %(n)d characters.") % {"n": REGEX_MAX_LENGTH}
             )
         try:
-            return re.compile(pattern)
-        except re.error as exc:
+            compiled = regex.compile(pattern)
+        except regex.error as exc:
             raise ConditionError("value", _("Invalid regular expression: %(error)s") % {"error": exc}) from None
+        try:
+            for probe in REGEX_PROBES:
+                compiled.search(probe, timeout=REGEX_PROBE_TIMEOUT)
+        except TimeoutError:
+            raise ConditionError(
+                "value", _("This regular expression is too slow on long text (nested repetition?): simplify it.")
+            ) from None
+        return compiled
     return _scalar(fact, raw)
 
 
@@ -218,8 +236,7 @@ def _python_test(fact: Fact, operator: str, value: Any) -> Callable[[Any], bool]
         prefix = value.lower()
         return lambda v: v is not None and v.lower().startswith(prefix)
     if operator == "regex":
-        search = value.search
-        return lambda v: v is not None and search(v) is not None
+        return _regex_predicate(value)
     if operator == "lt":
         return lambda v: v is not None and v < value
     if operator == "lte":
@@ -302,3 +319,18 @@ def sql_condition(field: str, operator: str, raw: str) -> tuple[dict[str, Any], 
     if operator == "between":
         return annotations, q("gte", value[0]) & q("lte", value[1])
     return None
+
+
+def _regex_predicate(pattern) -> Callable[[Any], bool]:
+    def matches(v: Any) -> bool:
+        if v is None:
+            return False
+        try:
+            return pattern.search(v, timeout=REGEX_RUN_TIMEOUT) is not None
+        except TimeoutError:
+            logger.warning(
+                "rule regex %r timed out on a %d-character value; counted as no match", pattern.pattern, len(v)
+            )
+            return False
+
+    return matches

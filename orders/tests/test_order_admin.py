@@ -112,3 +112,43 @@ def test_order_form_is_read_only_so_changes_go_through_services(admin_client):
     admin_client.post(f"/admin/orders/order/{order.pk}/change/", {"receiver_address": "改过的地址"})
     order.refresh_from_db()
     assert order.receiver_address != "改过的地址"
+
+
+def test_history_can_be_read_but_never_reverted_past_the_state_machine(admin_client):
+    from orders.services import order_cancel
+
+    order = make_order_in_state(make_channel(), OrderState.READY)
+    order_cancel(order_id=order.pk, actor=None, note="buyer cancelled")
+    first = order.history.earliest()
+    url = f"/admin/orders/order/{order.pk}/history/{first.history_id}/"
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.post(url, {"state": "new"}).status_code == 403
+    order.refresh_from_db()
+    assert order.state == OrderState.CANCELLED
+
+
+def test_view_only_staff_cannot_queue_pulls_or_resolve_alerts(client):
+    from orders.models import Alert
+    from orders.services import alert_raise
+
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_channel", "view_alert"]))
+    client.force_login(viewer)
+    channel = make_channel()
+    alert = alert_raise(key="k", source="pull", message="boom", channel=channel)
+    page = client.get("/admin/orders/channel/").content.decode()
+    assert "pull_now" not in page
+    client.post("/admin/orders/alert/", {"action": "resolve", "_selected_action": [alert.pk]})
+    assert Alert.objects.get(pk=alert.pk).resolved_at is None
+
+
+def test_receiver_edit_refuses_values_longer_than_the_column():
+    from orders.channels.base import PayloadError
+    from orders.services import order_update_receiver
+
+    order = make_order_in_state(make_channel(), OrderState.ON_HOLD)
+    with pytest.raises(PayloadError) as info:
+        order_update_receiver(order_id=order.pk, actor=None, receiver_city="市" * 100)
+    assert info.value.field == "receiver_city"
+    order.refresh_from_db()
+    assert order.receiver_city == "杭州市"
