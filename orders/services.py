@@ -158,8 +158,8 @@ def validate_fits(*, incoming: NormalizedOrder) -> None:
     for index, line in enumerate(incoming.lines):
         for name in ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "refund_status"):
             _fits(f"lines[{index}].{name}", getattr(line, name), OrderLine._meta.get_field(name).max_length)
-        if not 0 < line.quantity <= MAX_QUANTITY:
-            raise PayloadError(f"lines[{index}].quantity", f"must be between 1 and {MAX_QUANTITY}")
+        if not 0 <= line.quantity <= MAX_QUANTITY:  # 0: a line with nothing to ship (kept, never reserved)
+            raise PayloadError(f"lines[{index}].quantity", f"must be between 0 and {MAX_QUANTITY}")
         for name in ("unit_price", "discount_amount", "paid_amount"):
             if abs(getattr(line, name)) > MAX_AMOUNT:
                 raise PayloadError(f"lines[{index}].{name}", f"amount out of range (at most {MAX_AMOUNT})")
