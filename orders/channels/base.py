@@ -152,6 +152,81 @@ class StockUpdate:
     last_pushed: int | None = None
 
 
+# ---- e-waybills (shared/channels/shipping.md) ----------------------------------------------
+class WaybillErrorCode:
+    """`ChannelError.code` values every adapter maps its platform's e-waybill refusals to, so the
+    shipping app can put a reason in plain words on the order (`waybill_failed`) or raise an alert."""
+
+    QUOTA_EXHAUSTED = "quota_exhausted"  # 电子面单余额不足
+    UNREACHABLE = "unreachable"  # 超区/停发: the carrier does not serve the receiver's address
+    NOT_SUBSCRIBED = "not_subscribed"  # sender address / branch not subscribed for this carrier
+    PICKED_UP = "picked_up"  # cancel refused: the carrier already collected the parcel
+    ALREADY_CANCELLED = "already_cancelled"
+    NOT_FOUND = "not_found"  # lookup: the platform knows no number for this parcel key / code
+    NOT_SUPPORTED = "not_supported"  # the channel has no e-waybill service (manual)
+    BAD_DATA = "bad_data"  # address too long, invalid phone, …
+
+
+@dataclass
+class WaybillAddress:
+    """A sender or receiver. For marketplace receivers the fields carry the platform's ciphertext
+    exactly as the order API returned it (the platform decrypts on its side); `cipher` carries the
+    extra ids some platforms want (Taobao `oaid`, the order's encrypted fields)."""
+
+    name: str
+    mobile: str
+    province: str
+    city: str
+    district: str
+    address: str
+    town: str = ""
+    cipher: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WaybillItem:
+    name: str
+    count: int
+
+
+@dataclass
+class WaybillRequest:
+    """One parcel to number. `parcel_key` is stored before the call and sent as the platform's
+    request/package id, so repeating the request can never take a second number."""
+
+    parcel_key: str
+    external_ids: list[str]  # platform order ids travelling in this parcel (several when merged, 合单)
+    carrier_code: str  # the platform's own code for the carrier
+    branch_code: str  # 网点 / net site / settlement code of the WaybillAccount
+    sender: WaybillAddress
+    receiver: WaybillAddress
+    items: list[WaybillItem]
+    weight_grams: int = 0
+    template_url: str = ""
+
+
+@dataclass
+class WaybillResult:
+    """The platform's answer for one parcel of a batch: a number and print payload, or `error`."""
+
+    parcel_key: str
+    tracking_number: str = ""
+    parent_tracking_number: str = ""  # multi-parcel mother number (ship, write back and track this one)
+    print_data: dict[str, Any] = field(default_factory=dict)  # encrypted payload as the platform returns it
+    error: ChannelError | None = None
+
+
+@dataclass
+class WaybillBranch:
+    """A subscribed branch (网点) or monthly account and what is left of its quota."""
+
+    carrier_code: str
+    branch_code: str
+    branch_name: str
+    quota: int | None  # None: the platform does not count (monthly/direct accounts)
+    sender: WaybillAddress | None = None
+
+
 class ChannelAdapter(abc.ABC):
     """Base class: one subclass per platform module. Subclasses set `platform`."""
 
@@ -206,3 +281,32 @@ class ChannelAdapter(abc.ABC):
         `RetryableChannelError` for transport/limit trouble and `PermanentChannelError` otherwise,
         including code "not_found" when the platform does not know the SKU."""
         ...
+
+    # e-waybills ------------------------------------------------------------------------------
+    #: largest batch the platform's get-number call accepts (shared/channels/shipping.md §1)
+    waybill_batch_size: ClassVar[int] = 10
+
+    def waybill_get(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
+        """Number up to `waybill_batch_size` parcels in one signed call, one result per request (same
+        order). A per-parcel refusal is that result's `error` (a `ChannelError` with a
+        `WaybillErrorCode`); a failure of the whole call raises. Same `parcel_key` → same number."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def waybill_lookup(self, request: WaybillRequest) -> WaybillResult:
+        """After a timeout: the number the platform already issued for `request.parcel_key`, read back
+        (or by repeating the call with the same key where that is the platform's idempotency rule).
+        Raises `PermanentChannelError(code=NOT_FOUND)` when none was issued."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def waybill_cancel(self, *, carrier_code: str, tracking_number: str, branch_code: str = "") -> None:
+        """Give a number back. Raises `PermanentChannelError(code=PICKED_UP)` after collection."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def waybill_print_data(self, *, carrier_code: str, tracking_number: str) -> dict[str, Any]:
+        """Fresh encrypted print data for a reprint (Cainiao query.by.waybillcode, JD pullData,
+        Douyin waybillApply; PDD/Kuaishou re-read it the way they allow)."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
+        """Subscribed branches with their remaining quota (search/subscribe APIs)."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
