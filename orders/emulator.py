@@ -516,7 +516,7 @@ class ChannelEmulator:
             if api == "taobao.logistics.offline.send":
                 return self._taobao_ship(shop, params)
             if api.startswith("cainiao.waybill.ii."):
-                return self._cainiao(api, shop, params)
+                return self._cloud_print("taobao", api, shop, params)
             if api == "taobao.logistics.companies.get":
                 companies = [
                     {"id": 500 + i, "code": code, "name": name, "reg_mail_no": ""}
@@ -574,53 +574,57 @@ class ChannelEmulator:
         )
         return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
 
-    def _cainiao(self, api: str, shop: Shop, params: dict[str, str]) -> dict[str, Any] | Reply:
-        """Cainiao cloud print through the TOP gateway: get (≤10 parcels, all or nothing), cancel,
-        search (branches and quota), query.by.waybillcode (print data for a reprint)."""
+    def _cloud_print(self, platform: str, api: str, shop: Shop, params: dict[str, str]) -> dict[str, Any] | Reply:
+        """Cainiao (`cainiao.waybill.ii.*`, through the TOP gateway) and PDD (`pdd.waybill.*`) share
+        one DTO: get (≤10 parcels, all or nothing), cancel, search (branches and quota),
+        query.by.waybillcode (print data for a reprint). Cainiao names the carrier `cp_code`, PDD
+        `wp_code`."""
+        pdd_ = platform == "pdd"
+        carrier_key, bad_args = ("wp_code", 10000) if pdd_ else ("cp_code", 40)
+        op = api.rsplit(".", 1)[1] if not api.endswith("query.by.waybillcode") else "query"
         key = api.replace(".", "_") + "_response"
         try:
-            if api == "cainiao.waybill.ii.get":
-                ask = _json_param(params, "param_waybill_cloud_print_apply_new_request", 40)
+            if op == "get":
+                ask = _json_param(params, "param_waybill_cloud_print_apply_new_request", bad_args)
                 dtos = ask.get("trade_order_info_dtos") or []
-                if not ask.get("cp_code") or not dtos:
-                    raise ApiError(
-                        40, "Missing required arguments:cp_code or trade_order_info_dtos", "isv.PARAM_INVALID"
-                    )
+                if not ask.get(carrier_key) or not dtos:
+                    raise ApiError(bad_args, f"参数错误: {carrier_key} and trade_order_info_dtos are required")
                 if len(dtos) > 10:
-                    raise ApiError(40, "trade_order_info_dtos: at most 10 per call", "isv.PARAM_INVALID")
-                parcels = [_cainiao_parcel(d) for d in dtos]
+                    raise ApiError(bad_args, "参数错误: trade_order_info_dtos: at most 10 per call")
+                parcels = [_cloud_print_parcel(d, bad_args) for d in dtos]
                 sender = c.dig(ask, "sender", "address", default={})
-                answers, delay = self._number("taobao", api, shop, ask["cp_code"], parcels, atomic=True, sender=sender)
+                answers, delay = self._number(
+                    platform, api, shop, ask[carrier_key], parcels, atomic=True, sender=sender
+                )
                 modules = [
                     {
                         "object_id": parcel.parcel_key,
                         "waybill_code": w.tracking_number,
                         "parent_waybill_code": w.parent_tracking_number,
-                        "cp_code": w.carrier,
-                        "print_data": _cainiao_print_data(w),
+                        carrier_key: w.carrier,
+                        "print_data": _cloud_print_data(platform, w),
                     }
                     for parcel, w in zip(parcels, answers, strict=True)
                     if isinstance(w, Waybill)
                 ]
                 return Reply(200, {key: {"modules": modules, "request_id": _request_id()}}, delay=delay)
-            if api == "cainiao.waybill.ii.cancel":
-                _need(params, ("cp_code", "waybill_code"), 40)
-                self.waybills.cancel("taobao", shop.app_key, params["cp_code"], params["waybill_code"])
+            if op == "cancel":
+                _need(params, (carrier_key, "waybill_code"), bad_args)
+                self.waybills.cancel(platform, shop.app_key, params[carrier_key], params["waybill_code"])
                 return {key: {"cancel_result": True}}
-            if api == "cainiao.waybill.ii.query.by.waybillcode":
-                queries = _json_param(params, "param_list", 40)
+            if op == "query":
+                queries = _json_param(params, "param_list", bad_args)
                 modules = []
                 for query in queries if isinstance(queries, list) else []:
-                    w = self.waybills.find(
-                        "taobao", shop.app_key, c.text(query.get("cp_code")), c.text(query.get("waybill_code"))
-                    )
-                    modules.append({"waybill_code": w.tracking_number, "print_data": _cainiao_print_data(w)})
+                    carrier, number = c.text(query.get(carrier_key)), c.text(query.get("waybill_code"))
+                    w = self.waybills.find(platform, shop.app_key, carrier, number)
+                    modules.append({"waybill_code": w.tracking_number, "print_data": _cloud_print_data(platform, w)})
                 return {key: {"modules": modules}}
-            if api == "cainiao.waybill.ii.search":
-                cols = {}
-                for branch in self.waybills.branches_of("taobao", shop.app_key, params.get("cp_code", "")):
+            if op == "search":
+                cols: dict[str, dict[str, Any]] = {}
+                for branch in self.waybills.branches_of(platform, shop.app_key, params.get(carrier_key, "")):
                     col = cols.setdefault(
-                        branch.carrier, {"cp_code": branch.carrier, "cp_type": 2, "branch_account_cols": []}
+                        branch.carrier, {carrier_key: branch.carrier, "branch_account_cols": [], "cp_type": 2}
                     )
                     col["branch_account_cols"].append(
                         {
@@ -636,8 +640,10 @@ class ChannelEmulator:
                 return {key: {"waybill_apply_subscription_cols": list(cols.values())}}
         except Refusal as refusal:
             named = f"object_id={refusal.parcel_key}: " if refusal.parcel_key else ""
+            if pdd_:
+                raise ApiError(50000, f"{named}{refusal}", PDD_REFUSALS[refusal.kind]) from None
             raise ApiError(15, f"{named}{refusal}", CAINIAO_REFUSALS[refusal.kind]) from None
-        raise ApiError(22, "Invalid method", "")
+        raise ApiError(bad_args, f"unknown method {api}")
 
     # JD -------------------------------------------------------------------------------------
     def _jd(self, api: str, req: Request) -> dict[str, Any]:
@@ -732,6 +738,13 @@ class ChannelEmulator:
                 if order is None:
                     raise ApiError(50001, "订单不存在")
                 return {"order_info_get_response": {"order_info": order}}
+            if api.startswith("pdd.waybill."):
+                return self._cloud_print("pdd", api, shop, params)
+            if api == "pdd.logistics.companies.get":
+                rows = [
+                    {"id": int(code), "logistics_company": name, "available": 1} for code, name in carrier_names("pdd")
+                ]
+                return {"logistics_companies_get_response": {"logistics_companies": rows}}
             if api == "pdd.logistics.online.send":
                 _need(params, ("order_sn", "logistics_id", "tracking_number"), 10000)
                 order = self._find("pdd", shop, params["order_sn"])
@@ -1108,6 +1121,18 @@ CAINIAO_REFUSALS = {
 }
 
 
+#: PDD error sub_codes for the e-waybill refusals (u: invented; the words carry the meaning)
+PDD_REFUSALS = {
+    "quota_exhausted": "waybill.balance-not-enough",
+    "unreachable": "waybill.address-unreachable",
+    "not_subscribed": "waybill.subscription-not-exist",
+    "picked_up": "waybill.already-collected",
+    "already_cancelled": "waybill.already-cancelled",
+    "not_found": "waybill.not-exist",
+    "bad_data": "waybill.param-invalid",
+}
+
+
 def _json_param(params: dict[str, Any], name: str, code: Any) -> Any:
     """A business parameter sent as JSON text (TOP, PDD, Kuaishou)."""
     try:
@@ -1120,13 +1145,13 @@ def _request_id() -> str:
     return f"{int(time.time() * 1000):x}"
 
 
-def _cainiao_parcel(dto: dict[str, Any]) -> Parcel:
+def _cloud_print_parcel(dto: dict[str, Any], bad_args: int) -> Parcel:
     """A Cainiao/PDD `trade_order_info_dtos` entry: the package id is the parcel key (else object_id)."""
     recipient = dto.get("recipient") or {}
     address = recipient.get("address") or {}
     key = c.text(c.dig(dto, "package_info", "id") or dto.get("object_id"))
     if not key:
-        raise ApiError(40, "Missing required arguments:object_id", "isv.PARAM_INVALID")
+        raise ApiError(bad_args, "参数错误: object_id is required", "isv.PARAM_INVALID")
     return Parcel(
         parcel_key=key,
         order_ids=[c.text(t) for t in c.dig(dto, "order_info", "trade_order_list", default=[])],
@@ -1138,16 +1163,16 @@ def _cainiao_parcel(dto: dict[str, Any]) -> Parcel:
     )
 
 
-def _cainiao_print_data(w: Waybill) -> str:
-    """Cainiao's `print_data`: JSON text {encryptedData, signature, templateURL, ver}."""
+def _cloud_print_data(platform: str, w: Waybill) -> str:
+    """`print_data` as JSON text: Cainiao {encryptedData, signature, templateURL, ver}; PDD the same
+    with `templateUrl` and its own version (u)."""
     label = w.print_data
+    if platform == "pdd":
+        template, version = {"templateUrl": label["template_url"]}, "3"
+    else:
+        template, version = {"templateURL": label["template_url"]}, "waybill_print_secret_version_1"
     return c.compact_json(
-        {
-            "encryptedData": label["encrypted"],
-            "signature": label["signature"],
-            "templateURL": label["template_url"],
-            "ver": "waybill_print_secret_version_1",
-        }
+        {"encryptedData": label["encrypted"], "signature": label["signature"], **template, "ver": version}
     )
 
 

@@ -30,6 +30,7 @@ from orders.channels.base import (
     PermanentChannelError,
     RetryableChannelError,
     WaybillAddress,
+    WaybillBranch,
     WaybillErrorCode,
     WaybillRequest,
     WaybillResult,
@@ -471,6 +472,53 @@ def address_of(sender: Any) -> WaybillAddress | None:
         town=text(sender.get("town")),
         address=text(sender.get("detail") or sender.get("address")),
     )
+
+
+def cloud_print_address(address: WaybillAddress, *, with_contact: bool) -> dict[str, Any]:
+    """Cainiao/PDD address DTO: {name, mobile, address {province, city, district, town, detail}}."""
+    place = non_empty(
+        {
+            "province": address.province,
+            "city": address.city,
+            "district": address.district,
+            "town": address.town,
+            "detail": address.address,
+        }
+    )
+    if not with_contact:
+        return place
+    return non_empty({"name": address.name, "mobile": address.mobile}) | {"address": place}
+
+
+def cloud_print_result(module: dict[str, Any]) -> WaybillResult:
+    """One `modules[]` entry (Cainiao and PDD share it): `print_data` arrives as JSON text."""
+    return WaybillResult(
+        parcel_key=text(module.get("object_id")),
+        tracking_number=text(module.get("waybill_code")),
+        parent_tracking_number=text(module.get("parent_waybill_code")),
+        print_data=json_object(module.get("print_data"), "print_data"),
+    )
+
+
+def subscription_branches(cols: list[dict[str, Any]], carrier_key: str) -> list[WaybillBranch]:
+    """`waybill_apply_subscription_cols[].branch_account_cols[]` (Cainiao `cp_code`, PDD `wp_code`):
+    one branch each, with its first shipping address; `quantity` is the numbers left (None when the
+    account does not count, e.g. a direct/monthly account)."""
+    branches = []
+    for col in cols:
+        for account in col.get("branch_account_cols") or []:
+            addresses = account.get("shipp_address_cols") or []
+            quantity = account.get("quantity")
+            branches.append(
+                WaybillBranch(
+                    carrier_code=text(col.get(carrier_key)),
+                    branch_code=text(account.get("branch_code")),
+                    branch_name=text(account.get("branch_name")),
+                    quota=None if quantity in (None, "", -1) else int(quantity),
+                    sender=address_of(addresses[0]) if addresses else None,
+                )
+            )
+    return branches
 
 
 class PlatformAdapter(ChannelAdapter):

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import re
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -25,21 +26,57 @@ from orders.channels.base import (
     WaybillRequest,
 )
 
-#: platform -> (the platform's code for ZTO (SF where noted), its get-number API, the print-data keys)
-PLATFORMS = {
-    "taobao": ("ZTO", "cainiao.waybill.ii.get", {"encryptedData", "signature", "templateURL", "ver"}),
-    "tmall": ("ZTO", "cainiao.waybill.ii.get", {"encryptedData", "signature", "templateURL", "ver"}),
+CAINIAO_PRINT = {"encryptedData", "signature", "templateURL", "ver"}
+PDD_CIPHER = {
+    "receiver_name": "~AgAAAAFakeName1~",
+    "receiver_phone": "~AgAAAAFakePhone1~",
+    "receiver_address": "~AgAAAAFakeAddress1~",
 }
-SF = {"taobao": "SF", "tmall": "SF"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """What differs per platform: its codes for ZTO and SF, its get-number API, the keys of its print
+    data, the receiver ciphertext its orders carry and an order id of its shape."""
+
+    zto: str
+    sf: str
+    get_api: str
+    print_keys: frozenset[str]
+    cipher: dict[str, str]
+    order_id: str
+
+
+CASES = {
+    "taobao": Case(
+        "ZTO",
+        "SF",
+        "cainiao.waybill.ii.get",
+        frozenset(CAINIAO_PRINT),
+        {"oaid": "1FakeOaid0001"},
+        "3301234500012345678",
+    ),
+    "tmall": Case(
+        "ZTO",
+        "SF",
+        "cainiao.waybill.ii.get",
+        frozenset(CAINIAO_PRINT),
+        {"oaid": "1FakeOaid0002"},
+        "3301234500012345679",
+    ),
+    "pdd": Case(
+        "115",
+        "44",
+        "pdd.waybill.get",
+        frozenset({"encryptedData", "signature", "templateUrl", "ver"}),
+        PDD_CIPHER,
+        "240308-123456789012345",
+    ),
+}
 NUMBER_SHAPE = re.compile(r"^78\d{12}$")  # ZTO-shaped
-RECEIVER_CIPHER = {
-    "taobao": {"oaid": "1FakeOaid0001"},
-    "tmall": {"oaid": "1FakeOaid0001"},
-}
 SENDER = WaybillAddress(
     name="", mobile="", province="上海市", city="上海市", district="浦东新区", address="科苑路 88 号"
 )
-ORDER_IDS = {"taobao": "3301234500012345678", "tmall": "3301234500012345679"}
 
 
 def account(adapter: ChannelAdapter, carrier: str):
@@ -58,11 +95,11 @@ def parcel(platform: str, key: str, branch, *, order: str = "", province: str = 
         city="杭州市",
         district="西湖区",
         address="文三路****号",
-        cipher=dict(RECEIVER_CIPHER[platform]),
+        cipher=dict(CASES[platform].cipher),
     )
     return WaybillRequest(
         parcel_key=key,
-        external_ids=[order or ORDER_IDS[platform]],
+        external_ids=[order or CASES[platform].order_id],
         carrier_code=branch.carrier_code,
         branch_code=branch.branch_code,
         sender=sender,
@@ -87,7 +124,7 @@ def emulated(platform: str) -> str:
     return "taobao" if platform == "tmall" else platform
 
 
-@pytest.fixture(params=list(PLATFORMS))
+@pytest.fixture(params=list(CASES))
 def platform(request) -> str:
     return request.param
 
@@ -97,8 +134,8 @@ def test_each_parcel_gets_one_carrier_shaped_number_and_the_same_key_gets_it_aga
     platform, channel_emulator, emulator_adapter
 ):
     adapter = emulator_adapter(platform)
-    branch = account(adapter, PLATFORMS[platform][0])
-    requests_ = [parcel(platform, f"P{n}", branch, order=f"{ORDER_IDS[platform][:-1]}{n}") for n in range(3)]
+    branch = account(adapter, CASES[platform].zto)
+    requests_ = [parcel(platform, f"P{n}", branch, order=f"{CASES[platform].order_id[:-1]}{n}") for n in range(3)]
     first = adapter.waybill_get(requests_)
     again = adapter.waybill_get(requests_)
     numbers = [r.tracking_number for r in first]
@@ -108,12 +145,12 @@ def test_each_parcel_gets_one_carrier_shaped_number_and_the_same_key_gets_it_aga
     assert len(set(numbers)) == 3
     assert [r.tracking_number for r in again] == numbers
     assert all(len(v) == 1 for v in issued(channel_emulator, emulated(platform)).values())
-    assert account(adapter, PLATFORMS[platform][0]).quota == branch.quota - 3
+    assert account(adapter, CASES[platform].zto).quota == branch.quota - 3
 
 
 def test_print_data_comes_with_the_number_and_again_for_a_reprint(platform, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier, _api, keys = PLATFORMS[platform]
+    carrier, keys = CASES[platform].zto, CASES[platform].print_keys
     branch = account(adapter, carrier)
     (result,) = adapter.waybill_get([parcel(platform, "PRINT-1", branch)])
     assert keys <= set(result.print_data)
@@ -124,7 +161,7 @@ def test_print_data_comes_with_the_number_and_again_for_a_reprint(platform, emul
 
 def test_a_second_parcel_of_one_order_on_a_multi_parcel_carrier_carries_the_parent_number(platform, emulator_adapter):
     adapter = emulator_adapter(platform)
-    branch = account(adapter, SF[platform])
+    branch = account(adapter, CASES[platform].sf)
     first, second = adapter.waybill_get([parcel(platform, "SPLIT-1", branch), parcel(platform, "SPLIT-2", branch)])
     assert first.tracking_number.startswith("SF") and second.tracking_number.startswith("SF")
     assert second.parent_tracking_number == first.tracking_number
@@ -132,7 +169,7 @@ def test_a_second_parcel_of_one_order_on_a_multi_parcel_carrier_carries_the_pare
 
 def test_batches_never_exceed_the_platforms_limit(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier, api, _keys = PLATFORMS[platform]
+    carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
     count = adapter.waybill_batch_size * 2 + 3
     results = adapter.waybill_get([parcel(platform, f"B{n}", branch) for n in range(count)])
@@ -144,7 +181,7 @@ def test_batches_never_exceed_the_platforms_limit(platform, channel_emulator, em
 # ---- timeouts --------------------------------------------------------------------------------
 def test_a_number_issued_before_a_timeout_is_looked_up_never_taken_twice(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform, timeout=0.5)
-    carrier, api, _keys = PLATFORMS[platform]
+    carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
     request = parcel(platform, "SLOW-1", branch)
     control(channel_emulator, "faults", platform=emulated(platform), kind="timeout_after_issue", method=api, delay=1.5)
@@ -157,7 +194,7 @@ def test_a_number_issued_before_a_timeout_is_looked_up_never_taken_twice(platfor
 
 def test_transport_trouble_is_retryable(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    branch = account(adapter, PLATFORMS[platform][0])
+    branch = account(adapter, CASES[platform].zto)
     channel_emulator.add_fault(emulated(platform), "http500")
     with pytest.raises(RetryableChannelError):
         adapter.waybill_get([parcel(platform, "T-1", branch)])
@@ -166,7 +203,7 @@ def test_transport_trouble_is_retryable(platform, channel_emulator, emulator_ada
 # ---- refusals ----------------------------------------------------------------------------------
 def test_an_exhausted_quota_refuses_every_parcel_in_the_platforms_words(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier = PLATFORMS[platform][0]
+    carrier = CASES[platform].zto
     branch = account(adapter, carrier)
     control(
         channel_emulator,
@@ -187,7 +224,7 @@ def test_an_exhausted_quota_refuses_every_parcel_in_the_platforms_words(platform
 
 def test_the_quota_exhausted_fault_refuses_the_whole_batch(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier, api, _keys = PLATFORMS[platform]
+    carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
     control(channel_emulator, "faults", platform=emulated(platform), kind="quota_exhausted", method=api)
     results = adapter.waybill_get([parcel(platform, "QF-1", branch), parcel(platform, "QF-2", branch)])
@@ -198,7 +235,7 @@ def test_the_quota_exhausted_fault_refuses_the_whole_batch(platform, channel_emu
 
 def test_an_unreachable_province_fails_only_its_parcels(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier, api, _keys = PLATFORMS[platform]
+    carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
     control(
         channel_emulator, "faults", platform=emulated(platform), kind="unreachable", method=api, province="西藏自治区"
@@ -220,7 +257,7 @@ def test_an_unreachable_province_fails_only_its_parcels(platform, channel_emulat
 
 def test_a_partial_batch_failure_holds_back_only_the_failed_parcels(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier, api, _keys = PLATFORMS[platform]
+    carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
     control(
         channel_emulator, "faults", platform=emulated(platform), kind="partial_failure", method=api, parcel_keys=["F-2"]
@@ -235,7 +272,7 @@ def test_a_partial_batch_failure_holds_back_only_the_failed_parcels(platform, ch
 
 def test_a_sender_branch_that_is_not_subscribed_is_refused(platform, emulator_adapter):
     adapter = emulator_adapter(platform)
-    branch = account(adapter, PLATFORMS[platform][0])
+    branch = account(adapter, CASES[platform].zto)
     stranger = dataclasses.replace(
         branch, branch_code="999999", sender=dataclasses.replace(branch.sender, address="不存在的仓库 1 号")
     )
@@ -245,7 +282,7 @@ def test_a_sender_branch_that_is_not_subscribed_is_refused(platform, emulator_ad
 
 def test_a_bad_signature_is_no_parcel_refusal(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    branch = account(adapter, PLATFORMS[platform][0])
+    branch = account(adapter, CASES[platform].zto)
     adapter.credentials.app_secret = "wrong"
     adapter.credentials.sign_secret = "wrong"
     with pytest.raises(PermanentChannelError) as caught:
@@ -257,7 +294,7 @@ def test_a_bad_signature_is_no_parcel_refusal(platform, channel_emulator, emulat
 # ---- cancel --------------------------------------------------------------------------------------
 def test_cancel_gives_the_number_back_once_and_is_refused_after_pickup(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier = PLATFORMS[platform][0]
+    carrier = CASES[platform].zto
     branch = account(adapter, carrier)
     kept, voided = adapter.waybill_get([parcel(platform, "C-1", branch), parcel(platform, "C-2", branch)])
     adapter.waybill_cancel(carrier_code=carrier, tracking_number=voided.tracking_number, branch_code=branch.branch_code)
@@ -280,7 +317,7 @@ def test_cancel_gives_the_number_back_once_and_is_refused_after_pickup(platform,
 
 def test_a_new_key_after_a_cancel_takes_a_new_number(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier = PLATFORMS[platform][0]
+    carrier = CASES[platform].zto
     branch = account(adapter, carrier)
     (old,) = adapter.waybill_get([parcel(platform, "R-1", branch)])
     adapter.waybill_cancel(carrier_code=carrier, tracking_number=old.tracking_number, branch_code=branch.branch_code)
@@ -294,7 +331,7 @@ def test_a_new_key_after_a_cancel_takes_a_new_number(platform, channel_emulator,
 # ---- branches and carriers ------------------------------------------------------------------------
 def test_branches_list_each_subscription_with_its_quota_and_sender_address(platform, emulator_adapter):
     adapter = emulator_adapter(platform)
-    carrier = PLATFORMS[platform][0]
+    carrier = CASES[platform].zto
     (branch,) = adapter.waybill_branches(carrier_code=carrier)
     assert branch.carrier_code == carrier
     assert branch.branch_code and branch.branch_name
@@ -307,7 +344,7 @@ def test_branches_list_each_subscription_with_its_quota_and_sender_address(platf
 def test_the_carrier_list_comes_from_the_platform(platform, channel_emulator, emulator_adapter):
     adapter = emulator_adapter(platform)
     carriers = {c.code: c.name for c in adapter.carriers()}
-    assert carriers[PLATFORMS[platform][0]] == "中通快递"
+    assert carriers[CASES[platform].zto] == "中通快递"
 
 
 # ---- platform specifics ------------------------------------------------------------------------
@@ -321,9 +358,26 @@ def test_cainiao_gets_the_receiver_as_oaid_and_tid_with_the_parcel_key_as_packag
     sent = json.loads(call["params"]["param_waybill_cloud_print_apply_new_request"])
     (dto,) = sent["trade_order_info_dtos"]
     assert dto["object_id"] == dto["package_info"]["id"] == "K-1"
-    assert dto["order_info"] == {"order_channels_type": "TM", "trade_order_list": [ORDER_IDS["tmall"]]}
-    assert dto["recipient"]["oaid"] == "1FakeOaid0001" and dto["recipient"]["tid"] == ORDER_IDS["tmall"]
+    assert dto["order_info"] == {"order_channels_type": "TM", "trade_order_list": [CASES["tmall"].order_id]}
+    assert (
+        dto["recipient"]["oaid"] == CASES["tmall"].cipher["oaid"] and dto["recipient"]["tid"] == CASES["tmall"].order_id
+    )
     assert sent["sender"]["address"]["detail"] == branch.sender.address
+
+
+def test_pdd_gets_the_receiver_as_the_orders_ciphertext(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("pdd")
+    branch = account(adapter, "115")
+    adapter.waybill_get([parcel("pdd", "K-2", branch)])
+    (call,) = [x for x in channel_emulator.calls if x["api"] == "pdd.waybill.get"]
+    sent = json.loads(call["params"]["param_waybill_cloud_print_apply_new_request"])
+    assert sent["wp_code"] == "115"
+    (dto,) = sent["trade_order_info_dtos"]
+    assert dto["object_id"] == dto["package_info"]["id"] == "K-2"
+    assert dto["order_info"] == {"order_channels_type": "PDD", "trade_order_list": [CASES["pdd"].order_id]}
+    assert dto["recipient"]["name"] == PDD_CIPHER["receiver_name"]
+    assert dto["recipient"]["mobile"] == PDD_CIPHER["receiver_phone"]
+    assert dto["recipient"]["address"]["detail"] == PDD_CIPHER["receiver_address"]
 
 
 def test_the_manual_channel_has_no_waybill_service():
