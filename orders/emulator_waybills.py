@@ -100,6 +100,7 @@ class Parcel:
     province: str = ""
     receiver_complete: bool = True  # name, phone and detail (ciphertext is fine) all present
     template_url: str = ""
+    aliases: tuple[str, ...] = ()  # other names a fault may use for it (Douyin: the bare pack_id)
 
 
 @dataclass
@@ -204,7 +205,8 @@ class WaybillDesk:
         if unreachable and (not unreachable.province or unreachable.province == parcel.province):
             return Refusal(WaybillErrorCode.UNREACHABLE, parcel.parcel_key, parcel.province)
         partial = fired.get("partial_failure")
-        if partial and (parcel.parcel_key in partial.parcel_keys or position in partial.positions):
+        names = {parcel.parcel_key, *parcel.aliases}
+        if partial and (names & set(partial.parcel_keys) or position in partial.positions):
             return Refusal(partial.code or WaybillErrorCode.BAD_DATA, parcel.parcel_key)
         if not parcel.receiver_complete:
             return Refusal(WaybillErrorCode.BAD_DATA, parcel.parcel_key)

@@ -394,7 +394,7 @@ def waybill_error(platform: str, error: ChannelError, *, known: Mapping[str, str
     if error.retryable or isinstance(error, AlreadyDoneError):
         return error
     platform_code = " ".join(x for x in (error.code, error.sub_code) if x)
-    kind = waybill_error_code(str(error), error.code, error.sub_code, known=known)
+    kind = waybill_error_code(str(error), error.code, error.sub_code, error.sub_code.rpartition(":")[2], known=known)
     if not kind:
         return error
     return PermanentChannelError(str(error), code=kind, sub_code=platform_code, payload=error.payload)

@@ -34,6 +34,13 @@ PDD_CIPHER = {
 }
 
 
+DOUYIN_CIPHER = {
+    "encrypt_post_receiver": "#FAKEreceiver1#",
+    "encrypt_post_tel": "#FAKEtel1#",
+    "encrypt_detail": "#FAKEdetail1#",
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """What differs per platform: its codes for ZTO and SF, its get-number API, the keys of its print
@@ -72,7 +79,24 @@ CASES = {
         PDD_CIPHER,
         "240308-123456789012345",
     ),
+    "douyin": Case(
+        "zhongtong",
+        "shunfeng",
+        "logistics.newCreateOrder",
+        frozenset({"track_no", "print_data", "sign", "template_url"}),
+        DOUYIN_CIPHER,
+        "6900000000000000001",
+    ),
 }
+
+
+def listed(platform: str, key: str, order: str = "") -> str:
+    """The emulator's listing key of a parcel: its platform key (Douyin: order id + pack_id)."""
+    if platform == "douyin":
+        return f"douyin:{order or CASES[platform].order_id}:{key}"
+    return f"{emulated(platform)}:{key}"
+
+
 NUMBER_SHAPE = re.compile(r"^78\d{12}$")  # ZTO-shaped
 SENDER = WaybillAddress(
     name="", mobile="", province="上海市", city="上海市", district="浦东新区", address="科苑路 88 号"
@@ -189,7 +213,7 @@ def test_a_number_issued_before_a_timeout_is_looked_up_never_taken_twice(platfor
         adapter.waybill_get([request])
     found = adapter.waybill_lookup(request)
     assert found.tracking_number
-    assert issued(channel_emulator, emulated(platform)) == {f"{emulated(platform)}:SLOW-1": [found.tracking_number]}
+    assert issued(channel_emulator, emulated(platform)) == {listed(platform, "SLOW-1"): [found.tracking_number]}
 
 
 def test_transport_trouble_is_retryable(platform, channel_emulator, emulator_adapter):
@@ -250,8 +274,8 @@ def test_an_unreachable_province_fails_only_its_parcels(platform, channel_emulat
     assert results[1].error.code == WaybillErrorCode.UNREACHABLE
     assert "超区" in str(results[1].error)
     assert set(issued(channel_emulator, emulated(platform))) == {
-        f"{emulated(platform)}:U-1",
-        f"{emulated(platform)}:U-3",
+        listed(platform, "U-1"),
+        listed(platform, "U-3"),
     }
 
 
@@ -324,8 +348,8 @@ def test_a_new_key_after_a_cancel_takes_a_new_number(platform, channel_emulator,
     (new,) = adapter.waybill_get([parcel(platform, "R-1b", branch)])
     assert new.tracking_number and new.tracking_number != old.tracking_number
     listing = issued(channel_emulator, emulated(platform))
-    assert listing[f"{emulated(platform)}:R-1"] == [old.tracking_number]
-    assert listing[f"{emulated(platform)}:R-1b"] == [new.tracking_number]
+    assert listing[listed(platform, "R-1")] == [old.tracking_number]
+    assert listing[listed(platform, "R-1b")] == [new.tracking_number]
 
 
 # ---- branches and carriers ------------------------------------------------------------------------
@@ -378,6 +402,23 @@ def test_pdd_gets_the_receiver_as_the_orders_ciphertext(channel_emulator, emulat
     assert dto["recipient"]["name"] == PDD_CIPHER["receiver_name"]
     assert dto["recipient"]["mobile"] == PDD_CIPHER["receiver_phone"]
     assert dto["recipient"]["address"]["detail"] == PDD_CIPHER["receiver_address"]
+
+
+def test_douyin_numbers_by_order_and_pack_id_with_the_receiver_ciphertext(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("douyin")
+    branch = account(adapter, "zhongtong")
+    long_key = "order-1234567890-parcel-1"
+    first, second = adapter.waybill_get([parcel("douyin", "K-3", branch), parcel("douyin", long_key, branch)])
+    (call,) = [x for x in channel_emulator.calls if x["api"] == "logistics.newCreateOrder"]
+    sent = call["params"]
+    assert sent["logistics_code"] == "zhongtong" and sent["net_info"] == {"net_code": branch.branch_code}
+    short, digest = sent["order_infos"]
+    assert short["order_id"] == CASES["douyin"].order_id and short["pack_id"] == "K-3"
+    assert len(digest["pack_id"]) == 15 and digest["pack_id"] != long_key[:15]
+    assert short["receiver_info"]["contact"] == {"name": "#FAKEreceiver1#", "mobile": "#FAKEtel1#"}
+    assert short["receiver_info"]["address"]["detail_address"] == "#FAKEdetail1#"
+    assert first.parcel_key == "K-3" and second.parcel_key == long_key
+    assert first.print_data["print_data"] and second.print_data["track_no"] == second.tracking_number
 
 
 def test_the_manual_channel_has_no_waybill_service():
