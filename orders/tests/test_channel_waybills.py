@@ -41,6 +41,13 @@ DOUYIN_CIPHER = {
 }
 
 
+KUAISHOU_CIPHER = {
+    "encryptedConsignee": "#KSname1#",
+    "encryptedMobile": "#KSmobile1#",
+    "encryptedAddress": "#KSaddress1#",
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """What differs per platform: its codes for ZTO and SF, its get-number API, the keys of its print
@@ -86,6 +93,14 @@ CASES = {
         frozenset({"track_no", "print_data", "sign", "template_url"}),
         DOUYIN_CIPHER,
         "6900000000000000001",
+    ),
+    "kuaishou": Case(
+        "9",
+        "4",
+        "open.express.ebill.get",
+        frozenset({"printData", "signature", "key", "version"}),
+        KUAISHOU_CIPHER,
+        "2400000000000001",
     ),
 }
 
@@ -176,9 +191,16 @@ def test_print_data_comes_with_the_number_and_again_for_a_reprint(platform, emul
     adapter = emulator_adapter(platform)
     carrier, keys = CASES[platform].zto, CASES[platform].print_keys
     branch = account(adapter, carrier)
-    (result,) = adapter.waybill_get([parcel(platform, "PRINT-1", branch)])
+    request = parcel(platform, "PRINT-1", branch)
+    (result,) = adapter.waybill_get([request])
     assert keys <= set(result.print_data)
-    reprint = adapter.waybill_print_data(carrier_code=carrier, tracking_number=result.tracking_number)
+    if platform == "kuaishou":  # no read by number: the same key answers the label again
+        with pytest.raises(PermanentChannelError) as caught:
+            adapter.waybill_print_data(carrier_code=carrier, tracking_number=result.tracking_number)
+        assert caught.value.code == WaybillErrorCode.NOT_SUPPORTED
+        reprint = adapter.waybill_lookup(request).print_data
+    else:
+        reprint = adapter.waybill_print_data(carrier_code=carrier, tracking_number=result.tracking_number)
     assert keys <= set(reprint)
     assert json.dumps(reprint, sort_keys=True) == json.dumps(result.print_data, sort_keys=True)
 
@@ -419,6 +441,23 @@ def test_douyin_numbers_by_order_and_pack_id_with_the_receiver_ciphertext(channe
     assert short["receiver_info"]["address"]["detail_address"] == "#FAKEdetail1#"
     assert first.parcel_key == "K-3" and second.parcel_key == long_key
     assert first.print_data["print_data"] and second.print_data["track_no"] == second.tracking_number
+
+
+def test_kuaishou_keys_each_parcel_by_request_id_and_sends_the_receiver_ciphertext(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("kuaishou")
+    branch = account(adapter, "9")
+    merged = dataclasses.replace(
+        parcel("kuaishou", "K-4", branch), external_ids=["2400000000000001", "2400000000000002"]
+    )
+    (result,) = adapter.waybill_get([merged])
+    (call,) = [x for x in channel_emulator.calls if x["api"] == "open.express.ebill.get"]
+    (ask,) = call["params"]["getEbillOrderRequest"]
+    assert ask["requestId"] == ask["packageCode"] == "K-4"
+    assert ask["tradeOrderCode"] == "2400000000000001" and ask["tradeOrderRemark"] == "2400000000000002"
+    assert ask["expressCompanyCode"] == "9" and ask["netSiteCode"] == branch.branch_code
+    assert ask["receiverContract"] == {"name": "#KSname1#", "mobile": "#KSmobile1#"}
+    assert ask["receiverAddress"]["detailAddress"] == "#KSaddress1#"
+    assert result.tracking_number.startswith("78") and result.print_data["printData"]
 
 
 def test_the_manual_channel_has_no_waybill_service():
