@@ -465,24 +465,32 @@ class ChannelEmulator:
 
     # e-waybills (orders/emulator_waybills.py decides; the handlers translate shapes) -------------
     def _waybill_faults(self, platform: str, api: str) -> dict[str, Fault]:
-        """The waybill faults that fire on this get-number call, by kind, consumed as they fire."""
+        """The waybill faults that may fire on this get-number call, by kind (the first of each)."""
         fired: dict[str, Fault] = {}
         for fault in [f for f in self.faults if f.kind in WAYBILL_FAULT_KINDS and f.matches(platform, api, "")]:
             if fault.after > 0:
                 fault.after -= 1
                 continue
             fired.setdefault(fault.kind, fault)
-            fault.count -= 1
-            if fault.count <= 0:
-                self.faults.remove(fault)
         return fired
 
     def _number(
         self, platform: str, api: str, shop: Shop, carrier: str, parcels: list[Parcel], *, atomic: bool, **where: Any
     ) -> tuple[list[Waybill | Refusal], float]:
-        """Find the branch (`branch_code=` or `sender=`) and number the parcels there."""
-        branch = self.waybills.branch_for(platform, shop.app_key, carrier, **where)
-        return self.waybills.issue(branch, parcels, self._waybill_faults(platform, api), atomic=atomic)
+        """Find the branch (`branch_code=` or `sender=`) and number the parcels there. A fault is
+        used up (its count) only by a call it changed: an unreachable province or a partial failure
+        waits for a parcel it names."""
+        faults = self._waybill_faults(platform, api)
+        used: set[str] = set()
+        try:
+            branch = self.waybills.branch_for(platform, shop.app_key, carrier, **where)
+            return self.waybills.issue(branch, parcels, faults, used, atomic=atomic)
+        finally:
+            for kind in used:
+                fault = faults[kind]
+                fault.count -= 1
+                if fault.count <= 0 and fault in self.faults:
+                    self.faults.remove(fault)
 
     # Taobao ---------------------------------------------------------------------------------
     def _taobao(self, api: str, req: Request) -> dict[str, Any]:
@@ -686,6 +694,14 @@ class ChannelEmulator:
                     missing = {"success": False, "numberCode": 10100040, "chineseErrCode": "订单不存在"}
                     return {key: {"code": "0", "orderDetailInfo": {"apiResult": {**ok, **missing}}}}
                 return {key: {"code": "0", "orderDetailInfo": {"apiResult": ok, "orderInfo": order}}}
+            if api in JD_WAYBILL_APIS:
+                return self._jd_waybill(api, shop, biz, key)
+            if api == "jingdong.delivery.logistics.get":
+                rows = [
+                    {"logistics_id": int(code), "logistics_name": name, "logistics_remark": "", "sequence": i}
+                    for i, (code, name) in enumerate(carrier_names("jd"))
+                ]
+                return {key: {"logistics_companies": {"logistics_list": rows}}}
             if api == "jingdong.pop.order.shipment":
                 order = self._find("jd", shop, c.text(biz.get("orderId")))
                 if order is None or order.get("orderState") not in ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY"):
@@ -708,6 +724,103 @@ class ChannelEmulator:
                 rows = self._levels("jd", shop, sku_id=c.text(biz["skuId"]))
                 stocks = [{"skuId": _id_value(sku), "stockNum": quantity} for (_item, sku), quantity in rows.items()]
                 return {key: {"code": "0", "skuStocks": stocks}}  # an unknown SKU: an empty list
+        raise ApiError("67", f"Invalid method {api}")
+
+    def _jd_waybill(self, api: str, shop: Shop, biz: dict[str, Any], key: str) -> dict[str, Any] | Reply:
+        """JD 无界: waybill.receive (one order per call), waybill.api.unbind (cancel), provider.sign.success
+        and vendor.stock.queryByProviderCode (branches, quota), printing.printData.pullData."""
+        content = biz.get("content") if isinstance(biz.get("content"), dict) else biz
+        try:
+            if api == "jingdong.ldop.alpha.waybill.receive":
+                order_key = c.text(content.get("vendorOrderCode"))
+                if not order_key or not content.get("providerCode") or not content.get("platformOrderNo"):
+                    return {
+                        key: {
+                            "resultInfo": {
+                                "statusCode": 1,
+                                "statusMessage": "参数错误: vendorOrderCode/providerCode/platformOrderNo",
+                            }
+                        }
+                    }
+                to = content.get("toAddress") or {}
+                parcel = Parcel(
+                    parcel_key=order_key,
+                    order_ids=c.text(content["platformOrderNo"]).split(","),
+                    province=c.text(to.get("provinceName")),
+                    receiver_complete=all(c.text(to.get(k)) for k in ("contact", "mobile", "address")),
+                )
+                (answer,), delay = self._number(
+                    "jd",
+                    api,
+                    shop,
+                    c.text(content["providerCode"]),
+                    [parcel],
+                    atomic=True,
+                    branch_code=c.text(content.get("branchCode") or content.get("settlementCode")),
+                )
+                data = {
+                    "platformOrderNo": content["platformOrderNo"],
+                    "waybillCodeList": [answer.tracking_number],
+                    "parentWaybillCode": answer.parent_tracking_number,  # type: ignore[union-attr]
+                }
+                return Reply(
+                    200, {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功", "data": data}}}, delay=delay
+                )
+            if api == "jingdong.ldop.alpha.waybill.api.unbind":
+                self.waybills.cancel(
+                    "jd", shop.app_key, c.text(content.get("providerCode")), c.text(content.get("waybillCode"))
+                )
+                return {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功"}}}
+            if api == "jingdong.ldop.alpha.provider.sign.success":
+                rows = [
+                    {
+                        "providerCode": b.carrier,
+                        "providerName": b.branch_name.removesuffix("上海浦东张江网点"),
+                        "branchCode": b.branch_code,
+                        "branchName": b.branch_name,
+                        "settlementCode": "",
+                        "address": {
+                            "provinceName": b.sender["province"],
+                            "cityName": b.sender["city"],
+                            "countryName": b.sender["district"],
+                            "countrysideName": b.sender["town"],
+                            "address": b.sender["detail"],
+                        },
+                    }
+                    for b in self.waybills.branches_of("jd", shop.app_key)
+                ]
+                return {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功", "data": rows}}}
+            if api == "jingdong.ldop.alpha.vendor.stock.queryByProviderCode":
+                branch = self.waybills.branch_for(
+                    "jd",
+                    shop.app_key,
+                    c.text(content.get("providerCode")),
+                    branch_code=c.text(content.get("branchCode")),
+                )
+                amount = -1 if branch.quota is None else branch.quota
+                data = {"providerCode": branch.carrier, "branchCode": branch.branch_code, "amount": amount}
+                return {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功", "data": data}}}
+            if api == "jingdong.printing.printData.pullData":
+                param = biz.get("param1") or {}
+                carrier = c.text(param.get("cpCode"))
+                rows = []
+                for info in param.get("wayBillInfos") or []:
+                    w = self.waybills.find("jd", shop.app_key, carrier, c.text(info.get("jdWayBillCode")))
+                    label = w.print_data
+                    rows.append(
+                        {
+                            "wayBillNo": w.tracking_number,
+                            "perPrintData": label["encrypted"],
+                            "tempUrl": label["template_url"],
+                            "signature": label["signature"],
+                        }
+                    )
+                return {key: {"returnType": {"code": 1, "message": "成功", "prePrintDatas": rows}}}
+        except Refusal as refusal:
+            code = JD_REFUSALS[refusal.kind]
+            if api == "jingdong.printing.printData.pullData":
+                return {key: {"returnType": {"code": int(code), "message": str(refusal)}}}
+            return {key: {"resultInfo": {"statusCode": int(code), "statusMessage": str(refusal)}}}
         raise ApiError("67", f"Invalid method {api}")
 
     # PDD ------------------------------------------------------------------------------------
@@ -1363,6 +1476,27 @@ def _kuaishou_parcel(ask: dict[str, Any]) -> Parcel:
         ),
         template_url=c.text(ask.get("templateUrl")),
     )
+
+
+JD_WAYBILL_APIS = frozenset(
+    {
+        "jingdong.ldop.alpha.waybill.receive",
+        "jingdong.ldop.alpha.waybill.api.unbind",
+        "jingdong.ldop.alpha.provider.sign.success",
+        "jingdong.ldop.alpha.vendor.stock.queryByProviderCode",
+        "jingdong.printing.printData.pullData",
+    }
+)
+#: JD 无界 refusal status codes (u: invented; JD's words carry the meaning)
+JD_REFUSALS = {
+    "quota_exhausted": "-1001",
+    "unreachable": "-1002",
+    "not_subscribed": "-1003",
+    "picked_up": "-1004",
+    "already_cancelled": "-1005",
+    "not_found": "-1006",
+    "bad_data": "-1007",
+}
 
 
 def _json_param(params: dict[str, Any], name: str, code: Any) -> Any:

@@ -172,13 +172,14 @@ class WaybillDesk:
 
     # numbers ------------------------------------------------------------------------------------
     def issue(
-        self, branch: Branch, parcels: list[Parcel], fired: dict[str, Any], *, atomic: bool
+        self, branch: Branch, parcels: list[Parcel], fired: dict[str, Any], used: set[str], *, atomic: bool
     ) -> tuple[list[Waybill | Refusal], float]:
         """Number `parcels` at `branch`; returns one Waybill or Refusal per parcel and the delay to
         answer with (a `timeout_after_issue` fault). `fired`: the waybill faults of this call by
-        kind. `atomic` (Cainiao, PDD): one refused parcel refuses the whole call (raised, naming
-        the parcel) and nothing is issued."""
+        kind; the kinds that changed the answer are added to `used`. `atomic` (Cainiao, PDD, JD):
+        one refused parcel refuses the whole call (raised, naming the parcel), nothing is issued."""
         if "quota_exhausted" in fired:
+            used.add("quota_exhausted")
             raise Refusal(WaybillErrorCode.QUOTA_EXHAUSTED)
         answers: list[Waybill | Refusal] = []
         fresh = 0
@@ -187,7 +188,7 @@ class WaybillDesk:
             if existing is not None:
                 answers.append(existing)
                 continue
-            refusal = self._refusal(parcel, position, fired)
+            refusal = self._refusal(parcel, position, fired, used)
             if refusal is None and branch.quota is not None and branch.quota - fresh <= 0:
                 refusal = Refusal(WaybillErrorCode.QUOTA_EXHAUSTED, parcel.parcel_key)
             if refusal is not None and atomic:
@@ -197,16 +198,20 @@ class WaybillDesk:
             answers.append(refusal or parcel)  # type: ignore[arg-type]
         results = [self._take_number(branch, a) if isinstance(a, Parcel) else a for a in answers]
         timeout = fired.get("timeout_after_issue")
+        if timeout:
+            used.add("timeout_after_issue")
         return results, (timeout.delay if timeout else 0.0)
 
     @staticmethod
-    def _refusal(parcel: Parcel, position: int, fired: dict[str, Any]) -> Refusal | None:
+    def _refusal(parcel: Parcel, position: int, fired: dict[str, Any], used: set[str]) -> Refusal | None:
         unreachable = fired.get("unreachable")
         if unreachable and (not unreachable.province or unreachable.province == parcel.province):
+            used.add("unreachable")
             return Refusal(WaybillErrorCode.UNREACHABLE, parcel.parcel_key, parcel.province)
         partial = fired.get("partial_failure")
         names = {parcel.parcel_key, *parcel.aliases}
         if partial and (names & set(partial.parcel_keys) or position in partial.positions):
+            used.add("partial_failure")
             return Refusal(partial.code or WaybillErrorCode.BAD_DATA, parcel.parcel_key)
         if not parcel.receiver_complete:
             return Refusal(WaybillErrorCode.BAD_DATA, parcel.parcel_key)

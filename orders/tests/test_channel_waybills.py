@@ -48,6 +48,13 @@ KUAISHOU_CIPHER = {
 }
 
 
+JD_CIPHER = {
+    "encrypt_fullname": "ENC#fake-name-1",
+    "encrypt_mobile": "ENC#fake-mobile-1",
+    "encrypt_fullAddress": "ENC#fake-address-1",
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """What differs per platform: its codes for ZTO and SF, its get-number API, the keys of its print
@@ -101,6 +108,14 @@ CASES = {
         frozenset({"printData", "signature", "key", "version"}),
         KUAISHOU_CIPHER,
         "2400000000000001",
+    ),
+    "jd": Case(
+        "1499",
+        "467",
+        "jingdong.ldop.alpha.waybill.receive",
+        frozenset({"wayBillNo", "perPrintData", "tempUrl"}),
+        JD_CIPHER,
+        "290000000000001",
     ),
 }
 
@@ -272,7 +287,8 @@ def test_the_quota_exhausted_fault_refuses_the_whole_batch(platform, channel_emu
     adapter = emulator_adapter(platform)
     carrier, api = CASES[platform].zto, CASES[platform].get_api
     branch = account(adapter, carrier)
-    control(channel_emulator, "faults", platform=emulated(platform), kind="quota_exhausted", method=api)
+    calls = math.ceil(2 / adapter.waybill_batch_size)  # JD numbers one parcel per call
+    control(channel_emulator, "faults", platform=emulated(platform), kind="quota_exhausted", method=api, count=calls)
     results = adapter.waybill_get([parcel(platform, "QF-1", branch), parcel(platform, "QF-2", branch)])
     assert [r.error.code for r in results] == [WaybillErrorCode.QUOTA_EXHAUSTED] * 2
     assert not any(r.tracking_number for r in results)
@@ -458,6 +474,21 @@ def test_kuaishou_keys_each_parcel_by_request_id_and_sends_the_receiver_cipherte
     assert ask["receiverContract"] == {"name": "#KSname1#", "mobile": "#KSmobile1#"}
     assert ask["receiverAddress"]["detailAddress"] == "#KSaddress1#"
     assert result.tracking_number.startswith("78") and result.print_data["printData"]
+
+
+def test_jd_receives_one_order_per_call_keyed_by_vendor_order_code(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("jd")
+    branch = account(adapter, "1499")
+    (result,) = adapter.waybill_get([parcel("jd", "K-5", branch)])
+    (call,) = [x for x in channel_emulator.calls if x["api"] == "jingdong.ldop.alpha.waybill.receive"]
+    content = json.loads(call["params"]["360buy_param_json"])["content"]
+    assert content["vendorOrderCode"] == "K-5" and content["platformOrderNo"] == CASES["jd"].order_id
+    assert content["providerCode"] == "1499" and content["branchCode"] == branch.branch_code
+    assert content["weight"] == 0.8
+    assert content["toAddress"]["contact"] == "ENC#fake-name-1"
+    assert content["toAddress"]["address"] == "ENC#fake-address-1"
+    assert content["fromAddress"]["address"] == branch.sender.address
+    assert result.print_data["wayBillNo"] == result.tracking_number and result.print_data["perPrintData"]
 
 
 def test_the_manual_channel_has_no_waybill_service():
