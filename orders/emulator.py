@@ -1441,6 +1441,7 @@ def _douyin_parcel(info: dict[str, Any]) -> Parcel:
     return Parcel(
         parcel_key=f"{order_id}:{c.text(info.get('pack_id'))}",
         aliases=(c.text(info.get("pack_id")),),
+        listing_key=c.text(info.get("pack_id")) or order_id,
         order_ids=[order_id],
         province=c.text(address.get("province_name")),
         receiver_complete=all(

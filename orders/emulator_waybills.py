@@ -101,6 +101,7 @@ class Parcel:
     receiver_complete: bool = True  # name, phone and detail (ciphertext is fine) all present
     template_url: str = ""
     aliases: tuple[str, ...] = ()  # other names a fault may use for it (Douyin: the bare pack_id)
+    listing_key: str = ""  # its name in GET /_emulator/waybills (default: parcel_key; Douyin: pack_id)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Waybill:
     parent_tracking_number: str
     order_ids: list[str]
     template_url: str
+    listing_key: str = ""
     print_data: dict[str, Any] = field(default_factory=dict)
     state: str = "issued"  # issued | cancelled | collected
     issued_at: str = ""
@@ -248,6 +250,7 @@ class WaybillDesk:
             parent_tracking_number=parent,
             order_ids=list(parcel.order_ids),
             template_url=template,
+            listing_key=parcel.listing_key or parcel.parcel_key,
             issued_at=c.now_shanghai().isoformat(),
         )
         waybill.print_data = encrypted_label(waybill)
@@ -292,11 +295,12 @@ class WaybillDesk:
         return waybill
 
     def listing(self, platform: str = "") -> dict[str, Any]:
-        """Every number issued, grouped by parcel key (introspection for tests)."""
+        """Every number issued, grouped by `<platform>:<parcel key>` (Douyin: its pack_id, which is
+        OrderHub's parcel key whenever that fits in 15 characters): introspection for tests."""
         by_key: dict[str, list[str]] = {}
         for waybill in self.issued:
             if not platform or waybill.platform == platform:
-                by_key.setdefault(f"{waybill.platform}:{waybill.parcel_key}", []).append(waybill.tracking_number)
+                by_key.setdefault(f"{waybill.platform}:{waybill.listing_key}", []).append(waybill.tracking_number)
         rows = [
             {k: v for k, v in asdict(w).items() if k != "print_data"}
             for w in self.issued

@@ -120,17 +120,15 @@ CASES = {
 }
 
 
-def listed(platform: str, key: str, order: str = "") -> str:
-    """The emulator's listing key of a parcel: its platform key (Douyin: order id + pack_id)."""
-    if platform == "douyin":
-        return f"douyin:{order or CASES[platform].order_id}:{key}"
-    return f"{emulated(platform)}:{key}"
-
-
 NUMBER_SHAPE = re.compile(r"^78\d{12}$")  # ZTO-shaped
 SENDER = WaybillAddress(
     name="", mobile="", province="上海市", city="上海市", district="浦东新区", address="科苑路 88 号"
 )
+
+
+def listed(platform: str, key: str) -> str:
+    """A parcel's key in the emulator's listing (Douyin lists the pack_id, the parcel key when short)."""
+    return f"{emulated(platform)}:{key}"
 
 
 def account(adapter: ChannelAdapter, carrier: str):
