@@ -387,7 +387,7 @@ def waybill_error_code(text_: str, *codes: str, known: Mapping[str, str] | None 
     return ""
 
 
-def waybill_error(platform: str, error: ChannelError, *, known: Mapping[str, str] | None = None) -> ChannelError:
+def waybill_error(error: ChannelError, *, known: Mapping[str, str] | None = None) -> ChannelError:
     """A platform error re-typed for the shipping app: `code` becomes the WaybillErrorCode and the
     platform's code moves to `sub_code`; the message keeps the platform's own words. Retryable
     errors and errors that are no e-waybill refusal come back unchanged."""
@@ -400,7 +400,9 @@ def waybill_error(platform: str, error: ChannelError, *, known: Mapping[str, str
     return PermanentChannelError(str(error), code=kind, sub_code=platform_code, payload=error.payload)
 
 
-def waybill_refusal(platform: str, kind: str, message: str, *, platform_code: str = "", payload: Any = None):
+def waybill_refusal(
+    platform: str, kind: str, message: str, *, platform_code: str = "", payload: Any = None
+) -> PermanentChannelError:
     """A per-parcel refusal read from a batch answer (Douyin `err_infos`, Kuaishou `baseResponse`)."""
     return PermanentChannelError(f"{platform}: {message}", code=kind, sub_code=platform_code, payload=payload)
 

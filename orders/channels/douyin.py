@@ -322,7 +322,7 @@ class Adapter(c.PlatformAdapter):
         try:
             return self.call(method, business)
         except (PermanentChannelError, AlreadyDoneError) as exc:
-            raise c.waybill_error(self.platform, exc, known=DOUYIN_WAYBILL_ERRORS) from exc
+            raise c.waybill_error(exc, known=DOUYIN_WAYBILL_ERRORS) from exc
 
     def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
         """Per-parcel answers: `ebill_infos[]` numbered, `err_infos[]` refused. Print data is a

@@ -331,7 +331,7 @@ class Adapter(c.PlatformAdapter):
             return info
         message = c.text(info.get("statusMessage") or info.get("message"))
         error = PermanentChannelError(f"JD {method} refused {status}: {message}", code=status, payload=body)
-        typed = c.waybill_error(self.platform, error, known=JD_WAYBILL_ERRORS)
+        typed = c.waybill_error(error, known=JD_WAYBILL_ERRORS)
         if typed is error and status == "1" and "resultInfo" in body:
             raise PermanentChannelError(str(error), code=WaybillErrorCode.BAD_DATA, sub_code=status, payload=body)
         raise typed

@@ -348,7 +348,7 @@ class Adapter(c.PlatformAdapter):
         try:
             return self.call(method, business)
         except PermanentChannelError as exc:
-            raise c.waybill_error(self.platform, exc, known=KUAISHOU_WAYBILL_ERRORS) from exc
+            raise c.waybill_error(exc, known=KUAISHOU_WAYBILL_ERRORS) from exc
 
     def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
         """`open.express.ebill.get`: one `data[]` entry per requestId, each with its own

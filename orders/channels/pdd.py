@@ -280,7 +280,7 @@ class Adapter(c.PlatformAdapter):
         try:
             return self.call(api_type, business)
         except PermanentChannelError as exc:
-            raise c.waybill_error(self.platform, exc, known=PDD_WAYBILL_ERRORS) from exc
+            raise c.waybill_error(exc, known=PDD_WAYBILL_ERRORS) from exc
 
     def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
         """`pdd.waybill.get`; a refusal of the whole call that names parcels fails only them."""

@@ -343,7 +343,7 @@ class Adapter(c.PlatformAdapter):
         try:
             return self.call(method, business)
         except PermanentChannelError as exc:
-            raise c.waybill_error(self.platform, exc, known=CAINIAO_ERRORS) from exc
+            raise c.waybill_error(exc, known=CAINIAO_ERRORS) from exc
 
     def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
         """`cainiao.waybill.ii.get`; a refusal of the whole call that names parcels fails only them."""

@@ -506,3 +506,47 @@ def test_the_manual_channel_has_no_waybill_service():
             call()
         assert caught.value.code == WaybillErrorCode.NOT_SUPPORTED
     assert adapter.carriers() == []
+
+
+# ---- the emulator's controls ------------------------------------------------------------------
+def test_the_emulator_listing_shows_each_numbers_state_and_the_branches(channel_emulator, emulator_adapter):
+    adapter = emulator_adapter("taobao")
+    branch = account(adapter, "ZTO")
+    kept, voided = adapter.waybill_get([parcel("taobao", "L-1", branch), parcel("taobao", "L-2", branch)])
+    adapter.waybill_cancel(carrier_code="ZTO", tracking_number=voided.tracking_number)
+    control(channel_emulator, "waybills/collect", platform="taobao", tracking_number=kept.tracking_number)
+    listing = requests.get(f"{channel_emulator.base_url}/_emulator/waybills", timeout=5).json()
+    states = {w["tracking_number"]: w["state"] for w in listing["waybills"]}
+    assert states == {kept.tracking_number: "collected", voided.tracking_number: "cancelled"}
+    zto = next(b for b in listing["branches"] if b["platform"] == "taobao" and b["carrier"] == "ZTO")
+    assert (zto["quota"], zto["allocated"], zto["cancelled"]) == (499, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "word"),
+    [
+        ("faults", {"platform": "taobao", "kind": "no_such_fault"}, "fault kind"),
+        ("waybill_quota", {"platform": "taobao", "app_key": "taobao-app-key", "carrier_code": "ZTO"}, "branch_code"),
+        (
+            "waybill_quota",
+            {"platform": "taobao", "app_key": "x", "carrier_code": "ZTO", "branch_code": "1"},
+            "no branch",
+        ),
+        ("waybills/collect", {"platform": "taobao", "tracking_number": "78000000000000"}, "no waybill"),
+    ],
+)
+def test_bad_control_requests_answer_400_naming_what_is_wrong(channel_emulator, emulator_adapter, action, body, word):
+    emulator_adapter("taobao")
+    response = requests.post(f"{channel_emulator.base_url}/_emulator/{action}", json=body, timeout=5)
+    assert response.status_code == 400
+    assert word in response.json()["error"]
+
+
+def test_refusals_are_typed_by_the_platforms_words_when_the_code_is_unknown():
+    from orders.channels.common import waybill_error_code
+
+    assert waybill_error_code("isv.X: 电子面单余额不足，请充值", "isv.X") == WaybillErrorCode.QUOTA_EXHAUSTED
+    assert waybill_error_code("该地址超区", "") == WaybillErrorCode.UNREACHABLE
+    assert waybill_error_code("发货地址未订购该服务", "") == WaybillErrorCode.NOT_SUBSCRIBED
+    assert waybill_error_code("Invalid signature", "25") == ""  # not a parcel's refusal
+    assert waybill_error_code("anything", "1105", known={"1105": WaybillErrorCode.PICKED_UP}) == "picked_up"
