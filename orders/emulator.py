@@ -749,7 +749,7 @@ class ChannelEmulator:
                     province=c.text(to.get("provinceName")),
                     receiver_complete=all(c.text(to.get(k)) for k in ("contact", "mobile", "address")),
                 )
-                (answer,), delay = self._number(
+                (number,), delay = self._number(
                     "jd",
                     api,
                     shop,
@@ -758,10 +758,12 @@ class ChannelEmulator:
                     atomic=True,
                     branch_code=c.text(content.get("branchCode") or content.get("settlementCode")),
                 )
+                if not isinstance(number, Waybill):  # atomic: refusals are raised, this is for the type
+                    raise number
                 data = {
                     "platformOrderNo": content["platformOrderNo"],
-                    "waybillCodeList": [answer.tracking_number],
-                    "parentWaybillCode": answer.parent_tracking_number,  # type: ignore[union-attr]
+                    "waybillCodeList": [number.tracking_number],
+                    "parentWaybillCode": number.parent_tracking_number,
                 }
                 return Reply(
                     200, {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功", "data": data}}}, delay=delay
@@ -932,7 +934,7 @@ class ChannelEmulator:
                     {"id": 900 + i, "code": code, "name": name}
                     for i, (code, name) in enumerate(carrier_names("douyin"))
                 ]
-                return _douyin_ok(rows)  # type: ignore[arg-type]
+                return _douyin_ok(rows)
             if api == "sku.syncStock":
                 if biz.get("sku_id") in (None, "") or biz.get("stock_num") is None:
                     raise ApiError(40002, "缺少参数", "isv.missing-parameter:sku_id")
@@ -1543,7 +1545,7 @@ def _cloud_print_data(platform: str, w: Waybill) -> str:
     )
 
 
-def _douyin_ok(data: dict[str, Any]) -> dict[str, Any]:
+def _douyin_ok(data: dict[str, Any] | list[Any]) -> dict[str, Any]:
     return {"code": douyin.SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "", "data": data}
 
 

@@ -83,6 +83,16 @@ def compact_json(obj: Any, *, sort_keys: bool = False) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
 
 
+def without_nulls(obj: Any) -> Any:
+    """A business payload without null members at any depth: an optional field left unset is
+    absent on the wire, not `null` (the e-waybill DTOs)."""
+    if isinstance(obj, Mapping):
+        return {k: without_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [without_nulls(v) for v in obj]
+    return obj
+
+
 # ---- hashing -------------------------------------------------------------------------------
 def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

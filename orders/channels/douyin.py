@@ -331,7 +331,7 @@ class Adapter(c.PlatformAdapter):
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
             keys = {(r.external_ids[0], pack_id(r.parcel_key)): r.parcel_key for r in batch}
-            data = self.waybill_call("logistics.newCreateOrder", self.waybill_create_request(batch))
+            data = self.waybill_call("logistics.newCreateOrder", c.without_nulls(self.waybill_create_request(batch)))
             results: dict[str, WaybillResult] = {}
             for info in data.get("ebill_infos") or []:
                 key = keys.get((c.text(info.get("order_id")), c.text(info.get("pack_id"))))
@@ -379,7 +379,7 @@ class Adapter(c.PlatformAdapter):
 
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """`logistics.listShopNetsite`: net sites with `amount` left and their sender addresses."""
-        data = self.waybill_call("logistics.listShopNetsite", {"logistics_code": carrier_code or None})
+        data = self.waybill_call("logistics.listShopNetsite", c.without_nulls({"logistics_code": carrier_code or None}))
         branches = []
         for site in data.get("netsites") or []:
             addresses = site.get("sender_address") or []

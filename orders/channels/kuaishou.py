@@ -355,7 +355,7 @@ class Adapter(c.PlatformAdapter):
         `baseResponse`; `printData` comes with the number."""
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
-            body = self.waybill_call("open.express.ebill.get", self.waybill_get_request(batch))
+            body = self.waybill_call("open.express.ebill.get", c.without_nulls(self.waybill_get_request(batch)))
             results: dict[str, WaybillResult] = {}
             for entry in body.get("data") or []:
                 key = c.text(entry.get("requestId"))
@@ -392,7 +392,9 @@ class Adapter(c.PlatformAdapter):
 
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """`open.express.subscribe.query`: subscriptions with `availableQuantity` and sender addresses (u)."""
-        body = self.waybill_call("open.express.subscribe.query", {"expressCompanyCode": carrier_code or None})
+        body = self.waybill_call(
+            "open.express.subscribe.query", c.without_nulls({"expressCompanyCode": carrier_code or None})
+        )
         branches = []
         for row in body.get("data") or []:
             addresses = row.get("senderAddress") or []

@@ -286,7 +286,7 @@ class Adapter(c.PlatformAdapter):
         """`pdd.waybill.get`; a refusal of the whole call that names parcels fails only them."""
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
-            ask = {"param_waybill_cloud_print_apply_new_request": self.waybill_apply_request(batch)}
+            ask = {"param_waybill_cloud_print_apply_new_request": c.without_nulls(self.waybill_apply_request(batch))}
             body = self.waybill_call("pdd.waybill.get", ask)
             return {r.parcel_key: r for r in map(c.cloud_print_result, body.get("modules") or [])}
 

@@ -351,7 +351,11 @@ class Adapter(c.PlatformAdapter):
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
             body = self.waybill_call(
                 "cainiao.waybill.ii.get",
-                {"param_waybill_cloud_print_apply_new_request": c.compact_json(self.waybill_apply_request(batch))},
+                {
+                    "param_waybill_cloud_print_apply_new_request": c.compact_json(
+                        c.without_nulls(self.waybill_apply_request(batch))
+                    )
+                },
             )
             return {r.parcel_key: r for r in map(c.cloud_print_result, body.get("modules") or [])}
 
