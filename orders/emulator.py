@@ -79,7 +79,7 @@ PATHS = {
     "manual": "/manual",
 }
 ADAPTERS = {"taobao": taobao, "jd": jd, "pdd": pdd, "douyin": douyin, "kuaishou": kuaishou, "manual": manual}
-FAULT_KINDS = ("http500", "timeout", "error_code")
+FAULT_KINDS = ("http500", "timeout", "error_code", "reply")
 CALL_LOG_SIZE = 1000
 
 
@@ -121,6 +121,7 @@ class Fault:
     path: str = ""
     delay: float = 3.0
     after: int = 0  # let this many matching calls through first: a failure mid-way through a pull
+    body: Any = None  # kind "reply": answer HTTP 200 with exactly this body (a reply of the wrong shape)
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -139,7 +140,11 @@ class Reply:
     def encode(self) -> bytes:
         if isinstance(self.body, bytes | str):
             return self.body.encode() if isinstance(self.body, str) else self.body
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        text = json.dumps(self.body, ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (poison tests): sent escaped, as a platform would
+            return json.dumps(self.body, ensure_ascii=True).encode("ascii")
 
 
 @dataclass
@@ -355,6 +360,8 @@ class ChannelEmulator:
             return Reply(500, "Internal Server Error")
         if fault and fault.kind == "timeout":
             return Reply(504, "Gateway Timeout", delay=fault.delay)
+        if fault and fault.kind == "reply":
+            return Reply(200, fault.body)
         try:
             if fault:
                 raise ApiError(fault.code or "15", fault.msg, fault.sub_code)
@@ -912,7 +919,9 @@ class ChannelEmulator:
                 return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
             if action == "faults" and req.method == "POST":
                 options = {
-                    k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay", "after") if k in data
+                    k: data[k]
+                    for k in ("code", "sub_code", "msg", "method", "path", "delay", "after", "body")
+                    if k in data
                 }
                 fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
                 return Reply(201, {"ok": True, "fault": asdict(fault)})
