@@ -5,9 +5,10 @@ Free text is bounded: a megabyte of buyer message is stored cut, with a marker."
 from __future__ import annotations
 
 import pytest
+from rest_framework.test import APIClient
 
-from orders.channels import guard
-from orders.models import Order, OrderLine, QuarantinedMessage
+from orders.channels import douyin, guard, kuaishou
+from orders.models import InboundMessage, Order, OrderLine, QuarantinedMessage
 from orders.tests.factories import make_channel
 from orders.tests.poison import FIELDS, PLATFORMS, Raw, body_with, deep, dotted, native_order, post_signed
 
@@ -20,8 +21,9 @@ CASES = [
     ("nul-in-text", "text", "请周末\x00送货", None),
     ("lone-surrogate", "text", "\ud800", None),
     ("nan", "text", Raw("NaN"), None),
-    ("infinity", "amount", Raw("-Infinity"), None),
-    ("1e400-number", "amount", Raw("1e400"), None),
+    ("infinity-in-amount", "amount", Raw("-Infinity"), None),
+    ("1e400-in-amount", "amount", Raw("1e400"), None),
+    ("1e400-in-text", "text", Raw("1e400"), None),
     ("1e400-string", "amount", "1e400", None),
     ("1e26-string", "amount", "100000000000000000000000000", None),
     ("5000-digit-integer", "amount", HUGE_INTEGER, None),
@@ -120,3 +122,67 @@ def test_ids_addresses_and_times_are_refused_not_cut(path, value, field):
     assert response.status_code == 400, response.content
     assert response.json()["field"].startswith(field)
     assert not Order.objects.exists()
+
+
+# ---- Douyin and Kuaishou native pushes (triggers, not signed with OrderHub's headers) ----------
+MESSAGE_KEY = "MDEyMzQ1Njc4OWFiY2RlZg=="
+
+
+def _douyin_push(channel, items_json: str):
+    body = items_json.encode("utf-8")
+    headers = {"app-id": channel.app_key, "event-sign": douyin.push_sign(channel.app_key, body, channel.app_secret)}
+    return APIClient().post(
+        f"/api/v1/channels/{channel.pk}/webhook", data=body, content_type="application/json", headers=headers
+    )
+
+
+def _kuaishou_push(channel, message_json: str):
+    body = kuaishou.encrypt_push(message_json, MESSAGE_KEY).encode("ascii")
+    return APIClient().post(f"/api/v1/channels/{channel.pk}/webhook", data=body, content_type="text/plain")
+
+
+DOUYIN_PUSHES = [
+    ('[{"tag":"101","msg_id":"m\\u0000","data":"{\\"p_id\\":1}"}]', "[0].msg_id"),
+    ('[{"tag":"101","msg_id":"m1","data":"{\\"p_id\\":\\"\\\\ud800\\"}"}]', "[0].data.p_id"),
+    ('[{"tag":"101","msg_id":"m1","data":"{\\"p_id\\":NaN}"}]', "[0].data.p_id"),
+    ('[{"tag":"101","msg_id":' + "9" * 5000 + ',"data":"{}"}]', "[0].msg_id"),
+    ('[{"tag":"101","msg_id":"' + "m" * 129 + '","data":"{\\"p_id\\":1}"}]', "[0].msg_id"),
+    ("[" * 5000 + "]" * 5000, "body"),
+    ('{"tag":"101"}', "body"),
+]
+KUAISHOU_PUSHES = [
+    ('{"eventId":"e\\u0000","bizId":1,"event":"x"}', "eventId"),
+    ('{"eventId":"e1","bizId":"\\ud800","event":"x"}', "bizId"),
+    ('{"eventId":"e1","bizId":1e400,"event":"x"}', "bizId"),
+    ('{"eventId":"e1","bizId":' + "1" * 5000 + ',"event":"x"}', "bizId"),
+    ('{"eventId":"e1","bizId":1,"event":' + "[" * 3000 + "]" * 3000 + "}", "body"),
+    ("[1]", "body"),
+]
+
+
+@pytest.mark.parametrize(("items", "field"), DOUYIN_PUSHES)
+def test_poison_douyin_push_is_400_naming_the_field(items, field):
+    channel = make_channel(platform="douyin", app_key="dy-app", app_secret="dy-secret", message_key=MESSAGE_KEY)
+    response = _douyin_push(channel, items)
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["field"] == field
+    assert not InboundMessage.objects.exists()
+
+
+@pytest.mark.parametrize(("message", "field"), KUAISHOU_PUSHES)
+def test_poison_kuaishou_push_is_400_naming_the_field(message, field):
+    channel = make_channel(platform="kuaishou", app_key="ks-app", message_key=MESSAGE_KEY)
+    response = _kuaishou_push(channel, message)
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["field"] == field
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_douyin_push_body_that_is_not_utf8_is_answered_not_crashed():
+    channel = make_channel(platform="douyin", app_key="dy-app", app_secret="dy-secret")
+    body = "订单".encode("gbk")
+    headers = {"app-id": channel.app_key, "event-sign": douyin.push_sign(channel.app_key, body, channel.app_secret)}
+    response = APIClient().post(
+        f"/api/v1/channels/{channel.pk}/webhook", data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 400 and response.json()["field"] == "body"
