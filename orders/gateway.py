@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -248,12 +248,13 @@ def channel_pull(
 
 
 def _ingest_pulled(channel: Channel, incoming, report: PullReport) -> None:
-    """One pulled order in its own transaction: if the pipeline or the database refuses it, that
-    order alone rolls back and is quarantined, and the page goes on."""
+    """One pulled order in its own transaction: if the pipeline or the database refuses it (a value
+    or a constraint: DataError, IntegrityError), that order alone rolls back and is quarantined, and
+    the page goes on. Connection trouble (OperationalError) still fails the pull as a whole."""
     report.received += 1
     try:
         result = services.ingest_order(channel=channel, incoming=incoming, source="pull")
-    except (PayloadError, DataError) as exc:
+    except (PayloadError, DataError, IntegrityError) as exc:
         report.invalid.append(f"{incoming.external_id}: {exc}")
         report.quarantined += 1
         _quarantine(channel, QuarantineSource.PULL, exc, native=incoming.raw, external_id=incoming.external_id)

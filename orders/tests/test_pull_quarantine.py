@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from orders.gateway import channel_pull, process_push_message, quarantine_retry
 from orders.models import Alert, InboundMessage, Order, QuarantinedMessage, QuarantineSource
@@ -134,3 +135,42 @@ def test_a_pull_that_fails_as_a_whole_always_records_the_failure_and_alerts(chan
     assert channel.pull_cursor is None
     alert = Alert.objects.get(key=f"pull:{channel.pk}", resolved_at__isnull=True)
     assert "ValueError" in alert.message
+
+
+REFUSED_TITLE = "the database refuses this line"
+TRIGGERS = {
+    "sqlite": [
+        f"""CREATE TRIGGER poison_line BEFORE INSERT ON orders_orderline WHEN NEW.title = '{REFUSED_TITLE}'
+        BEGIN SELECT RAISE(ABORT, 'line refused by the database'); END""",
+    ],
+    "postgresql": [
+        f"""CREATE FUNCTION poison_line() RETURNS trigger AS $$ BEGIN
+            IF NEW.title = '{REFUSED_TITLE}' THEN
+                RAISE EXCEPTION 'line refused by the database' USING ERRCODE = 'data_exception';
+            END IF;
+            RETURN NEW; END $$ LANGUAGE plpgsql""",
+        "CREATE TRIGGER poison_line BEFORE INSERT ON orders_orderline FOR EACH ROW EXECUTE FUNCTION poison_line()",
+    ],
+}
+
+
+def test_a_database_error_on_one_pulled_order_is_isolated_to_it_and_quarantined(channel_emulator):
+    """A value only the database refuses (a trigger here: DataError on PostgreSQL, a constraint
+    abort on SQLite) rolls back that one order, half-written lines included, and the pull goes on."""
+    with connection.cursor() as cursor:
+        for statement in TRIGGERS[connection.vendor]:
+            cursor.execute(statement)
+    channel = emulated_channel(channel_emulator, "pdd")
+    ids = channel_emulator.generate("pdd", 4, seed=9)
+    channel_emulator.order("pdd", ids[1])["item_list"][0]["goods_name"] = REFUSED_TITLE
+
+    report = channel_pull(channel_id=channel.pk, backoff=0)
+
+    assert report.error == "" and report.quarantined == 1
+    assert set(Order.objects.filter(channel=channel).values_list("external_id", flat=True)) == set(ids) - {ids[1]}
+    quarantined = QuarantinedMessage.objects.get(channel=channel)
+    assert quarantined.external_id == ids[1] and quarantined.field == "database"
+    assert "refused by the database" in quarantined.reason
+    assert REFUSED_TITLE in quarantined.payload
+    channel.refresh_from_db()
+    assert channel.pull_cursor is not None and channel.consecutive_pull_failures == 0
