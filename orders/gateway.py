@@ -76,7 +76,7 @@ def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestRes
     incoming = adapter.read_order(natives[0])
     try:
         return services.ingest_order(channel=channel, incoming=incoming, source="push")
-    except DataError as exc:  # the transaction rolled back whole: nothing stored, the sender must fix it
+    except (DataError, IntegrityError) as exc:  # rolled back whole: nothing stored, the sender must fix it
         logger.warning("webhook order refused by the database on %s: %s", channel, exc)
         raise PayloadError("body", "a value the database cannot store") from None
 
@@ -115,7 +115,7 @@ def process_push_message(*, message_id: int) -> services.IngestResult | None:
     try:
         incoming = get_adapter(channel).fetch_order(message.external_id)
         result = services.ingest_order(channel=channel, incoming=incoming, source="push")
-    except (PayloadError, DataError) as exc:
+    except (PayloadError, DataError, IntegrityError) as exc:
         # the re-read order is malformed: quarantine it (a person retries it from the admin), and the
         # message is done, so the sweep does not re-read poison forever
         _quarantine(channel, QuarantineSource.PUSH, exc, external_id=message.external_id)

@@ -5,12 +5,14 @@ Free text is bounded: a megabyte of buyer message is stored cut, with a marker."
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from orders.channels import douyin, guard, kuaishou
 from orders.models import InboundMessage, Order, OrderLine, QuarantinedMessage
 from orders.tests.factories import make_channel
 from orders.tests.poison import FIELDS, PLATFORMS, Raw, body_with, deep, dotted, native_order, post_signed
+from orders.tests.test_pull_quarantine import REFUSED_TITLE, TRIGGERS
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +188,19 @@ def test_a_douyin_push_body_that_is_not_utf8_is_answered_not_crashed():
         f"/api/v1/channels/{channel.pk}/webhook", data=body, content_type="application/json", headers=headers
     )
     assert response.status_code == 400 and response.json()["field"] == "body"
+
+
+def test_a_value_only_the_database_refuses_is_a_400_and_nothing_is_half_written():
+    """The last gate: should a value pass every check and still be refused by the database, the
+    order's one transaction rolls back whole and the sender gets a 400, not a 500 to retry forever."""
+    with connection.cursor() as cursor:
+        for statement in TRIGGERS[connection.vendor]:
+            cursor.execute(statement)
+    channel = make_channel(platform="taobao")
+    body = body_with(native_order("taobao"), {("orders", "order", 1, "title"): REFUSED_TITLE})
+
+    response = post_signed(channel, body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "body"
+    assert not Order.objects.exists() and not OrderLine.objects.exists()
