@@ -112,13 +112,15 @@ def process_push_message(*, message_id: int) -> services.IngestResult | None:
     if message.processed_at:
         return None
     channel = message.channel
+    incoming = None
     try:
         incoming = get_adapter(channel).fetch_order(message.external_id)
         result = services.ingest_order(channel=channel, incoming=incoming, source="push")
     except (PayloadError, DataError, IntegrityError) as exc:
         # the re-read order is malformed: quarantine it (a person retries it from the admin), and the
         # message is done, so the sweep does not re-read poison forever
-        _quarantine(channel, QuarantineSource.PUSH, exc, external_id=message.external_id)
+        native = incoming.raw if incoming is not None else None
+        _quarantine(channel, QuarantineSource.PUSH, exc, native=native, external_id=message.external_id)
         InboundMessage.objects.filter(pk=message.pk).update(
             processed_at=timezone.now(), attempts=F("attempts") + 1, last_error=str(exc)[:2000]
         )
