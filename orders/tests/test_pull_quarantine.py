@@ -96,10 +96,11 @@ def test_retry_after_the_platform_fixed_the_order_ingests_it_and_resolves_the_al
 
 
 @pytest.mark.parametrize("platform", ["douyin", "kuaishou"])
-def test_poison_in_the_detail_re_read_of_a_push_is_quarantined_and_the_message_done(channel_emulator, platform):
+@pytest.mark.parametrize("poison", ["nul", "lone-surrogate", "infinity"])
+def test_poison_in_the_detail_re_read_of_a_push_is_quarantined_and_the_message_done(channel_emulator, platform, poison):
     channel = push_channel(channel_emulator, platform)
     [external_id] = channel_emulator.generate(platform, 1, seed=4)
-    set_path(channel_emulator.order(platform, external_id), FIELDS[platform]["text"], "\ud800")
+    set_path(channel_emulator.order(platform, external_id), FIELDS[platform]["text"], POISONS[poison][1])
     headers, body = channel_emulator.push_message(platform, channel.app_key, external_id, "pay")
     assert deliver(channel, dict(headers), body).status_code == 200
     message = InboundMessage.objects.get(channel=channel)
