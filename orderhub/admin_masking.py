@@ -18,6 +18,7 @@ from orderhub.masking import (
     RECEIVER_FIELDS,
     RECEIVER_LABELS,
     SECRET_FIELDS,
+    SECRET_LABELS,
     can_view_receiver,
     mask_receiver_field,
     mask_secret,
@@ -95,6 +96,41 @@ class ReceiverMaskingAdmin(admin.ModelAdmin):
 
 for _name in RECEIVER_FIELDS:
     setattr(ReceiverMaskingAdmin, MASKED_PREFIX + _name, _masked_display(_name))
+
+
+def _secret_display(name: str, label: Any) -> Callable[[Any, Any], str]:
+    def show(self: Any, obj: Any) -> str:
+        return mask_secret(getattr(obj, name, ""))
+
+    return admin.display(description=label)(show)
+
+
+class SecretFieldsAdmin(admin.ModelAdmin):
+    """Write-only credentials on a model's admin: a user who may change the row gets the form's
+    empty inputs (the form shows `••••1234`); a user who may only view it gets `••••1234` where
+    Django would print the stored value of a read-only field."""
+
+    secret_fields: Sequence[str] = SECRET_FIELDS
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[Any, dict[str, Any]]]:
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [self._secret_name(f) for f in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        names = list(super().get_readonly_fields(request, obj))
+        return [*names, *(MASKED_PREFIX + name for name in self.secret_fields)]
+
+    def _secret_name(self, name: Any) -> Any:
+        return MASKED_PREFIX + name if isinstance(name, str) and name in self.secret_fields else name
+
+
+for _name in SECRET_FIELDS:
+    setattr(SecretFieldsAdmin, MASKED_PREFIX + _name, _secret_display(_name, SECRET_LABELS[_name]))
 
 
 class MaskingHistoryHelper(HistoricalRecordContextHelper):

@@ -49,6 +49,14 @@ RECEIVER_LABELS = {
 #: channel credentials: never rendered, only read by the code that signs requests
 SECRET_FIELDS = ("app_secret", "access_token", "sign_secret", "message_key", "webhook_secret")
 
+SECRET_LABELS = {
+    "app_secret": _("app secret"),
+    "access_token": _("access token (session)"),
+    "sign_secret": _("sign secret"),
+    "message_key": _("message key"),
+    "webhook_secret": _("webhook secret"),
+}
+
 SECRET_NOT_SET = _("not set")
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import pgettext_lazy
 
 from orderhub.admin_export import ViewPermissionExportMixin
 from orderhub.admin_history import ReadOnlyHistoryAdmin
-from orderhub.admin_masking import ReceiverMaskingAdmin
+from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
 from orderhub.masking import SECRET_FIELDS, mask_secret
 from orders import gateway, selectors, services
 from orders.errors import OrderError
@@ -154,7 +154,7 @@ class ChannelAdminForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(ReadOnlyHistoryAdmin):
+class ChannelAdmin(SecretFieldsAdmin, ReadOnlyHistoryAdmin):
     form = ChannelAdminForm
     list_display = [
         "name",
