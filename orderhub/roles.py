@@ -117,11 +117,14 @@ def ensure_roles(*, using: str = "default") -> None:
 
 
 def ensure_roles_after_migrate(sender: Any, *, using: str = "default", apps: Any = None, **kwargs: Any) -> None:
-    """post_migrate, once per migrate: after the last app's signal (Django sends one per app with
-    models, and creates each app's permissions in its own), so every permission exists."""
+    """post_migrate, once per migrate: on the last app's signal (Django sends one per app with
+    models). Django creates each app's permissions in its own post_migrate receiver, which may run
+    after this one for the last app: create them here first (idempotent)."""
     from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
 
     with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
     if not with_models or sender.label != with_models[-1].label:
         return
+    create_permissions(sender, verbosity=0, using=using, apps=apps or global_apps)
     ensure_roles(using=using)
