@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin, ImportMixin
+from import_export.admin import ImportMixin
 
 from inventory import services
 from inventory.models import (
@@ -22,6 +22,7 @@ from inventory.models import (
     Warehouse,
 )
 from inventory.resources import ReconciliationDiffResource, StockLevelResource, StocktakeResource
+from orderhub.admin_export import ViewPermissionExportMixin
 from orderhub.admin_history import ReadOnlyHistoryAdmin
 
 
@@ -109,7 +110,7 @@ class SkuAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
+class StockLevelAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
     resource_classes = [StockLevelResource]
     list_display = ["sku", "warehouse", "on_hand", "reserved", "available", "updated_at"]
     list_filter = ["warehouse"]
@@ -217,7 +218,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReconciliationDiff)
-class ReconciliationDiffAdmin(ExportMixin, ReadOnlyAdmin):
+class ReconciliationDiffAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
     resource_classes = [ReconciliationDiffResource]
     list_display = ["run", "kind", "sku", "warehouse", "listing", "expected", "actual", "note", "corrected_at"]
     list_filter = ["kind", ("corrected_at", admin.EmptyFieldListFilter), "run"]

@@ -1,13 +1,20 @@
-"""History pages to read, never to revert.
+"""History pages to read, never to revert, and never to leak.
 
 simple-history's "revert" saves an old version of the row straight back, past the services: an
 order would leave its state machine, a task would reopen behind its order, a channel's pull cursor
-could jump. Its own setting only hides the button, so the save itself is refused here."""
+could jump. Its own setting only hides the button, so the save itself is refused here.
+
+The change diffs on the history list are masked like every other page (orderhub/masking.py): no
+secret value, and receiver details only for users allowed to see them. The history form reuses the
+admin's own form, fieldsets and read-only fields, so it masks exactly as the change page does."""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
+
+from orderhub.admin_masking import MaskingHistoryHelper
+from orderhub.masking import can_view_receiver
 
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
@@ -18,3 +25,6 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(self, request, historical_record) -> MaskingHistoryHelper:
+        return MaskingHistoryHelper(self.model, historical_record, reveal_receiver=can_view_receiver(request.user))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,3 +25,13 @@ class OrderHubAdminConfig(AdminConfig):
     """django.contrib.admin with OrderHub's site (INSTALLED_APPS names this instead of the admin)."""
 
     default_site = "orderhub.admin_site.OrderHubAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        from orderhub.roles import ensure_roles_after_migrate
+
+        # The roles (groups) the admin and the API grant by, after every migrate: orderhub/roles.py
+        # says why not a data migration. Connected here because this is the project package's one
+        # AppConfig (an orderhub/apps.py would take orderhub/ out of the project's translation
+        # catalogue, see the Makefile).
+        post_migrate.connect(ensure_roles_after_migrate, dispatch_uid="orderhub.ensure_roles")

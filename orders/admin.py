@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
@@ -14,10 +15,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from orderhub.admin_export import ViewPermissionExportMixin
 from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
+from orderhub.masking import RECEIVER_DETAILS_PERMISSION, SECRET_FIELDS, mask_secret
 from orders import gateway, selectors, services
 from orders.errors import OrderError
 from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState, QuarantinedMessage
+from orders.resources import OrderExportResource
 
 # Transitions ops staff may trigger from the admin: name -> (label, service)
 ORDER_ACTIONS = {
@@ -97,8 +102,60 @@ class OrderEventInline(admin.TabularInline):
         return str(obj.actor) if obj.actor else self.get_empty_value_display()
 
 
+class ChannelAdminForm(forms.ModelForm):
+    """Credentials are write-only: each shows as `••••1234` (or "not set") above an empty input;
+    typing a value sets or replaces it, leaving the input empty keeps the stored one."""
+
+    class Meta:
+        model = Channel
+        fields = [
+            "platform",
+            "name",
+            "enabled",
+            "ship_within_hours",
+            "api_base_url",
+            "app_key",
+            *SECRET_FIELDS,
+            "pull_enabled",
+            "pull_interval_minutes",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            field.required = False
+            field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+            current = getattr(self.instance, name, "") if self.instance.pk else ""
+            field.help_text = format_html(
+                "{}: <code>{}</code> · {}",
+                _("stored"),
+                mask_secret(current),
+                _("Type a new value to set or replace it; leave empty to keep the stored one."),
+            )
+        self.replaced_secrets: list[str] = []
+
+    def clean(self):
+        data = super().clean()
+        for name in SECRET_FIELDS:
+            if name not in self.fields:
+                continue
+            stored = getattr(self.instance, name, "") if self.instance.pk else ""
+            if not data.get(name):
+                data[name] = stored
+            elif data[name] != stored:
+                self.replaced_secrets.append(name)
+        return data
+
+    def has_changed(self) -> bool:
+        return bool(set(self.changed_data) - set(SECRET_FIELDS)) or bool(self.replaced_secrets)
+
+
 @admin.register(Channel)
-class ChannelAdmin(ReadOnlyHistoryAdmin):
+class ChannelAdmin(SecretFieldsAdmin, ReadOnlyHistoryAdmin):
+    form = ChannelAdminForm
     list_display = [
         "name",
         "platform",
@@ -140,8 +197,23 @@ class ChannelAdmin(ReadOnlyHistoryAdmin):
         return selectors.channel_list_with_health()
 
     def save_model(self, request, obj, form, change):
+        replaced = getattr(form, "replaced_secrets", [])
+        if replaced:  # the history row says who replaced which credential, never the value
+            obj._change_reason = "credentials set: " + ", ".join(replaced)
         super().save_model(request, obj, form, change)
         gateway.channel_sync_schedule(channel=obj)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The admin log names changed fields; a secret input counts only when a value was typed."""
+        message = super().construct_change_message(request, form, formsets, add)
+        if add or not isinstance(form, ChannelAdminForm):
+            return message
+        for entry in message:
+            changed = entry.get("changed")
+            if changed:
+                kept = [f for f in changed["fields"] if f not in SECRET_FIELDS or f in form.replaced_secrets]
+                changed["fields"] = kept
+        return [entry for entry in message if "changed" not in entry or entry["changed"]["fields"]]
 
     @admin.display(description=_("orders today"), ordering="orders_today")
     def orders_today(self, obj: Channel) -> int:
@@ -171,7 +243,10 @@ class ChannelAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyHistoryAdmin):
+class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistoryAdmin):
+    resource_classes = [OrderExportResource]
+    export_resource_takes_user = True  # receiver columns masked by the exporting user's permission
+    receiver_only_fields = ["raw_payload_pretty"]  # the native payload carries the full receiver
     change_form_template = "admin/orders/order/change_form.html"
     list_display = [
         "external_id",
@@ -201,7 +276,8 @@ class OrderAdmin(ReadOnlyHistoryAdmin):
         """Every field is read-only: a change goes through a service (transition buttons, the
         exception to-do's resolve actions), which locks, audits and re-checks the order."""
         model_fields = [f.name for f in Order._meta.fields if f.name not in self.exclude]
-        return [*self.readonly_fields, *(f for f in model_fields if f not in self.readonly_fields)]
+        names = list(super().get_readonly_fields(request, obj))  # + masked receiver displays
+        return [*names, *(f for f in model_fields if f not in names)]
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -363,6 +439,17 @@ class QuarantinedMessageAdmin(ReadOnlyHistoryAdmin):
     @admin.display(description=_("reason"))
     def short_reason(self, obj: QuarantinedMessage) -> str:
         return (obj.reason[:80] + "…") if len(obj.reason) > 80 else obj.reason
+
+    def get_readonly_fields(self, request, obj=None):
+        """The payload as received carries the receiver unmasked: only for who may see it."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm(RECEIVER_DETAILS_PERMISSION):
+            fields[fields.index("payload_pretty")] = "payload_withheld"
+        return fields
+
+    @admin.display(description=_("native payload (JSON)"))
+    def payload_withheld(self, obj: QuarantinedMessage) -> str:
+        return _("Withheld: the payload carries receiver details you may not see.")
 
     @admin.display(description=_("native payload (JSON)"))
     def payload_pretty(self, obj: QuarantinedMessage) -> str:

@@ -58,7 +58,20 @@ class Channel(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["last_pull_at", "updated_at", "pull_lease_until"])
+    # Credentials are write-only (orderhub/masking.py): history keeps who changed them (the change
+    # reason names the fields), never their values.
+    history = HistoricalRecords(
+        excluded_fields=[
+            "last_pull_at",
+            "updated_at",
+            "pull_lease_until",
+            "app_secret",
+            "access_token",
+            "sign_secret",
+            "message_key",
+            "webhook_secret",
+        ]
+    )
 
     class Meta:
         verbose_name = _("channel")
@@ -193,6 +206,8 @@ class Order(models.Model):
             ("cancel_order", _("Can cancel an order")),
             ("print_order", _("Can mark an order printed")),
             ("ship_order", _("Can mark an order shipped")),
+            # receiver name, phone and street address in full (orderhub/masking.py masks them otherwise)
+            ("view_receiver_details", _("Can view receiver details")),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.masking import can_view_receiver, mask_receiver_field, mask_receiver_mapping
 from orders.errors import OrderError
 from orders.models import Order
 from rules import selectors, services
@@ -255,8 +256,20 @@ class RuleHitAdmin(admin.ModelAdmin):
     list_display = ("at", "rule", "order", "rule_version", "enforced", "mode", "in_rollout", "trigger")
     list_filter = ("enforced", "mode", "trigger", "rule")
     list_select_related = ("rule", "order", "order__channel")
-    readonly_fields = [f.name for f in RuleHit._meta.fields]
+    readonly_fields = [*(f.name for f in RuleHit._meta.fields), "facts_masked"]
     date_hierarchy = "at"
+
+    def get_fields(self, request, obj=None):
+        """The facts a rule saw include the receiver's name, phone and address: masked without
+        orders.view_receiver_details."""
+        names = [f.name for f in RuleHit._meta.fields]
+        if can_view_receiver(request.user):
+            return names
+        return ["facts_masked" if name == "facts" else name for name in names]
+
+    @admin.display(description=_("facts seen"))
+    def facts_masked(self, obj):
+        return mask_receiver_mapping(obj.facts or {})
 
     def has_add_permission(self, request):
         return False
@@ -287,6 +300,16 @@ class BlacklistEntryAdmin(ReadOnlyHistoryAdmin):
 
 
 # ---- exception to-do ----------------------------------------------------------------------------
+#: what the "My exceptions" page shows of the receiver (masked by orderhub.masking without the permission)
+_RECEIVER_SHOWN = (
+    "receiver_name",
+    "receiver_phone",
+    "receiver_province",
+    "receiver_city",
+    "receiver_district",
+    "receiver_address",
+)
+
 MY_EXCEPTIONS_PAGE = 100  # the soonest due; the task changelist (filters, search) has the rest
 
 
@@ -443,6 +466,9 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         ]
 
     def my_exceptions_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        reveal = can_view_receiver(request.user)
         queryset = selectors.my_exceptions(user=request.user)
         total = queryset.count()
         tasks = list(queryset[:MY_EXCEPTIONS_PAGE])
@@ -452,7 +478,23 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         for task in tasks:
             facts = selectors.order_facts(order=task.order, blacklist=blacklist)
             hit = hits.get((task.order_id, task.rule_id))
-            rows.append({"task": task, "order": task.order, "facts": facts, "hit": hit, "form": ResolveForm()})
+            hit_facts = (hit.facts if reveal else mask_receiver_mapping(hit.facts or {})) if hit else None
+            if not reveal:
+                facts = [(name, label, mask_receiver_field(name, value)) for name, label, value in facts]
+            receiver = {name: getattr(task.order, name) for name in _RECEIVER_SHOWN}
+            if not reveal:
+                receiver = mask_receiver_mapping(receiver)
+            rows.append(
+                {
+                    "task": task,
+                    "order": task.order,
+                    "receiver": receiver,
+                    "facts": facts,
+                    "hit": hit,
+                    "hit_facts": hit_facts,
+                    "form": ResolveForm(),
+                }
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

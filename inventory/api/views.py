@@ -5,7 +5,6 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,19 +16,7 @@ from inventory.api.serializers import (
     StockLevelSerializer,
 )
 from inventory.errors import MovementConflict, MovementInvalid
-
-
-class HasInventoryPermission(BasePermission):
-    """POST needs inventory.add_stockmovement (give it to the WMS token's user); GET needs
-    inventory.view_stocklevel."""
-
-    def has_permission(self, request, view):
-        perm = (
-            "inventory.view_stocklevel"
-            if request.method in ("GET", "HEAD", "OPTIONS")
-            else ("inventory.add_stockmovement")
-        )
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm(perm))
+from inventory.models import StockLevel, StockMovement
 
 
 class MovementCreateView(APIView):
@@ -38,7 +25,10 @@ class MovementCreateView(APIView):
     for different data."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, HasInventoryPermission]
+    # the default ModelActionPermission: POST needs inventory.add_stockmovement (give it to the WMS
+    # token's user)
+    permission_model = StockMovement
+    write_permissions = {"post": "inventory.add_stockmovement"}
 
     @extend_schema(request=MovementInputSerializer, responses={200: MovementSerializer, 201: MovementSerializer})
     def post(self, request):
@@ -73,7 +63,7 @@ class StockLevelListView(generics.ListAPIView):
 
     serializer_class = StockLevelSerializer
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, HasInventoryPermission]
+    permission_model = StockLevel  # GET needs inventory.view_stocklevel
     filter_backends: list = []
 
     @extend_schema(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from orderhub.masking import RECEIVER_FIELDS, can_view_receiver, mask_receiver_mapping
 from orders.models import Order, OrderLine
 
 
@@ -69,6 +70,15 @@ class OrderSerializer(serializers.ModelSerializer):
             "lines",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Order) -> dict:
+        """Receiver name, phone and street address in full only for `orders.view_receiver_details`."""
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not can_view_receiver(request.user):
+            masked = mask_receiver_mapping({k: data[k] for k in RECEIVER_FIELDS if k in data})
+            data.update(masked)
+        return data
 
 
 class TransitionSerializer(serializers.Serializer):

@@ -30,6 +30,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
+    # ModelActionPermission (the default): reading needs orders.view_order; each transition the
+    # permission the order services check, plus view_order for the order it answers with
+    write_permissions = {
+        name: ("orders.view_order", services.TRANSITION_PERMISSIONS[name]) for name in ("hold", "release", "cancel")
+    }
 
     def get_queryset(self):
         return selectors.order_list()
@@ -39,7 +44,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         payload.is_valid(raise_exception=True)
         order = self.get_object()
         call(order.pk, request.user, payload.validated_data["note"])
-        return Response(OrderSerializer(selectors.order_list().get(pk=order.pk)).data)
+        fresh = selectors.order_list().get(pk=order.pk)
+        return Response(self.get_serializer(fresh).data)
 
     @extend_schema(request=TransitionSerializer, responses=TRANSITION_RESPONSES)
     @action(detail=True, methods=["post"])

@@ -101,3 +101,28 @@ def test_retry_from_the_stored_payload_takes_the_order_in_once_the_parser_accept
     assert Order.objects.get(channel=channel).external_id == "M-1001"
     assert refused.resolved_at is None and refused.retries == 1
     assert refused.field == "buyer_message" and "NUL" in refused.reason
+
+
+def test_the_quarantined_payload_is_withheld_from_who_may_not_see_receiver_details(db, client, channel):
+    from django.contrib.auth.models import Permission, User
+
+    from orders import services
+
+    message = services.quarantine_record(
+        channel=channel,
+        source="pull",
+        external_id="Q-PII",
+        native={"receiver_mobile": "13800138000"},
+        field="receiver_mobile",
+        reason="test",
+    )
+    reader = User.objects.create_user("qreader", password="pw", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_quarantinedmessage"))
+    client.force_login(reader)
+    url = f"/admin/orders/quarantinedmessage/{message.pk}/change/"
+    page = client.get(url).content.decode()
+    assert "13800138000" not in page and "Withheld" in page
+    reader.user_permissions.add(Permission.objects.get(codename="view_receiver_details"))
+    reader = User.objects.get(pk=reader.pk)
+    client.force_login(reader)
+    assert "13800138000" in client.get(url).content.decode()

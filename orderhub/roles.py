@@ -1,0 +1,132 @@
+"""Roles are Django groups, created (and topped up) after every `migrate` by a post_migrate handler.
+
+Why post_migrate and not a data migration: permissions themselves are only created by Django's own
+post_migrate handler, so a data migration would run before a new model's permissions exist, and
+every new model or permission would need another data migration in the role's app. The handler
+runs after each migrate (and after the test database's flush), is idempotent, and only *adds*
+missing permissions: grants an administrator gave a group on top stay.
+
+- viewer: reads every order, channel, stock and rule page; receiver details masked.
+- ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
+  alerts, retry or resolve quarantined platform orders, keep the blacklist; receiver details in full.
+- warehouse: reads orders (receiver in full: they ship to it) and stock; marks orders printed /
+  shipped; records stock movements (WMS API, stocktake import).
+- rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
+  blacklist.
+- finance: reads orders (masked), channels, stock, movements and reconciliation; starts a
+  reconciliation run.
+
+Channel credentials and users are the superuser's. A permission missing from the database (an app
+not migrated yet) is skipped, never invented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ORDER_READ = ("orders.view_order", "orders.view_orderline", "orders.view_orderevent")
+_CHANNEL_READ = ("orders.view_channel", "orders.view_alert")
+_INVENTORY_READ = tuple(
+    f"inventory.view_{m}"
+    for m in (
+        "warehouse",
+        "sku",
+        "stocklevel",
+        "stockmovement",
+        "stockreservation",
+        "channellisting",
+        "stockpush",
+        "inventoryevent",
+        "reconciliationrun",
+        "reconciliationdiff",
+    )
+)
+_RULES_READ = tuple(
+    f"rules.view_{m}"
+    for m in ("interceptrule", "rulecondition", "rulehit", "exceptiontype", "blacklistentry", "exceptiontask")
+)
+
+VIEWER = "viewer"
+OPS = "ops"
+WAREHOUSE = "warehouse"
+RULE_ADMIN = "rule admin"
+FINANCE = "finance"
+
+ROLES: dict[str, tuple[str, ...]] = {
+    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ),
+    OPS: (
+        *_ORDER_READ,
+        *_CHANNEL_READ,
+        *_INVENTORY_READ,
+        *_RULES_READ,
+        "orders.view_receiver_details",
+        "orders.hold_order",
+        "orders.release_order",
+        "orders.cancel_order",
+        "orders.print_order",
+        "orders.change_alert",
+        "orders.view_quarantinedmessage",
+        "orders.change_quarantinedmessage",
+        "rules.change_exceptiontask",
+        "rules.resolve_exceptiontask",
+        "rules.add_blacklistentry",
+        "rules.change_blacklistentry",
+    ),
+    WAREHOUSE: (
+        *_ORDER_READ,
+        *_INVENTORY_READ,
+        "orders.view_receiver_details",
+        "orders.print_order",
+        "orders.ship_order",
+        "inventory.add_stockmovement",
+    ),
+    RULE_ADMIN: (
+        *_ORDER_READ,
+        *_RULES_READ,
+        "rules.add_interceptrule",
+        "rules.change_interceptrule",
+        "rules.delete_interceptrule",
+        "rules.add_rulecondition",
+        "rules.change_rulecondition",
+        "rules.delete_rulecondition",
+        "rules.change_exceptiontype",
+        "rules.add_blacklistentry",
+        "rules.change_blacklistentry",
+        "rules.delete_blacklistentry",
+    ),
+    FINANCE: (
+        *_ORDER_READ,
+        *_CHANNEL_READ,
+        *_INVENTORY_READ,
+        "inventory.add_reconciliationrun",
+    ),
+}
+
+
+def ensure_roles(*, using: str = "default") -> None:
+    """Create every role's group and give it its permissions (idempotent, additive)."""
+    from django.contrib.auth.models import Group, Permission
+
+    wanted = {perm for perms in ROLES.values() for perm in perms}
+    by_name: dict[str, Any] = {}
+    for perm in Permission.objects.using(using).select_related("content_type"):
+        name = f"{perm.content_type.app_label}.{perm.codename}"
+        if name in wanted:
+            by_name[name] = perm
+    for role, perms in ROLES.items():
+        group, _created = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.add(*(by_name[p] for p in perms if p in by_name))
+
+
+def ensure_roles_after_migrate(sender: Any, *, using: str = "default", apps: Any = None, **kwargs: Any) -> None:
+    """post_migrate, once per migrate: on the last app's signal (Django sends one per app with
+    models). Django creates each app's permissions in its own post_migrate receiver, which may run
+    after this one for the last app: create them here first (idempotent)."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
+    if not with_models or sender.label != with_models[-1].label:
+        return
+    create_permissions(sender, verbosity=0, using=using, apps=apps or global_apps)
+    ensure_roles(using=using)

@@ -1,0 +1,140 @@
+"""A database with at least one row behind every admin page, known secrets and a known receiver,
+and one user per role: what the role x endpoint and the secrets tests walk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from orderhub import demo, roles
+from orders.models import Channel, Order
+
+ANONYMOUS = "anonymous"
+NO_PERMISSION = "staff without permission"
+SUPERUSER = "superuser"
+#: every role the matrix walks, in the brief's order (finance too: it is a shipped role)
+ROLE_NAMES = (
+    ANONYMOUS,
+    NO_PERMISSION,
+    roles.VIEWER,
+    roles.OPS,
+    roles.WAREHOUSE,
+    roles.RULE_ADMIN,
+    roles.FINANCE,
+    SUPERUSER,
+)
+
+#: secrets no page or endpoint may ever show (each unlike any other text on a page)
+SECRETS = {
+    "app_secret": "APPSECRET-a1b2c3d4e5f6-0001",
+    "access_token": "ACCESSTOKEN-a1b2c3d4e5f6-0002",
+    "sign_secret": "SIGNSECRET-a1b2c3d4e5f6-0003",
+    "message_key": "MESSAGEKEY-a1b2c3d4e5f6-0004",
+    "webhook_secret": "WEBHOOKSECRET-a1b2c3d4e5f6-0005",
+}
+
+#: the receiver of the known order: full values and what a user without the permission sees
+RECEIVER = {
+    "receiver_name": "欧阳明月",
+    "receiver_phone": "13912345678",
+    "receiver_address": "文三路 478 号华星科技大厦 17 楼",
+}
+MASKED = {"receiver_name": "欧*", "receiver_phone": "139****5678", "receiver_address": "***"}
+
+
+@dataclass
+class World:
+    channel: Channel
+    order: Order
+    users: dict[str, User | None]
+
+
+def make_user(role: str) -> User | None:
+    """A staff user in the role's group (superuser: is_superuser; anonymous: None)."""
+    if role == ANONYMOUS:
+        return None
+    username = role.replace(" ", "_")
+    user = User.objects.create_user(username, password="pw-" + username, is_staff=True, is_superuser=role == SUPERUSER)
+    if role in roles.ROLES:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def stocked_order(channel: Channel, *, held: bool = False) -> Order:
+    """A fresh ready order for a demo SKU in stock (so a release finds stock); `held`: paused by ops."""
+    from decimal import Decimal
+
+    from orders.channels.base import NormalizedLine
+    from orders.services import ingest_order, order_hold
+    from orders.tests.factories import make_incoming
+
+    line = NormalizedLine(
+        external_line_id="L1",
+        platform_item_id="1",
+        platform_sku_id="1",
+        sku_code="DEMO-MUG-350",
+        title="mug",
+        quantity=1,
+        unit_price=Decimal("10.00"),
+        paid_amount=Decimal("10.00"),
+    )
+    incoming = make_incoming(lines=[line], goods_amount=Decimal("10.00"), paid_amount=Decimal("10.00"))
+    order = ingest_order(channel=channel, incoming=incoming, source="test").order
+    if held:
+        order = order_hold(order_id=order.pk, actor=None, reason="matrix")
+    return order
+
+
+def build_world() -> World:
+    """Demo data (every platform, orders in many states, stock, rules, tasks) plus a row for each
+    admin model the demo leaves empty, a channel with known secrets and an order with a known
+    receiver whose history has a receiver change."""
+    from django_q.models import OrmQ, Task
+    from rest_framework.authtoken.models import Token
+
+    from inventory.models import DiffKind, ReconciliationDiff, ReconciliationRun, Sku
+    from orders import services
+    from rules.models import BlacklistEntry
+
+    demo.load(emulator_url="http://127.0.0.1:9", register_with_emulator=False)
+    channel = Channel.objects.order_by("pk").first()
+    for name, value in SECRETS.items():
+        setattr(channel, name, value)
+    channel.save()  # a history row written after the secrets were set
+    order = Order.objects.filter(channel=channel).order_by("pk").first()
+    order.receiver_name, order.receiver_phone = "王二", "13800000000"
+    order.save()
+    for name, value in RECEIVER.items():
+        setattr(order, name, value)
+    order.save()  # the history diff now holds the old and new receiver
+
+    users = {role: make_user(role) for role in ROLE_NAMES}
+    now = timezone.now()
+    run = ReconciliationRun.objects.create(trigger="test", finished_at=now, diff_count=1)
+    ReconciliationDiff.objects.create(run=run, kind=DiffKind.LEDGER, sku=Sku.objects.first(), expected=1, actual=2)
+    BlacklistEntry.objects.create(kind="buyer_nick", value="刷单账号", note="test")
+    Token.objects.create(user=users[roles.WAREHOUSE])
+    for success in (True, False):
+        Task.objects.create(
+            id=f"task{int(success)}".ljust(32, "0"),
+            name=f"task-{success}",
+            func="orders.tasks.pull_channel",
+            started=now,
+            stopped=now,
+            success=success,
+        )
+    OrmQ.objects.create(key="orderhub", payload="x", lock=now)
+    services.quarantine_record(
+        channel=channel,
+        source="pull",
+        native={"tid": "Q1", "receiver_mobile": RECEIVER["receiver_phone"]},
+        field="receiver_mobile",
+        reason="matrix",
+        external_id="Q1",
+    )
+    missing = [m._meta.label_lower for m in admin.site._registry if not m._default_manager.exists()]
+    assert not missing, f"no row for admin page(s) {missing}: add one in orderhub/tests/world.py build_world()"
+    return World(channel=channel, order=order, users=users)
