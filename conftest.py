@@ -32,5 +32,8 @@ def _english_by_default(settings):
 def _fresh_cache_namespace(settings):
     """Each test sees an empty cache (rate-limit counters, login lockouts) without flushing a Redis
     database that a parallel test worker shares: the cache key prefix is new for every test."""
+    from axes.handlers.proxy import AxesProxyHandler
+
     for alias, config in settings.CACHES.items():
         settings.CACHES = {**settings.CACHES, alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+    AxesProxyHandler.get_implementation(force=True)  # django-axes keeps the cache it first saw

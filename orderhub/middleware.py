@@ -78,6 +78,13 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
     return defaults.server_error(request, template_name)
 
 
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an API client gets JSON (a path the URL patterns do not match, e.g. a negative id)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(_("Not found.")), "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
 class ApiAuthFailureThrottleMiddleware:
     """Counts every 401 an API view answers per client; past the budget the client gets 429 before
     its credentials are looked at, so guessing tokens is slowed. Views that take no API credentials

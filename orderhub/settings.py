@@ -198,6 +198,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orderhub.api_schema.add_error_responses",  # 400/401/403/404/429/503 on every operation
+    ],
 }
 
 # Channel webhooks: bodies above this size are refused with 413 before parsing.
