@@ -110,7 +110,7 @@ def signed_headers(secret: str, body: bytes) -> dict[str, str]:
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the convention: later tests keep their rows
 def test_a_chunked_push_is_read_and_the_order_taken():
     channel = make_channel(platform="taobao")
     body = dumps(taobao_trade())
@@ -125,7 +125,7 @@ def test_a_chunked_push_is_read_and_the_order_taken():
     assert order.lines.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the convention: later tests keep their rows
 def test_a_chunked_body_over_the_limit_is_413_and_nothing_stored(settings):
     channel = make_channel(platform="taobao")
     trade = taobao_trade()
