@@ -11,7 +11,6 @@ trusted proxies).
 from __future__ import annotations
 
 import math
-import time
 
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
@@ -64,7 +63,6 @@ class FailureBudget(SimpleRateThrottle):
         self.cache.set(self.key, history, self.duration)
         return self.blocked()
 
-    timer = staticmethod(time.time)
 
 
 def auth_failures(request: HttpRequest) -> FailureBudget:
