@@ -64,7 +64,6 @@ class FailureBudget(SimpleRateThrottle):
         return self.blocked()
 
 
-
 def auth_failures(request: HttpRequest) -> FailureBudget:
     """Failed or missing API credentials from this client."""
     return FailureBudget("auth_failure", client_ip(request))
