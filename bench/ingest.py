@@ -129,6 +129,7 @@ def http(db: BenchDatabase, channel, n: int, concurrency: int) -> float:
     bodies = [json.dumps(native, ensure_ascii=False).encode() for native in natives]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db.url(), "DEBUG": "0", "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
+    env["SECURE_SSL_REDIRECT"] = "0"  # plain HTTP on the loopback (production redirects to HTTPS)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
         cwd=ROOT,

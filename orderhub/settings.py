@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "simple_history",
+    "axes",
     "orderhub",
     "orders",
     "inventory",
@@ -41,6 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "orderhub.middleware.OutageAnswerMiddleware",  # database/Redis down: 503 + Retry-After, not an HTML 500
+    "orderhub.middleware.ApiAuthFailureThrottleMiddleware",  # repeated 401s from one client: 429
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -50,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "orderhub.urls"
@@ -79,11 +84,37 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# ---- HTTPS and proxies (check --deploy): secure by default when DEBUG is off --------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# A TLS-terminating proxy says the original scheme in X-Forwarded-Proto; trust it only when set.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 REDIS_URL = parse_redis_url(os.environ.get("REDIS_URL"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# django-axes: admin logins. Attempts live in Redis when there is one (shared by every web process),
+# otherwise in the database (the in-process cache would count per process).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+# Either the account or the client address is locked: one address cannot try many accounts, many
+# addresses cannot try one account.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_CALLABLE = "orderhub.views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "orderhub.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
 
 # django-q2. Every external effect is an outbox row first (DESIGN.md), so a task lost by a dying
 # worker costs a delay until the periodic sweep, never data. `retry` must exceed `timeout`.
@@ -105,6 +136,12 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+AUTHENTICATION_BACKENDS = [
+    # first: django-axes refuses a locked-out login before the password is checked
+    "orderhub.auth_backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -129,8 +166,9 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: its `WWW-Authenticate: Token` header turns a missing credential into 401, not 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     # read needs view_<model>, each write the permission its view names; closed by default
     "DEFAULT_PERMISSION_CLASSES": ["orderhub.permissions.ModelActionPermission"],
@@ -139,6 +177,18 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "orderhub.api.exception_handler",
+    # Anonymous callers of public endpoints are slowed; authenticated clients (WMS, scanners) are not.
+    # Failed credentials are counted per client by ApiAuthFailureThrottleMiddleware (scope auth_failure).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON_RATE", "120/min"),
+        "auth_failure": os.environ.get("THROTTLE_AUTH_FAILURE_RATE", "20/min"),
+        "webhook_failure_ip": os.environ.get("THROTTLE_WEBHOOK_FAILURE_IP_RATE", "20/min"),
+        "webhook_failure_channel": os.environ.get("THROTTLE_WEBHOOK_FAILURE_CHANNEL_RATE", "60/min"),
+    },
+    # Proxies in front of the app that append to X-Forwarded-For; 0 = use the socket's address
+    # (a client could otherwise pick its own address and escape every per-client limit).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -149,6 +199,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orderhub.api_schema.add_error_responses",  # 400/401/403/404/429/503 on every operation
+    ],
 }
 
 # Channel webhooks: bodies above this size are refused with 413 before parsing.

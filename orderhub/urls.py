@@ -19,3 +19,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+# database or Redis down outside a view: 503 + Retry-After (JSON) instead of an HTML 500
+handler500 = "orderhub.middleware.server_error"
+handler404 = "orderhub.middleware.not_found"  # JSON under /api/

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -11,9 +12,21 @@ from orders.api.serializers import OrderSerializer, TransitionErrorSerializer, T
 from orders.models import Order, OrderState
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number the database can hold, else 400 naming the parameter
+    (a decimal filter passed `-3e249` to the database and answered 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class OrderFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=OrderState.choices)
-    channel = django_filters.NumberFilter(field_name="channel_id")
+    channel = IdFilter(field_name="channel_id")
     lane = django_filters.CharFilter()
 
     class Meta:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -11,9 +15,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from orderhub import throttling
 from orders import gateway, selectors
 from orders.channels.base import PayloadError, SignatureError
 from orders.errors import ChannelDisabled
+from orders.models import Channel
+
+logger = logging.getLogger(__name__)
+
+#: an unknown or disabled channel is verified against this secret, which no sender knows, so it is
+#: refused by the same code, in about the same time, with the same answer as a bad signature
+_DECOY_CHANNEL = Channel(platform="manual", name="decoy", webhook_secret=secrets.token_hex(32))
 
 
 class RawBodyParser(BaseParser):
@@ -64,12 +76,14 @@ class ChannelWebhookView(APIView):
             401: WebhookErrorSerializer,
             404: WebhookErrorSerializer,
             413: WebhookErrorSerializer,
+            429: WebhookErrorSerializer,
         },
     )
     def post(self, request, channel_id: int):
-        channel = selectors.channel_get_enabled(channel_id=channel_id)
-        if channel is None:
-            return Response({"detail": "unknown or disabled channel"}, status=status.HTTP_404_NOT_FOUND)
+        # a client that keeps failing is turned away before any work; signed pushes never count
+        wait = throttling.webhook_failures_from(request).blocked()
+        if wait:
+            return _too_many_attempts(wait)
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
             return _too_large()
@@ -78,11 +92,15 @@ class ChannelWebhookView(APIView):
             return _too_large()
 
         headers = {k.lower(): v for k, v in request.headers.items()}
+        channel = selectors.channel_get_enabled(channel_id=channel_id)
+        if channel is None:
+            # never say whether the channel exists before the sender proved it holds its secret
+            return self._orderhub_format(_DECOY_CHANNEL, headers, body, request=request, channel_id=channel_id)
         if gateway.SIGNATURE_HEADER.lower() in headers or channel.adapter_platform not in ("douyin", "kuaishou"):
-            return self._orderhub_format(channel, headers, body)
-        return self._platform_push(channel, headers, body)
+            return self._orderhub_format(channel, headers, body, request=request, channel_id=channel_id)
+        return self._platform_push(channel, headers, body, request=request, channel_id=channel_id)
 
-    def _orderhub_format(self, channel, headers, body):
+    def _orderhub_format(self, channel, headers, body, *, request, channel_id: int):
         try:
             gateway.verify_orderhub_signature(
                 channel=channel,
@@ -91,7 +109,9 @@ class ChannelWebhookView(APIView):
                 body=body,
             )
         except SignatureError as exc:
-            return Response({"detail": f"authentication failed: {exc}"}, status=status.HTTP_401_UNAUTHORIZED)
+            return _refused(request, channel_id, exc)
+        if channel is _DECOY_CHANNEL:  # unreachable: nobody holds the decoy secret
+            return _refused(request, channel_id, SignatureError("unknown or disabled channel"))
         try:
             result = gateway.receive_signed_order(channel=channel, body=body)
         except PayloadError as exc:
@@ -110,16 +130,42 @@ class ChannelWebhookView(APIView):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    def _platform_push(self, channel, headers, body):
+    def _platform_push(self, channel, headers, body, *, request, channel_id: int):
         try:
             gateway.receive_platform_push(channel=channel, headers=headers, body=body)
         except SignatureError as exc:
-            return Response({"detail": f"authentication failed: {exc}"}, status=status.HTTP_401_UNAUTHORIZED)
+            return _refused(request, channel_id, exc)
         except PayloadError as exc:
             return Response({"detail": exc.message, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
         if channel.adapter_platform == "kuaishou":
             return Response({"result": 1}, status=status.HTTP_200_OK)
         return Response({"code": 0, "msg": "success"}, status=status.HTTP_200_OK)
+
+
+def _refused(request, channel_id: int, reason: SignatureError) -> Response:
+    """One answer for every failed signature and every unknown or disabled channel: the reason
+    goes to the log only, so the answer tells an outsider nothing about which channels exist."""
+    logger.info("webhook for channel %s refused: %s", channel_id, reason)
+    waits = (
+        throttling.webhook_failures_from(request).record(),
+        throttling.webhook_failures_for(channel_id).record(),
+    )
+    wait = max(w or 0 for w in waits)
+    if wait:
+        return _too_many_attempts(wait)
+    return Response(
+        {"detail": _("authentication failed: signature missing, expired or wrong")},
+        status=status.HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": f'{gateway.SIGNATURE_HEADER} realm="channel webhook"'},
+    )
+
+
+def _too_many_attempts(wait: int) -> Response:
+    return Response(
+        {"detail": _("Too many failed attempts. Retry in %(seconds)d seconds.") % {"seconds": wait}},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def _too_large() -> Response:

@@ -152,11 +152,11 @@ def test_bad_input_is_400_naming_the_field_and_nothing_stored(make_body, field_w
     assert not OrderLine.objects.exists()
 
 
-def test_unknown_or_disabled_channel_is_404():
+def test_unknown_or_disabled_channel_is_401_like_a_bad_signature():
     disabled = make_channel(platform="taobao", enabled=False)
-    assert post_signed(disabled, dumps(taobao_trade())).status_code == 404
+    assert post_signed(disabled, dumps(taobao_trade())).status_code == 401
     missing = APIClient().post("/api/v1/channels/999999/webhook", data=b"{}", content_type="application/json")
-    assert missing.status_code == 404
+    assert missing.status_code == 401
     assert not Order.objects.exists()
 
 
