@@ -120,6 +120,10 @@ def _page(view: set[str], add: set[str] = frozenset(), change: set[str] = frozen
 # ---- the admin table: model label -> who may ---------------------------------------------------
 ADMIN_ACCESS: dict[str, Page] = {
     "auth.group": _page({S}, {S}, {S}),
+    # django-axes' login attempts and lockouts: the superuser's (who lifts a lockout)
+    "axes.accessattempt": _page({S}, set(), {S}),
+    "axes.accesslog": _page({S}, set(), {S}),
+    "axes.accessfailurelog": _page({S}, set(), {S}),
     "auth.user": _page({S}, {S}, {S}),
     "authtoken.tokenproxy": _page({S}, {S}, {S}),
     "django_q.schedule": _page({S}, {S}, {S}),

@@ -92,6 +92,7 @@ def build_world() -> World:
     """Demo data (every platform, orders in many states, stock, rules, tasks) plus a row for each
     admin model the demo leaves empty, a channel with known secrets and an order with a known
     receiver whose history has a receiver change."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
     from django_q.models import OrmQ, Task
     from rest_framework.authtoken.models import Token
 
@@ -127,6 +128,10 @@ def build_world() -> World:
             success=success,
         )
     OrmQ.objects.create(key="orderhub", payload="x", lock=now)
+    axes_row = {"user_agent": "pytest", "ip_address": "127.0.0.9", "username": "someone", "path_info": "/admin/"}
+    AccessAttempt.objects.create(**axes_row, failures_since_start=1)  # django-axes' login records
+    AccessLog.objects.create(**axes_row)
+    AccessFailureLog.objects.create(**axes_row)
     services.quarantine_record(
         channel=channel,
         source="pull",
