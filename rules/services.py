@@ -312,9 +312,22 @@ def _merge(*, task: ExceptionTask, order_id: int, target_id: Any, actor: Abstrac
         raise ResolveActionInvalid(exc.message) from None
     note = f"merged with order {target.pk} ({target.external_id}) into one parcel. {note}".strip()
     _resolve(task=task, actor=actor, resolution=Resolution.MERGED, note=note)
-    for other in rule_locks.open_tasks_for_update(order_id=target.pk):
-        if other.exception_type.code == "mergeable":
-            _resolve(task=other, actor=actor, resolution=Resolution.MERGED, note=note)
+    others = [t for t in rule_locks.open_tasks_for_update(order_id=target.pk) if t.exception_type.code == "mergeable"]
+    for other in others:
+        _resolve(task=other, actor=actor, resolution=Resolution.MERGED, note=note)
+    if not others:  # the target was never held for it: record the person's decision, which re-checks respect
+        now = timezone.now()
+        merged = ExceptionTask(
+            order=target,
+            exception_type=task.exception_type,
+            assignee_group_id=task.exception_type.default_group_id,
+            due_at=now,
+            note=note,
+            created_at=now,
+        )
+        merged._history_user = actor
+        merged.save()
+        _resolve(task=merged, actor=actor, resolution=Resolution.MERGED, note=note, now=now)
     for pk in sorted({order_id, target.pk}):
         recheck_order(order_id=pk, trigger="resolved")
 
