@@ -1,6 +1,6 @@
 """Shipping writes, split by operation; this package re-exports the public verbs."""
 
-from shipping.services.accounts import waybill_account_refresh
+from shipping.services.accounts import CarrierLoadReport, carriers_load_from_platform, waybill_account_refresh
 from shipping.services.numbering import (
     NumberingReport,
     failure_reason,
@@ -27,8 +27,10 @@ from shipping.services.scanning import (
 )
 
 __all__ = [
+    "CarrierLoadReport",
     "NumberingReport",
     "ScanAnswer",
+    "carriers_load_from_platform",
     "failure_reason",
     "item_check_progress",
     "next_parcel_key",
