@@ -12,7 +12,6 @@ pushes: `verify_push` checks `app-id` and `event-sign` and returns one PushMessa
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any
