@@ -80,6 +80,7 @@ class OrderState(models.TextChoices):
     ON_HOLD = "on_hold", _("On hold")
     AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
     PRINTED = "printed", _("Printed")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
     SHIPPED = "shipped", _("Shipped")
     DELIVERED = "delivered", _("Delivered")
     RETURNED = "returned", _("Returned")
@@ -251,9 +252,17 @@ class Order(models.Model):
     def mark_printed(self) -> None:
         """Waybill/picking list printed."""
 
-    @transition(field=state, source=[OrderState.READY, OrderState.PRINTED], target=OrderState.SHIPPED)
+    @transition(field=state, source=OrderState.PRINTED, target=OrderState.PARTIALLY_SHIPPED)
+    def ship_partially(self) -> None:
+        """Outbound scan of one parcel while others of the order are still in the warehouse."""
+
+    @transition(
+        field=state,
+        source=[OrderState.READY, OrderState.PRINTED, OrderState.PARTIALLY_SHIPPED],
+        target=OrderState.SHIPPED,
+    )
     def ship(self) -> None:
-        """Outbound scan: the parcel left the warehouse."""
+        """Outbound scan: the (last) parcel left the warehouse."""
 
     @transition(field=state, source=OrderState.SHIPPED, target=OrderState.DELIVERED)
     def mark_delivered(self) -> None:
@@ -301,6 +310,7 @@ EVENT_LABELS = {
     "hold": pgettext_lazy("order event", "paused"),
     "wait_for_stock": pgettext_lazy("order event", "waiting for stock"),
     "mark_printed": pgettext_lazy("order event", "printed"),
+    "ship_partially": pgettext_lazy("order event", "partially shipped"),
     "ship": pgettext_lazy("order event", "shipped"),
     "mark_delivered": pgettext_lazy("order event", "delivered"),
     "mark_returned": pgettext_lazy("order event", "returned"),

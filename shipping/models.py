@@ -1,0 +1,381 @@
+"""Outbound: carriers, e-waybill accounts, parcels (Shipment) with their lines, print batches,
+the outbox rows the next stage drains (write-back, buyer notice) and the warehouse scanners.
+
+Facts behind the shapes: ../shared/channels/shipping.md. Nothing here invents a tracking number:
+it comes from the platform's e-waybill service, or from the carrier's own label (manual channel).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from orders.models import Lane
+
+
+class Carrier(models.Model):
+    """A carrier and its code on each platform (shared/channels/README.md §6), editable by ops."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    platform_codes = models.JSONField(
+        _("platform codes"),
+        default=dict,
+        blank=True,
+        help_text=_('The carrier\'s code on each platform, e.g. {"taobao": "SF", "jd": "467"}.'),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def code_on(self, platform: str) -> str:
+        """This carrier's code on `platform` (Tmall speaks Taobao's codes); empty when unknown."""
+        codes = self.platform_codes or {}
+        if platform == "tmall" and "tmall" not in codes:
+            platform = "taobao"
+        return str(codes.get(platform, ""))
+
+
+class WaybillAccount(models.Model):
+    """One e-waybill subscription: a channel's account with a carrier at a branch (网点) or a
+    monthly account, the sender address the platform approved, and the remaining quota."""
+
+    channel = models.ForeignKey(
+        "orders.Channel", on_delete=models.PROTECT, related_name="waybill_accounts", verbose_name=_("channel")
+    )
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="waybill_accounts", verbose_name=_("carrier")
+    )
+    branch_code = models.CharField(_("branch code"), max_length=64, blank=True)
+    branch_name = models.CharField(_("branch name"), max_length=200, blank=True)
+    sender_name = models.CharField(_("sender name"), max_length=64)
+    sender_mobile = models.CharField(_("sender mobile"), max_length=32)
+    sender_province = models.CharField(_("sender province"), max_length=64)
+    sender_city = models.CharField(_("sender city"), max_length=64)
+    sender_district = models.CharField(_("sender district"), max_length=64, blank=True)
+    sender_address = models.CharField(_("sender address"), max_length=300)
+    template_url = models.URLField(_("label template URL"), max_length=500, blank=True)
+    custom_area_template_url = models.URLField(_("custom area template URL"), max_length=500, blank=True)
+    quota = models.IntegerField(
+        _("remaining quota"), null=True, blank=True, help_text=_("Empty: the platform does not count this account.")
+    )
+    quota_checked_at = models.DateTimeField(_("quota checked at"), null=True, blank=True)
+    quota_alert_below = models.PositiveIntegerField(
+        _("alert when quota below"), default=200, help_text=_("A refresh finding fewer numbers left raises an alert.")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["quota_checked_at"])
+
+    class Meta:
+        verbose_name = _("waybill account")
+        verbose_name_plural = _("waybill accounts")
+        ordering = ["channel_id", "carrier_id", "branch_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "carrier", "branch_code"], name="waybill_account_unique_branch_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        branch = self.branch_name or self.branch_code
+        return f"{self.channel.name} · {self.carrier.code}" + (f" · {branch}" if branch else "")
+
+    @property
+    def quota_low(self) -> bool:
+        return self.quota is not None and self.quota < self.quota_alert_below
+
+
+class PrintBatchState(models.TextChoices):
+    OPEN = "open", _("Open")
+    PRINTING = "printing", _("Printing")
+    PRINTED = "printed", _("Printed")
+
+
+class PrintBatch(models.Model):
+    """Labels printed together: one account (so one carrier and template) and one lane."""
+
+    account = models.ForeignKey(
+        WaybillAccount, on_delete=models.PROTECT, related_name="print_batches", verbose_name=_("waybill account")
+    )
+    lane = models.CharField(_("lane"), max_length=24, blank=True, choices=Lane.choices, default=Lane.NORMAL)
+    state = models.CharField(
+        _("state"), max_length=12, choices=PrintBatchState.choices, default=PrintBatchState.OPEN, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    printed_at = models.DateTimeField(_("printed at"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("print batch")
+        verbose_name_plural = _("print batches")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.account}"
+
+
+class ShipmentState(models.TextChoices):
+    PENDING = "pending", _("Waiting for a number")
+    NUMBERED = "numbered", _("Numbered")
+    PRINTED = "printed", _("Printed")
+    SHIPPED = "shipped", _("Shipped")
+    VOIDED = "voided", _("Voided")
+
+
+class Shipment(models.Model):
+    """One parcel. `parcel_key` is written before the platform is asked for a number and sent as
+    its request/package id, so a retry can never take a second number for the same parcel."""
+
+    parcel_key = models.CharField(_("parcel key"), max_length=64, unique=True)
+    channel = models.ForeignKey(
+        "orders.Channel", on_delete=models.PROTECT, related_name="shipments", verbose_name=_("channel")
+    )
+    account = models.ForeignKey(
+        WaybillAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shipments",
+        verbose_name=_("waybill account"),
+    )
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("carrier"))
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shipments",
+        verbose_name=_("warehouse"),
+    )
+    batch = models.ForeignKey(
+        PrintBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="shipments",
+        verbose_name=_("print batch"),
+    )
+    replaces = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        verbose_name=_("re-issue of"),
+    )
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, db_index=True)
+    parent_tracking_number = models.CharField(_("parent tracking number"), max_length=64, blank=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=ShipmentState.choices, default=ShipmentState.PENDING, db_index=True
+    )
+    failure_code = models.CharField(_("failure code"), max_length=32, blank=True)
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    print_data = models.JSONField(_("print data"), default=dict, blank=True)
+    weight_grams = models.PositiveIntegerField(_("weight (g)"), default=0)
+    item_check = models.JSONField(
+        _("items checked"), default=dict, blank=True, help_text=_("Item barcodes scanned so far (扫描验货).")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    numbered_at = models.DateTimeField(_("numbered at"), null=True, blank=True)
+    printed_at = models.DateTimeField(_("printed at"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    shipped_by_device = models.ForeignKey(
+        "shipping.ScannerDevice",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("scanned by device"),
+    )
+    shipped_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("shipped by"),
+    )
+    history = HistoricalRecords(excluded_fields=["print_data"])
+
+    class Meta:
+        verbose_name = _("shipment (parcel)")
+        verbose_name_plural = _("shipments (parcels)")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "tracking_number"],
+                condition=~models.Q(tracking_number=""),
+                name="shipment_tracking_number_unique_per_carrier",
+            )
+        ]
+        permissions = [
+            ("void_shipment", _("Can void and re-issue a parcel's number")),
+            ("scan_shipment", _("Can scan a parcel out")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier.code} {self.tracking_number or self.parcel_key}"
+
+
+class ShipmentLine(models.Model):
+    """What a parcel carries: a quantity of one order line (a parcel may carry several orders: 合单)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines", verbose_name=_("parcel"))
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="shipment_lines", verbose_name=_("order")
+    )
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="shipment_lines", verbose_name=_("order line")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("parcel line")
+        verbose_name_plural = _("parcel lines")
+        ordering = ["shipment_id", "order_line_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "order_line"], name="shipment_line_unique_per_parcel"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line} → {self.shipment_id}"
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class WriteBack(models.Model):
+    """Outbox row: tell the platform this order left in this parcel (drained by the write-back task)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="write_backs")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="write_backs")
+    state = models.CharField(
+        _("state"), max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("write-back")
+        verbose_name_plural = _("write-backs")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["shipment", "order"], name="write_back_once_per_parcel_order")]
+
+    def __str__(self) -> str:
+        return f"{self.order} ← {self.shipment}"
+
+
+class BuyerNotice(models.Model):
+    """Outbox row: tell the buyer about this parcel (drained by the notice task)."""
+
+    EVENT_SHIPPED = "shipped"
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="buyer_notices")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="buyer_notices")
+    event = models.CharField(_("event"), max_length=24, default=EVENT_SHIPPED)
+    state = models.CharField(
+        _("state"), max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("buyer notice")
+        verbose_name_plural = _("buyer notices")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "order", "event"], name="buyer_notice_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.order}"
+
+
+class ScannerDevice(models.Model):
+    """A warehouse PDA. Its token is shown once at creation and stored only as a SHA-256 hash; the
+    prefix identifies the device in lists and logs without revealing the token."""
+
+    name = models.CharField(_("name"), max_length=100)
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="scanner_devices", verbose_name=_("warehouse")
+    )
+    token_prefix = models.CharField(_("token prefix"), max_length=12, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
+    class Meta:
+        verbose_name = _("scanner device")
+        verbose_name_plural = _("scanner devices")
+        ordering = ["warehouse_id", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ScanRecord(models.Model):
+    """One scanner request under its Idempotency-Key and the answer given, replayed on a retry."""
+
+    device = models.ForeignKey(ScannerDevice, on_delete=models.CASCADE, related_name="scans")
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128)
+    kind = models.CharField(_("kind"), max_length=16)
+    request = models.JSONField(_("request"), default=dict)
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response = models.JSONField(_("response"), default=dict)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="scans")
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "idempotency_key"], name="scan_once_per_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key}"
