@@ -145,7 +145,7 @@ def pick_list_pdf(*, title: str, subtitle: str, rows: list[PickRow], generated_a
         Paragraph(
             _escape(
                 _("%(subtitle)s · %(lines)d line(s), %(units)d unit(s) · printed %(at)s")
-                % {"subtitle": subtitle, "lines": len(rows), "units": total, "at": generated_at.strftime("%Y-%m-%d %H:%M")}
+                % {"subtitle": subtitle, "lines": len(rows), "units": total, "at": f"{generated_at:%Y-%m-%d %H:%M}"}
             ),
             styles["meta"],
         ),
@@ -196,7 +196,9 @@ def packing_slips_pdf(*, title: str, slips: list[PackingSlip]) -> bytes:
         if slip.buyer_message:
             flowables += [
                 Spacer(1, 5 * mm),
-                Paragraph(_escape(_("Buyer's message: %(message)s") % {"message": slip.buyer_message}), styles["message"]),
+                Paragraph(
+                    _escape(_("Buyer's message: %(message)s") % {"message": slip.buyer_message}), styles["message"]
+                ),
             ]
     if not flowables:
         flowables.append(Paragraph(_escape(_("No orders in this batch.")), styles["meta"]))
