@@ -31,7 +31,18 @@ Control endpoints (JSON):
     POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
                                   push_url?, app_key?}  change an order as the platform would (modified time
                                   bumped); with push_url, also POST the platform's push (Douyin, Kuaishou)
-    POST   /_emulator/reset      forget orders, shipments, stock, calls and faults (shops stay)
+    POST   /_emulator/reset      forget orders, shipments, stock, calls, faults and waybills (shops stay)
+
+E-waybills (orders/emulator_waybills.py): every shop is subscribed to each carrier of its platform at
+one branch with a seeded quota; the get-number calls answer one number per parcel key.
+
+    GET    /_emulator/waybills?platform=…   every number issued, by parcel key ("<platform>:<key>"),
+                                             the waybills (state issued/cancelled/collected) and branches
+    POST   /_emulator/waybill_quota  {platform, app_key, carrier_code, branch_code, quota}  (null: uncounted)
+    POST   /_emulator/waybills/collect  {platform, tracking_number}  the carrier picked it up: cancel refused
+    POST   /_emulator/faults     {platform, kind: quota_exhausted | unreachable (province?) |
+                                  partial_failure (parcel_keys? positions? code?) | timeout_after_issue
+                                  (delay), method?, count?}  e-waybill faults of the get-number calls
 
 Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
 returns only the requested `fields` (pass `orders` etc. to get full trades); the adapter follows it
@@ -68,6 +79,7 @@ from orders.channels import common as c
 from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
 from orders.channels.base import ChannelCredentials, PayloadError
 from orders.channels.fakes import EVENTS, apply_event, generate_orders, native_id, native_modified
+from orders.emulator_waybills import WAYBILL_FAULT_KINDS, Parcel, Refusal, Waybill, WaybillDesk, carrier_names
 
 PLATFORMS = ("taobao", "jd", "pdd", "douyin", "kuaishou", "manual")
 PATHS = {
@@ -79,7 +91,8 @@ PATHS = {
     "manual": "/manual",
 }
 ADAPTERS = {"taobao": taobao, "jd": jd, "pdd": pdd, "douyin": douyin, "kuaishou": kuaishou, "manual": manual}
-FAULT_KINDS = ("http500", "timeout", "error_code")
+CALL_FAULT_KINDS = ("http500", "timeout", "error_code")
+FAULT_KINDS = CALL_FAULT_KINDS + WAYBILL_FAULT_KINDS
 CALL_LOG_SIZE = 1000
 
 
@@ -121,6 +134,9 @@ class Fault:
     path: str = ""
     delay: float = 3.0
     after: int = 0  # let this many matching calls through first: a failure mid-way through a pull
+    province: str = ""  # unreachable: only parcels to this province ("" = every parcel)
+    parcel_keys: list[str] = field(default_factory=list)  # partial_failure: these parcels fail…
+    positions: list[int] = field(default_factory=list)  # …and/or these positions in the batch
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -175,6 +191,7 @@ class ChannelEmulator:
         self.stock_updates: list[dict[str, Any]] = []
         self.stock_levels: dict[tuple[str, str, str, str], int] = {}
         self.faults: list[Fault] = []
+        self.waybills = WaybillDesk()
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
         self.server = _Server((host, port), _Handler)
         self.server.emulator = self
@@ -229,6 +246,7 @@ class ChannelEmulator:
             raise ValueError(f"unknown platform {platform!r}")
         with self.lock:
             self.shops[(shop.platform, app_key)] = shop
+            self.waybills.seed_shop(shop.platform, app_key)
         return shop
 
     def credentials(self, platform: str, app_key: str) -> ChannelCredentials:
@@ -282,6 +300,7 @@ class ChannelEmulator:
             self.stock_levels.clear()
             self.faults.clear()
             self.calls.clear()
+            self.waybills.reset()
 
     # buyer/platform events and pushes (for the traffic simulator) -------------------------
     def apply_event(self, platform: str, external_id: str, event: str) -> dict[str, Any]:
@@ -343,7 +362,10 @@ class ChannelEmulator:
         handler = getattr(self, f"_{platform}")
         api = _api_name(platform, request)
         with self.lock:
-            fault = next((f for f in self.faults if f.matches(platform, api, request.path)), None)
+            fault = next(
+                (f for f in self.faults if f.kind in CALL_FAULT_KINDS and f.matches(platform, api, request.path)),
+                None,
+            )
             if fault and fault.after > 0:
                 fault.after -= 1
                 fault = None
@@ -358,7 +380,8 @@ class ChannelEmulator:
         try:
             if fault:
                 raise ApiError(fault.code or "15", fault.msg, fault.sub_code)
-            return Reply(200, handler(api, request))
+            answer = handler(api, request)
+            return answer if isinstance(answer, Reply) else Reply(200, answer)
         except ApiError as err:
             return Reply(200, _error_body(platform, err))
 
@@ -440,6 +463,27 @@ class ChannelEmulator:
             and (sku_id is None or s == str(sku_id))
         }
 
+    # e-waybills (orders/emulator_waybills.py decides; the handlers translate shapes) -------------
+    def _waybill_faults(self, platform: str, api: str) -> dict[str, Fault]:
+        """The waybill faults that fire on this get-number call, by kind, consumed as they fire."""
+        fired: dict[str, Fault] = {}
+        for fault in [f for f in self.faults if f.kind in WAYBILL_FAULT_KINDS and f.matches(platform, api, "")]:
+            if fault.after > 0:
+                fault.after -= 1
+                continue
+            fired.setdefault(fault.kind, fault)
+            fault.count -= 1
+            if fault.count <= 0:
+                self.faults.remove(fault)
+        return fired
+
+    def _number(
+        self, platform: str, api: str, shop: Shop, carrier: str, parcels: list[Parcel], *, atomic: bool, **where: Any
+    ) -> tuple[list[Waybill | Refusal], float]:
+        """Find the branch (`branch_code=` or `sender=`) and number the parcels there."""
+        branch = self.waybills.branch_for(platform, shop.app_key, carrier, **where)
+        return self.waybills.issue(branch, parcels, self._waybill_faults(platform, api), atomic=atomic)
+
     # Taobao ---------------------------------------------------------------------------------
     def _taobao(self, api: str, req: Request) -> dict[str, Any]:
         params = req.params
@@ -471,6 +515,14 @@ class ChannelEmulator:
                 return {"trade_fullinfo_get_response": {"trade": trade}}
             if api == "taobao.logistics.offline.send":
                 return self._taobao_ship(shop, params)
+            if api.startswith("cainiao.waybill.ii."):
+                return self._cainiao(api, shop, params)
+            if api == "taobao.logistics.companies.get":
+                companies = [
+                    {"id": 500 + i, "code": code, "name": name, "reg_mail_no": ""}
+                    for i, (code, name) in enumerate(carrier_names("taobao"))
+                ]
+                return {"logistics_companies_get_response": {"logistics_companies": {"logistics_company": companies}}}
             if api == "taobao.item.quantity.update":
                 _need(params, ("num_iid", "quantity"), 40)
                 quantity = _int(params["quantity"], 0)
@@ -521,6 +573,71 @@ class ChannelEmulator:
             "taobao", shop, params["tid"], params["out_sid"], params["company_code"], line_ids=sub_tids
         )
         return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
+
+    def _cainiao(self, api: str, shop: Shop, params: dict[str, str]) -> dict[str, Any] | Reply:
+        """Cainiao cloud print through the TOP gateway: get (≤10 parcels, all or nothing), cancel,
+        search (branches and quota), query.by.waybillcode (print data for a reprint)."""
+        key = api.replace(".", "_") + "_response"
+        try:
+            if api == "cainiao.waybill.ii.get":
+                ask = _json_param(params, "param_waybill_cloud_print_apply_new_request", 40)
+                dtos = ask.get("trade_order_info_dtos") or []
+                if not ask.get("cp_code") or not dtos:
+                    raise ApiError(
+                        40, "Missing required arguments:cp_code or trade_order_info_dtos", "isv.PARAM_INVALID"
+                    )
+                if len(dtos) > 10:
+                    raise ApiError(40, "trade_order_info_dtos: at most 10 per call", "isv.PARAM_INVALID")
+                parcels = [_cainiao_parcel(d) for d in dtos]
+                sender = c.dig(ask, "sender", "address", default={})
+                answers, delay = self._number("taobao", api, shop, ask["cp_code"], parcels, atomic=True, sender=sender)
+                modules = [
+                    {
+                        "object_id": parcel.parcel_key,
+                        "waybill_code": w.tracking_number,
+                        "parent_waybill_code": w.parent_tracking_number,
+                        "cp_code": w.carrier,
+                        "print_data": _cainiao_print_data(w),
+                    }
+                    for parcel, w in zip(parcels, answers, strict=True)
+                    if isinstance(w, Waybill)
+                ]
+                return Reply(200, {key: {"modules": modules, "request_id": _request_id()}}, delay=delay)
+            if api == "cainiao.waybill.ii.cancel":
+                _need(params, ("cp_code", "waybill_code"), 40)
+                self.waybills.cancel("taobao", shop.app_key, params["cp_code"], params["waybill_code"])
+                return {key: {"cancel_result": True}}
+            if api == "cainiao.waybill.ii.query.by.waybillcode":
+                queries = _json_param(params, "param_list", 40)
+                modules = []
+                for query in queries if isinstance(queries, list) else []:
+                    w = self.waybills.find(
+                        "taobao", shop.app_key, c.text(query.get("cp_code")), c.text(query.get("waybill_code"))
+                    )
+                    modules.append({"waybill_code": w.tracking_number, "print_data": _cainiao_print_data(w)})
+                return {key: {"modules": modules}}
+            if api == "cainiao.waybill.ii.search":
+                cols = {}
+                for branch in self.waybills.branches_of("taobao", shop.app_key, params.get("cp_code", "")):
+                    col = cols.setdefault(
+                        branch.carrier, {"cp_code": branch.carrier, "cp_type": 2, "branch_account_cols": []}
+                    )
+                    col["branch_account_cols"].append(
+                        {
+                            "branch_code": branch.branch_code,
+                            "branch_name": branch.branch_name,
+                            "quantity": -1 if branch.quota is None else branch.quota,
+                            "allocated_quantity": branch.allocated,
+                            "cancel_quantity": branch.cancelled,
+                            "print_quantity": 0,
+                            "shipp_address_cols": [branch.sender],
+                        }
+                    )
+                return {key: {"waybill_apply_subscription_cols": list(cols.values())}}
+        except Refusal as refusal:
+            named = f"object_id={refusal.parcel_key}: " if refusal.parcel_key else ""
+            raise ApiError(15, f"{named}{refusal}", CAINIAO_REFUSALS[refusal.kind]) from None
+        raise ApiError(22, "Invalid method", "")
 
     # JD -------------------------------------------------------------------------------------
     def _jd(self, api: str, req: Request) -> dict[str, Any]:
@@ -911,9 +1028,8 @@ class ChannelEmulator:
             if action == "calls":
                 return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
             if action == "faults" and req.method == "POST":
-                options = {
-                    k: data[k] for k in ("code", "sub_code", "msg", "method", "path", "delay", "after") if k in data
-                }
+                names = ("code", "sub_code", "msg", "method", "path", "delay", "after", "province", "parcel_keys")
+                options = {k: data[k] for k in (*names, "positions") if k in data}
                 fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
                 return Reply(201, {"ok": True, "fault": asdict(fault)})
             if action == "faults" and req.method == "DELETE":
@@ -929,6 +1045,21 @@ class ChannelEmulator:
                     app_key = data.get("app_key") or self.book[platform][order_id]["app_key"] or ""
                     reply["push_status"] = self.send_push(platform, app_key, order_id, data["event"], data["push_url"])
                 return Reply(200, reply)
+            if action == "waybills":
+                return Reply(200, self.waybills.listing(platform))
+            if action == "waybills/collect" and req.method == "POST":
+                waybill = self.waybills.collect(platform, str(data["tracking_number"]))
+                return Reply(200, {"ok": True, "state": waybill.state})
+            if action == "waybill_quota" and req.method == "POST":
+                quota = data.get("quota")
+                branch = self.waybills.set_quota(
+                    platform,
+                    data["app_key"],
+                    str(data["carrier_code"]),
+                    str(data["branch_code"]),
+                    None if quota is None else int(quota),
+                )
+                return Reply(200, {"ok": True, "quota": branch.quota})
             if action == "reset" and req.method == "POST":
                 self.reset()
                 return Reply(200, {"ok": True})
@@ -963,6 +1094,61 @@ def _error_body(platform: str, err: ApiError) -> dict[str, Any]:
         return {"result": result, "code": str(err.code), "msg": err.msg, "subCode": err.sub_code, "errorMsg": err.msg}
     retryable = err.code in ("rate_limited", "unavailable")
     return {"code": str(err.code), "message": err.msg, "retryable": retryable}
+
+
+#: Cainiao sub_codes for the e-waybill refusals (u: invented in the style of TOP's isv.* codes)
+CAINIAO_REFUSALS = {
+    "quota_exhausted": "isv.BALANCE_NOT_ENOUGH",
+    "unreachable": "isv.ADDRESS_NOT_REACHABLE",
+    "not_subscribed": "isv.SUBSCRIPTION_NOT_EXIST",
+    "picked_up": "isv.WAYBILL_ALREADY_COLLECTED",
+    "already_cancelled": "isv.WAYBILL_ALREADY_CANCELLED",
+    "not_found": "isv.WAYBILL_NOT_EXIST",
+    "bad_data": "isv.PARAM_INVALID",
+}
+
+
+def _json_param(params: dict[str, Any], name: str, code: Any) -> Any:
+    """A business parameter sent as JSON text (TOP, PDD, Kuaishou)."""
+    try:
+        return json.loads(params.get(name) or "")
+    except ValueError:
+        raise ApiError(code, f"Invalid arguments:{name}", f"isv.invalid-parameter:{name}") from None
+
+
+def _request_id() -> str:
+    return f"{int(time.time() * 1000):x}"
+
+
+def _cainiao_parcel(dto: dict[str, Any]) -> Parcel:
+    """A Cainiao/PDD `trade_order_info_dtos` entry: the package id is the parcel key (else object_id)."""
+    recipient = dto.get("recipient") or {}
+    address = recipient.get("address") or {}
+    key = c.text(c.dig(dto, "package_info", "id") or dto.get("object_id"))
+    if not key:
+        raise ApiError(40, "Missing required arguments:object_id", "isv.PARAM_INVALID")
+    return Parcel(
+        parcel_key=key,
+        order_ids=[c.text(t) for t in c.dig(dto, "order_info", "trade_order_list", default=[])],
+        province=c.text(address.get("province")),
+        receiver_complete=all(
+            c.text(v) for v in (recipient.get("name"), recipient.get("mobile"), address.get("detail"))
+        ),
+        template_url=c.text(dto.get("template_url")),
+    )
+
+
+def _cainiao_print_data(w: Waybill) -> str:
+    """Cainiao's `print_data`: JSON text {encryptedData, signature, templateURL, ver}."""
+    label = w.print_data
+    return c.compact_json(
+        {
+            "encryptedData": label["encrypted"],
+            "signature": label["signature"],
+            "templateURL": label["template_url"],
+            "ver": "waybill_print_secret_version_1",
+        }
+    )
 
 
 def _douyin_ok(data: dict[str, Any]) -> dict[str, Any]:

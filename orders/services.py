@@ -88,6 +88,7 @@ TRANSITION_PERMISSIONS = {
     "cancel": "orders.cancel_order",
     "mark_printed": "orders.print_order",
     "ship": "orders.ship_order",
+    "ship_partially": "orders.ship_order",
     "mark_delivered": "orders.ship_order",
     "mark_returned": "orders.ship_order",
 }
@@ -398,6 +399,14 @@ def order_mark_delivered(*, order_id: int, actor: AbstractBaseUser | None) -> Or
     return order
 
 
+def order_transition_locked(
+    *, order: Order, name: str, actor: AbstractBaseUser | None = None, note: str = "", data: dict | None = None
+) -> None:
+    """For other apps' services (shipping's print and scan): run one transition on an order they have
+    already locked in their own transaction, with the same permission check, save and audit event."""
+    _transition(order=order, name=name, actor=actor, note=note, data=data)
+
+
 def _cancel(*, order: Order, actor: AbstractBaseUser | None, note: str) -> None:
     from inventory.services import release_for_order
 
@@ -416,7 +425,13 @@ def _check_permission(*, actor: AbstractBaseUser | None, name: str) -> None:
 
 
 def _transition(
-    *, order: Order, name: str, actor: AbstractBaseUser | None, note: str = "", hold_reason: str | None = None
+    *,
+    order: Order,
+    name: str,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+    hold_reason: str | None = None,
+    data: dict | None = None,
 ) -> None:
     """Run one FSM transition on a locked order, save it and write its audit event."""
     _check_permission(actor=actor, name=name)
@@ -435,7 +450,7 @@ def _transition(
     if actor is not None:
         order._history_user = actor
     order.save(update_fields=fields)
-    _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note)
+    _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note, data=data)
 
 
 def _record(

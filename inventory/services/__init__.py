@@ -25,6 +25,7 @@ from inventory.services.push import (
 from inventory.services.reconciliation import reconciliation_correct, reconciliation_run
 from inventory.services.reservation import (
     ReservationOutcome,
+    commit_for_lines,
     commit_for_order,
     release_for_order,
     release_reservations,
@@ -39,6 +40,7 @@ __all__ = [
     "ReservationOutcome",
     "allocate_waiting_orders",
     "backoff",
+    "commit_for_lines",
     "commit_for_order",
     "ensure_schedules",
     "expected_quantities",

@@ -231,6 +231,70 @@ def commit_for_order(*, order: Order, actor=None) -> int:
 
 
 @transaction.atomic(savepoint=False)
+def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, note: str = "") -> int:
+    """Outbound scan of one parcel: commit only the units it carries (OrderLine id -> quantity) of a
+    (locked) order. A reservation larger than what leaves is split: the shipped part becomes its own
+    committed reservation (so a later return restocks exactly it), the rest stays active. One outbound
+    ledger row per committed part, referenced by its reservation, so the ledger always equals the levels.
+    Returns the units committed; a line without enough active reservation commits what it holds."""
+    wanted = {line_id: qty for line_id, qty in quantities.items() if qty > 0}
+    if not wanted:
+        return 0
+    levels, reservations = _locked_active(order.pk)
+    by_pk = {level.pk: level for level in levels}
+    committed: list[StockReservation] = []
+    for reservation in reservations:
+        left = wanted.get(reservation.order_line_id, 0)
+        if left <= 0:
+            continue
+        take = min(left, reservation.quantity)
+        wanted[reservation.order_line_id] = left - take
+        if take == reservation.quantity:
+            StockReservation.objects.filter(pk=reservation.pk).update(state=ReservationState.COMMITTED)
+            committed.append(reservation)
+            continue
+        StockReservation.objects.filter(pk=reservation.pk).update(quantity=F("quantity") - take)
+        committed.append(
+            StockReservation.objects.create(
+                order_id=order.pk,
+                order_line_id=reservation.order_line_id,
+                level_id=reservation.level_id,
+                sku_id=reservation.sku_id,
+                warehouse_id=reservation.warehouse_id,
+                quantity=take,
+                state=ReservationState.COMMITTED,
+            )
+        )
+    movements = []
+    for reservation in committed:
+        level = by_pk[reservation.level_id]
+        level.on_hand -= reservation.quantity
+        level.reserved -= reservation.quantity
+        movements.append(
+            StockMovement(
+                warehouse_id=level.warehouse_id,
+                sku_id=level.sku_id,
+                kind=MovementKind.OUTBOUND,
+                quantity=-reservation.quantity,
+                balance_after=level.on_hand,
+                source="order",
+                reference=f"commit:{reservation.pk}",
+                order_id=order.pk,
+                actor=actor,
+                note=note or f"outbound scan of order {order.pk}",
+            )
+        )
+    if not committed:
+        return 0
+    StockMovement.objects.bulk_create(movements)
+    touched = {r.level_id for r in committed}
+    for level in levels:
+        if level.pk in touched:
+            StockLevel.objects.filter(pk=level.pk).update(on_hand=level.on_hand, reserved=level.reserved)
+    return sum(r.quantity for r in committed)
+
+
+@transaction.atomic(savepoint=False)
 def restock_for_order(*, order: Order, actor=None) -> int:
     """A returned parcel: its shipped units go back on hand where they left, one return row each.
     Idempotent by reference (return:<reservation id>)."""

@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from orders.channels.carriers import platform_carriers
+
 
 # ---- errors ------------------------------------------------------------------------------
 class ChannelError(Exception):
@@ -227,6 +229,14 @@ class WaybillBranch:
     sender: WaybillAddress | None = None
 
 
+@dataclass
+class PlatformCarrier:
+    """One entry of a platform's carrier list: the platform's own code and the carrier's name."""
+
+    code: str
+    name: str
+
+
 class ChannelAdapter(abc.ABC):
     """Base class: one subclass per platform module. Subclasses set `platform`."""
 
@@ -310,3 +320,9 @@ class ChannelAdapter(abc.ABC):
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """Subscribed branches with their remaining quota (search/subscribe APIs)."""
         raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def carriers(self) -> list[PlatformCarrier]:
+        """The platform's carrier list (code, name) through its API where it has one. The default is
+        the seed table of shared/channels/README.md §6 (Kuaishou publishes a table, no API); empty
+        for a channel with no platform codes (manual)."""
+        return [PlatformCarrier(code=code, name=name) for code, name in platform_carriers(self.platform)]

@@ -11,7 +11,8 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,10 @@ from orders.channels.base import (
     PayloadError,
     PermanentChannelError,
     RetryableChannelError,
+    WaybillAddress,
+    WaybillErrorCode,
+    WaybillRequest,
+    WaybillResult,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -350,6 +355,124 @@ NEUTRAL_STATUSES = (
 SHIPPED_STATUSES = frozenset({SHIPPED, DELIVERED, COMPLETED})
 
 
+# ---- e-waybills -------------------------------------------------------------------------------
+#: the platforms' own words for each e-waybill refusal (shared/channels/shipping.md §1 "Failure
+#: categories"), matched in the error text when the platform's code is not in the adapter's table
+WAYBILL_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (WaybillErrorCode.QUOTA_EXHAUSTED, ("余额不足", "单号不足", "面单不足", "quota exhausted", "insufficient balance")),
+    (WaybillErrorCode.UNREACHABLE, ("超区", "停发", "不可达", "不支持派送", "无法派送", "unreachable")),
+    (WaybillErrorCode.NOT_SUBSCRIBED, ("未订购", "未开通", "未订阅", "未签约", "not subscribed")),
+    (WaybillErrorCode.PICKED_UP, ("已揽收", "已揽件", "已收件", "picked up", "already collected")),
+    (WaybillErrorCode.ALREADY_CANCELLED, ("已取消", "已回收", "重复取消", "already cancelled")),
+    (WaybillErrorCode.NOT_FOUND, ("不存在", "未找到", "not found")),
+    (WaybillErrorCode.BAD_DATA, ("参数错误", "格式错误", "过长", "不合法", "不正确", "bad data")),
+)
+#: refusals that belong to one parcel of a batch (the rest of the batch may still be numbered)
+PARCEL_REFUSALS = frozenset({WaybillErrorCode.QUOTA_EXHAUSTED, WaybillErrorCode.UNREACHABLE, WaybillErrorCode.BAD_DATA})
+WAYBILL_CODES = frozenset(kind for kind, _words in WAYBILL_WORDS) | {WaybillErrorCode.NOT_SUBSCRIBED}
+_OBJECT_ID = re.compile(r"object_id[=:]\s*([^\s,;:：\]]+)")
+
+
+def waybill_error_code(text_: str, *codes: str, known: Mapping[str, str] | None = None) -> str:
+    """The WaybillErrorCode for a platform refusal: the adapter's code table first, then the
+    platform's words; "" when neither says what it is (auth, signature, … stay the adapter's own)."""
+    for code in codes:
+        if known and code in known:
+            return known[code]
+    lowered = (text_ or "").lower()
+    for kind, words in WAYBILL_WORDS:
+        if any(word in lowered for word in words):
+            return kind
+    return ""
+
+
+def waybill_error(platform: str, error: ChannelError, *, known: Mapping[str, str] | None = None) -> ChannelError:
+    """A platform error re-typed for the shipping app: `code` becomes the WaybillErrorCode and the
+    platform's code moves to `sub_code`; the message keeps the platform's own words. Retryable
+    errors and errors that are no e-waybill refusal come back unchanged."""
+    if error.retryable or isinstance(error, AlreadyDoneError):
+        return error
+    platform_code = " ".join(x for x in (error.code, error.sub_code) if x)
+    kind = waybill_error_code(str(error), error.code, error.sub_code, known=known)
+    if not kind:
+        return error
+    return PermanentChannelError(str(error), code=kind, sub_code=platform_code, payload=error.payload)
+
+
+def waybill_refusal(platform: str, kind: str, message: str, *, platform_code: str = "", payload: Any = None):
+    """A per-parcel refusal read from a batch answer (Douyin `err_infos`, Kuaishou `baseResponse`)."""
+    return PermanentChannelError(f"{platform}: {message}", code=kind, sub_code=platform_code, payload=payload)
+
+
+def named_object_ids(error: ChannelError) -> set[str]:
+    """The parcel keys a whole-call refusal names (`object_id=…` in the platform's message)."""
+    return set(_OBJECT_ID.findall(str(error)))
+
+
+def number_isolating_refusals(
+    requests: Sequence[WaybillRequest], call: Callable[[list[WaybillRequest]], dict[str, WaybillResult]]
+) -> list[WaybillResult]:
+    """Cainiao and PDD refuse a whole get-number call when one parcel is refused (u). The parcels the
+    refusal names get that refusal as their result and the rest are asked again in one call; a
+    refusal naming none fails every parcel (quota, unsubscribed sender). Keys are the platform's
+    package ids, so asking again can never take a second number."""
+    pending = list(requests)
+    results: dict[str, WaybillResult] = {}
+    while pending:
+        try:
+            results |= call(pending)
+            break
+        except PermanentChannelError as exc:
+            if exc.code not in WAYBILL_CODES:
+                raise  # auth, signature, a call the platform does not know: not one parcel's fault
+            named = named_object_ids(exc)
+            hit = [r for r in pending if r.parcel_key in named]
+            if exc.code not in PARCEL_REFUSALS or not hit or len(hit) == len(pending):
+                hit = pending  # the refusal is about every parcel of the call
+            for request in hit:
+                results[request.parcel_key] = WaybillResult(request.parcel_key, error=exc)
+            pending = [r for r in pending if r.parcel_key not in results]
+    return [results.get(r.parcel_key) or missing_result(r) for r in requests]
+
+
+def missing_result(request: WaybillRequest) -> WaybillResult:
+    """The platform answered but said nothing about this parcel: no number, say so plainly."""
+    error = PermanentChannelError(
+        f"the platform returned no number for parcel {request.parcel_key}", code=WaybillErrorCode.NOT_FOUND
+    )
+    return WaybillResult(request.parcel_key, error=error)
+
+
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """A payload the platform sends as JSON text (Cainiao/PDD `print_data`) or as an object."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if value in (None, ""):
+        return {}
+    try:
+        parsed = json.loads(str(value))
+    except ValueError:
+        raise PermanentChannelError(f"{what} is not JSON", code="bad_reply", payload=value) from None
+    if not isinstance(parsed, dict):
+        raise PermanentChannelError(f"{what} is not a JSON object", code="bad_reply", payload=value)
+    return parsed
+
+
+def address_of(sender: Any) -> WaybillAddress | None:
+    """A WaybillAddress from an address dict of a branch answer (province/city/district/detail)."""
+    if not isinstance(sender, Mapping):
+        return None
+    return WaybillAddress(
+        name=text(sender.get("name")),
+        mobile=text(sender.get("mobile")),
+        province=text(sender.get("province")),
+        city=text(sender.get("city")),
+        district=text(sender.get("district")),
+        town=text(sender.get("town")),
+        address=text(sender.get("detail") or sender.get("address")),
+    )
+
+
 class PlatformAdapter(ChannelAdapter):
     """Behaviour shared by the marketplace adapters on top of the interface in base.py."""
 
@@ -372,6 +495,32 @@ class PlatformAdapter(ChannelAdapter):
                 payload=error.payload,
             ) from error
         raise error
+
+    # e-waybills: batching shared by every marketplace adapter ---------------------------------
+    def waybill_get(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
+        """Batches of one carrier and branch, each at most `waybill_batch_size`; results in the
+        order of `requests`. A failure of a whole call (transport, auth) raises."""
+        groups: dict[tuple[str, str], list[WaybillRequest]] = {}
+        for request in requests:
+            groups.setdefault((request.carrier_code, request.branch_code), []).append(request)
+        results: dict[str, WaybillResult] = {}
+        for group in groups.values():
+            for start in range(0, len(group), self.waybill_batch_size):
+                batch = group[start : start + self.waybill_batch_size]
+                results |= {r.parcel_key: r for r in self.waybill_get_batch(batch)}
+        return [results[r.parcel_key] for r in requests]
+
+    def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
+        """One signed get-number call for parcels of one carrier and branch."""
+        raise PermanentChannelError(f"{self.platform} has no e-waybill service", code=WaybillErrorCode.NOT_SUPPORTED)
+
+    def waybill_lookup(self, request: WaybillRequest) -> WaybillResult:
+        """Repeat the call with the same parcel key: the platform answers the number it issued for
+        it (Douyin order+pack_id, Kuaishou requestId; u for Cainiao/PDD/JD) instead of a new one."""
+        result = self.waybill_get_batch([request])[0]
+        if result.error is not None:
+            raise result.error
+        return result
 
 
 @dataclass

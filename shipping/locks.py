@@ -1,0 +1,36 @@
+"""Every locking queryset of the shipping app. Lock order everywhere: order → lines → stock rows →
+shipments, each by primary key; callers lock the orders (orders.locks) before asking for these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shipping.models import ScannerDevice, Shipment, WaybillAccount
+
+
+def shipments_for_update(*, shipment_ids: Iterable[int]) -> list[Shipment]:
+    """Parcels locked in pk order; their carrier and account are read alongside, not locked."""
+    return list(
+        Shipment.objects.select_for_update(of=("self",))
+        .select_related("carrier", "account", "channel")
+        .filter(pk__in=sorted(set(shipment_ids)))
+        .order_by("pk")
+    )
+
+
+def shipment_for_update(*, shipment_id: int) -> Shipment:
+    return (
+        Shipment.objects.select_for_update(of=("self",))
+        .select_related("carrier", "account", "channel")
+        .get(pk=shipment_id)
+    )
+
+
+def account_for_update(*, account_id: int) -> WaybillAccount:
+    return (
+        WaybillAccount.objects.select_for_update(of=("self",)).select_related("channel", "carrier").get(pk=account_id)
+    )
+
+
+def device_for_update(*, device_id: int) -> ScannerDevice:
+    return ScannerDevice.objects.select_for_update().get(pk=device_id)

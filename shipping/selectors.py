@@ -1,0 +1,119 @@
+"""Shipping reads: which parcels carry what, finding a parcel from a scanned code, the packing slip's
+order barcode, the account a channel ships with, what the scanner is told."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from django.db.models import Q, QuerySet, Sum
+
+from shipping.models import Shipment, ShipmentLine, ShipmentState, WaybillAccount
+
+#: packing-slip barcode of an order (Code128): "OH" + the order's id. Printed on the slip by the print
+#: module, scanned by the PDA to find a manual-channel parcel that has no platform number yet.
+ORDER_BARCODE_PREFIX = "OH"
+_ORDER_BARCODE = re.compile(rf"^{ORDER_BARCODE_PREFIX}(\d{{1,12}})$")
+LIVE = ~Q(state=ShipmentState.VOIDED)
+
+
+def order_barcode(*, order_id: int) -> str:
+    return f"{ORDER_BARCODE_PREFIX}{order_id}"
+
+
+def order_id_from_barcode(code: str) -> int | None:
+    match = _ORDER_BARCODE.match(code.strip().upper())
+    return int(match.group(1)) if match else None
+
+
+def live_shipments(*, order_id: int) -> QuerySet[Shipment]:
+    """An order's parcels that count (not voided), in pk order."""
+    return Shipment.objects.filter(LIVE, lines__order_id=order_id).distinct().order_by("pk")
+
+
+def order_ids_in_shipments(*, shipment_ids: list[int]) -> list[int]:
+    return sorted(
+        set(ShipmentLine.objects.filter(shipment_id__in=shipment_ids).values_list("order_id", flat=True).distinct())
+    )
+
+
+def parcelled_quantities(*, order_ids: list[int]) -> dict[int, int]:
+    """OrderLine id -> units already in live parcels."""
+    rows = (
+        ShipmentLine.objects.filter(order_id__in=order_ids, shipment__state__in=_live_states())
+        .values("order_line_id")
+        .annotate(total=Sum("quantity"))
+    )
+    return {row["order_line_id"]: row["total"] for row in rows}
+
+
+def _live_states() -> list[str]:
+    return [state for state in ShipmentState.values if state != ShipmentState.VOIDED]
+
+
+def shipment_for_code(*, code: str) -> Shipment | None:
+    """The live parcel with this tracking number (or parent number); None when nothing matches."""
+    code = code.strip()
+    if not code:
+        return None
+    found = (
+        Shipment.objects.filter(LIVE)
+        .filter(Q(tracking_number=code) | Q(parent_tracking_number=code))
+        .select_related("carrier", "channel")
+        .order_by("pk")
+        .first()
+    )
+    return found
+
+
+def shipments_for_order_barcode(*, code: str) -> list[Shipment]:
+    """Live parcels of the order named by a packing-slip barcode (empty when it names none)."""
+    order_id = order_id_from_barcode(code)
+    if order_id is None:
+        return []
+    return list(live_shipments(order_id=order_id).select_related("carrier", "channel"))
+
+
+def default_account(*, channel_id: int, carrier_id: int | None = None) -> WaybillAccount | None:
+    """The account a channel's parcels are numbered with: the first enabled one (of that carrier)."""
+    accounts = WaybillAccount.objects.filter(channel_id=channel_id, enabled=True, carrier__enabled=True)
+    if carrier_id is not None:
+        accounts = accounts.filter(carrier_id=carrier_id)
+    return accounts.select_related("carrier", "channel").order_by("pk").first()
+
+
+def expected_items(*, shipment: Shipment) -> dict[int, int]:
+    """Sku id -> units the parcel must contain, for the item check (扫描验货)."""
+    from inventory.selectors import sku_ids_for_lines
+
+    lines = list(shipment.lines.select_related("order_line", "order"))
+    expected: dict[int, int] = defaultdict(int)
+    by_channel: dict[int, list] = defaultdict(list)
+    for line in lines:
+        by_channel[line.order.channel_id].append(line)
+    for channel_id, parcel_lines in by_channel.items():
+        mapping = sku_ids_for_lines(channel_id=channel_id, lines=[pl.order_line for pl in parcel_lines])
+        for pl in parcel_lines:
+            sku_id = mapping.get(pl.order_line_id)
+            if sku_id is not None:
+                expected[sku_id] += pl.quantity
+    return dict(expected)
+
+
+def shipment_summary(*, shipment: Shipment) -> dict:
+    """What the scanner shows after a scan: the parcel and each order it carries, with states."""
+    from orders.models import Order
+
+    order_ids = sorted(set(shipment.lines.values_list("order_id", flat=True)))
+    orders = Order.objects.filter(pk__in=order_ids).order_by("pk")
+    return {
+        "parcel": {
+            "id": shipment.pk,
+            "parcel_key": shipment.parcel_key,
+            "carrier": shipment.carrier.code,
+            "tracking_number": shipment.tracking_number,
+            "parent_tracking_number": shipment.parent_tracking_number,
+            "state": shipment.state,
+        },
+        "orders": [{"id": o.pk, "external_id": o.external_id, "state": o.state} for o in orders],
+    }
