@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from orderhub.admin_history import ReadOnlyHistoryAdmin
-from shipping import documents, print_selectors, printing
+from shipping import documents, print_selectors, services
+from shipping.errors import PrintRefused
 from shipping.models import PrintBatch, PrintRecord, ShipmentState
 
 PRINT_PERMISSION = "orders.print_order"
@@ -92,15 +93,24 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             gettext("Open print page"),
         )
 
-    @admin.action(description=_("Put ready parcels into print batches now"), permissions=["view"])
+    @admin.action(description=_("Put ready orders into print batches now"), permissions=["view"])
     def action_fill(self, request, queryset):
         if not request.user.has_perm(PRINT_PERMISSION):
             raise PermissionDenied
-        fill = printing.print_batches_fill(actor=request.user)
+        fill = services.print_queue_fill(actor=request.user)
         self.message_user(
             request,
-            gettext("%(parcels)d parcel(s) put into %(batches)d batch(es).")
-            % {"parcels": fill.parcels, "batches": len(fill.batches)},
+            gettext(
+                "%(created)d new parcel(s); %(parcels)d parcel(s) put into %(batches)d batch(es); "
+                "%(numbered)d numbered, %(failed)d failed (held as waybill_failed)."
+            )
+            % {
+                "created": fill.parcels_created,
+                "parcels": fill.batched.parcels,
+                "batches": len(fill.batched.batches),
+                "numbered": fill.numbered,
+                "failed": fill.failed,
+            },
             messages.SUCCESS,
         )
 
@@ -199,7 +209,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             return JsonResponse({"errors": form.errors}, status=400)
         data = form.cleaned_data
         try:
-            outcome = printing.shipment_record_print_result(
+            outcome = services.shipment_record_print_result(
                 batch_id=batch.pk,
                 shipment_id=data["shipment"],
                 tracking_number=data["tracking_number"],
@@ -209,7 +219,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
                 task_id=data["task_id"],
                 actor=request.user,
             )
-        except printing.PrintError as exc:
+        except PrintRefused as exc:
             return _print_error(exc)
         shipment = outcome.shipment
         if data["ok"]:
@@ -238,8 +248,8 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
         if not request.user.has_perm(PRINT_PERMISSION):
             return JsonResponse({"detail": gettext("You may not print orders.")}, status=403)
         try:
-            shipment = printing.shipment_refresh_print_data(shipment_id=shipment_id, batch_id=batch.pk)
-        except printing.PrintError as exc:
+            shipment = services.shipment_refresh_print_data(shipment_id=shipment_id, batch_id=batch.pk)
+        except PrintRefused as exc:
             return _print_error(exc)
         shipment = print_selectors.batch_shipments(batch=batch).get(pk=shipment.pk)
         return JsonResponse({"label": print_selectors.label(shipment=shipment)})
@@ -270,7 +280,7 @@ def _pdf(content: bytes, filename: str) -> HttpResponse:
     return response
 
 
-def _print_error(exc: printing.PrintError) -> JsonResponse:
+def _print_error(exc: PrintRefused) -> JsonResponse:
     if exc.field:
         return JsonResponse({"errors": {exc.field: [exc.message]}}, status=400)
-    return JsonResponse({"detail": exc.message}, status=409 if exc.conflict else 400)
+    return JsonResponse({"detail": exc.message, "code": exc.code}, status=409)

@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from inventory.models import ReservationState, StockReservation
 from orders.models import Order
+from shipping import selectors
 from shipping.documents import PackingSlip, PickRow, SlipLine
 from shipping.models import PrintBatch, Shipment, ShipmentLine, ShipmentState
 
@@ -41,8 +42,8 @@ def order_ref(order: Order) -> str:
 
 
 def order_barcode(order: Order) -> str:
-    """The packing slip's Code128 value, the one the outbound scan accepts: "OH" + the order's id."""
-    return f"OH{order.pk}"
+    """The packing slip's Code128 value: the one the outbound scan accepts (shipping.selectors)."""
+    return selectors.order_barcode(order_id=order.pk)
 
 
 def batch_shipments(*, batch: PrintBatch) -> QuerySet[Shipment]:
