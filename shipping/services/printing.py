@@ -53,15 +53,18 @@ class QueueFill:
 
 
 def print_queue_fill(*, actor: AbstractBaseUser | None = None) -> QueueFill:
-    """Ready orders straight into print batches, numbered: run by the schedule, after the admin's
-    "fill" action, and on demand. Each step is its own transaction; the platform calls run outside
-    any transaction. Running it again does nothing new (orders already parcelled are skipped)."""
+    """Ready orders of shops with an e-waybill account straight into print batches, numbered: run after
+    orders become ready (shipping.signals), by the one-minute schedule and by the admin's action. Each
+    step is its own transaction; the platform calls run outside any transaction. Running it again
+    does nothing new (orders already parcelled are skipped)."""
     result = QueueFill()
+    # shops with an e-waybill account print automatically; the others stay with ops (parcels by hand)
     order_ids = list(
-        Order.objects.filter(state=OrderState.READY)
+        Order.objects.filter(state=OrderState.READY, channel__waybill_accounts__enabled=True)
         .exclude(shipment_lines__shipment__state__in=[s for s in ShipmentState.values if s != ShipmentState.VOIDED])
         .order_by("pk")
-        .values_list("pk", flat=True)[:QUEUE_CHUNK]
+        .values_list("pk", flat=True)
+        .distinct()[:QUEUE_CHUNK]
     )
     if order_ids:
         result.parcels_created = len(parcels_create(order_ids=order_ids, actor=actor))
