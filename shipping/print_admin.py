@@ -10,7 +10,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -66,7 +66,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
     list_select_related = ["account__channel", "account__carrier"]
     readonly_fields = ["account", "lane", "state", "created_by", "created_at", "printed_at", "print_link"]
     inlines = [PrintRecordInline]
-    actions = ["action_fill"]
+    change_list_template = "admin/shipping/printbatch/change_list.html"
 
     def has_add_permission(self, request):
         return False  # batches are filled by the service (ready orders), never typed in
@@ -93,9 +93,11 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             gettext("Open print page"),
         )
 
-    @admin.action(description=_("Put ready orders into print batches now"), permissions=["view"])
-    def action_fill(self, request, queryset):
-        if not request.user.has_perm(PRINT_PERMISSION):
+    def fill_view(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's "fill now" button: the print queue without waiting for the schedule."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_view_permission(request) and request.user.has_perm(PRINT_PERMISSION)):
             raise PermissionDenied
         fill = services.print_queue_fill(actor=request.user)
         self.message_user(
@@ -113,10 +115,12 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             },
             messages.SUCCESS,
         )
+        return HttpResponseRedirect(reverse("admin:shipping_printbatch_changelist"))
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("fill/", view(self.fill_view), name="shipping_printbatch_fill"),
             path("<int:batch_id>/print/", view(self.print_view), name="shipping_printbatch_print"),
             path("<int:batch_id>/print/result/", view(self.print_result_view), name="shipping_printbatch_result"),
             path(
