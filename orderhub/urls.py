@@ -7,6 +7,7 @@ from orderhub.views import healthz
 api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("shipping.api.urls")),
 ]
 
 urlpatterns = [

@@ -256,7 +256,7 @@ class Resolution(models.TextChoices):
 
 
 # A person's decision that the exception does not apply: a later re-check does not raise it again.
-OVERRIDING_RESOLUTIONS = (Resolution.RELEASED, Resolution.MARKED_PAID, Resolution.DISMISSED)
+OVERRIDING_RESOLUTIONS = (Resolution.RELEASED, Resolution.MARKED_PAID, Resolution.DISMISSED, Resolution.MERGED)
 
 
 class ExceptionTaskQuerySet(models.QuerySet):

@@ -284,16 +284,10 @@ def exception_resolve(
         _resolve_all_open(order_id=order_id, actor=actor, resolution=Resolution.RELEASED, note=note)
         order_services.order_release(order_id=order_id, actor=actor, note=note or "released from the exception list")
         recheck_order(order_id=order_id, trigger="resolved")
-    elif action in ("cancel", "merge"):
-        if action == "merge":
-            target = _merge_target(order_id=order_id, target_id=data.get("target_order_id"))
-            note = f"merged into order {target.pk} ({target.external_id}). {note}".strip()
-        _resolve_all_open(
-            order_id=order_id,
-            actor=actor,
-            resolution=Resolution.MERGED if action == "merge" else Resolution.CANCELLED,
-            note=note,
-        )
+    elif action == "merge":
+        _merge(task=task, order_id=order_id, target_id=data.get("target_order_id"), actor=actor, note=note)
+    elif action == "cancel":
+        _resolve_all_open(order_id=order_id, actor=actor, resolution=Resolution.CANCELLED, note=note)
         order_services.order_cancel(order_id=order_id, actor=actor, note=note)
     task.refresh_from_db()
     return task
@@ -302,6 +296,40 @@ def exception_resolve(
 def _resolve_all_open(*, order_id: int, actor: AbstractBaseUser, resolution: str, note: str) -> None:
     for task in rule_locks.open_tasks_for_update(order_id=order_id):
         _resolve(task=task, actor=actor, resolution=resolution, note=note)
+
+
+def _merge(*, task: ExceptionTask, order_id: int, target_id: Any, actor: AbstractBaseUser, note: str) -> None:
+    """合单: both orders stay (each is written back on its own platform order) and travel in one
+    parcel (shipping.services.parcels_merge). The `mergeable` to-dos of both are resolved as merged,
+    which a re-check respects, and both are re-checked, so they print once nothing else holds them."""
+    from shipping.errors import ParcelPlanInvalid
+    from shipping.services import parcels_merge
+
+    target = _merge_target(order_id=order_id, target_id=target_id)
+    try:
+        parcels_merge(order_ids=[order_id, target.pk], actor=actor)
+    except ParcelPlanInvalid as exc:
+        raise ResolveActionInvalid(exc.message) from None
+    note = f"merged with order {target.pk} ({target.external_id}) into one parcel. {note}".strip()
+    _resolve(task=task, actor=actor, resolution=Resolution.MERGED, note=note)
+    others = [t for t in rule_locks.open_tasks_for_update(order_id=target.pk) if t.exception_type.code == "mergeable"]
+    for other in others:
+        _resolve(task=other, actor=actor, resolution=Resolution.MERGED, note=note)
+    if not others:  # the target was never held for it: record the person's decision, which re-checks respect
+        now = timezone.now()
+        merged = ExceptionTask(
+            order=target,
+            exception_type=task.exception_type,
+            assignee_group_id=task.exception_type.default_group_id,
+            due_at=now,
+            note=note,
+            created_at=now,
+        )
+        merged._history_user = actor
+        merged.save()
+        _resolve(task=merged, actor=actor, resolution=Resolution.MERGED, note=note, now=now)
+    for pk in sorted({order_id, target.pk}):
+        recheck_order(order_id=pk, trigger="resolved")
 
 
 def _merge_target(*, order_id: int, target_id: Any) -> Order:

@@ -111,17 +111,23 @@ def test_cancel_goes_through_order_cancel(ingest, agent):
     assert ExceptionTask.objects.get(order=order).resolution == "cancelled"
 
 
-def test_merge_into_the_other_order(ingest):
+def test_merge_puts_both_orders_in_one_parcel(ingest, channel):
+    from shipping.models import Shipment
+    from shipping.tests.factories import make_account
+
+    make_account(channel)
     first = ingest(buyer_nick="twice", receiver_address="文三路88号")
     second = ingest(buyer_nick="twice", receiver_address="文三路88号")
-    keeper = staff("keeper", "仓库 / Warehouse", "orders.cancel_order")
+    keeper = staff("keeper", "仓库 / Warehouse")
     task = task_of(second, "mergeable")
     with pytest.raises(ResolveActionInvalid):
         exception_resolve(task_id=task.pk, actor=keeper, action="merge", data={"target_order_id": second.pk})
     exception_resolve(task_id=task.pk, actor=keeper, action="merge", data={"target_order_id": first.pk})
-    assert reload(second).state == "cancelled"
+    assert reload(second).state == reload(first).state == "ready"  # neither is cancelled: both are written back
+    (parcel,) = Shipment.objects.all()
+    assert sorted(set(parcel.lines.values_list("order_id", flat=True))) == [first.pk, second.pk]
     task.refresh_from_db()
-    assert task.resolution == "merged" and f"merged into order {first.pk}" in task.resolution_note
+    assert task.resolution == "merged" and f"merged with order {first.pk}" in task.resolution_note
 
 
 def test_add_to_blacklist_records_entry_and_holds_as_blacklisted(ingest, agent):

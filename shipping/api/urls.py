@@ -1,0 +1,8 @@
+from django.urls import path
+
+from shipping.api.views import ItemScanView, OutboundScanView
+
+urlpatterns = [
+    path("scans/outbound", OutboundScanView.as_view(), name="scan-outbound"),
+    path("scans/items", ItemScanView.as_view(), name="scan-items"),
+]
