@@ -1,7 +1,8 @@
 """A fake Cainiao print component for browser tests: a real WebSocket server on a free local port that
-speaks the component's frames (shared/channels/shipping.md §2) and records every frame it receives.
+speaks the component's frames (shared/channels/shipping.md §2; PDD's component speaks the same with
+another result command) and records every frame it receives.
 
-It answers `getPrinters` with two printers, acknowledges `print` and then pushes `notifyPrintResult`
+It answers `getPrinters` with two printers, acknowledges `print` and then pushes the print result
 for each document — "success", or "failed" for the waybill numbers listed in `fail_documents`.
 """
 
@@ -17,7 +18,10 @@ PRINTERS = ["Deli DL-888T (label)", "Office LaserJet"]
 
 
 class FakeCainiaoComponent:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    """`result_command`: "notifyPrintResult" (Cainiao, Douyin, Kuaishou) or "PrintResultNotify" (PDD)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, result_command: str = "notifyPrintResult"):
+        self.result_command = result_command
         self.frames: list[dict[str, Any]] = []
         self.fail_documents: dict[str, str] = {}  # waybill number -> failure message
         self._lock = threading.Lock()
@@ -76,7 +80,7 @@ class FakeCainiaoComponent:
             return [
                 {**header, "taskID": task["taskID"], "status": "success"},
                 {
-                    "cmd": "notifyPrintResult",
+                    "cmd": self.result_command,
                     "taskID": task["taskID"],
                     "taskStatus": "failed" if failed else "printed",
                     "printStatus": statuses,

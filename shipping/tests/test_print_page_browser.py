@@ -199,3 +199,31 @@ def test_print_page_shows_component_not_found_when_nothing_listens(
     assert not browser.find_element(By.ID, "print-all").is_enabled()
     assert not Shipment.objects.filter(batch=batch, state=ShipmentState.PRINTED).exists()
     assert not PrintRecord.objects.exists()
+
+
+def test_a_pinduoduo_batch_prints_through_the_pdd_component_and_its_printresultnotify(
+    browser, live_server, settings, packer
+):
+    pdd = FakeCainiaoComponent(result_command="PrintResultNotify").start()
+    try:
+        channel = make_channel(platform="pdd", name="拼多多专营店")
+        account = make_account(channel)
+        batch = PrintBatch.objects.create(account=account)
+        order = ready_order(channel, buyer_message="放门口")
+        parcel = make_parcel(account, [order], batch=batch, tracking_number="YT7000000001")
+        settings.PRINT_COMPONENT_URLS = {**settings.PRINT_COMPONENT_URLS, "pdd": pdd.url}
+
+        login(browser, live_server, "packer", "pack-pass-2026")
+        browser.get(f"{live_server.url}/admin/shipping/printbatch/{batch.pk}/print/")
+        wait_for(browser, lambda b: component_state(b) == "ready", "the page never connected to the PDD component")
+        assert "Pinduoduo print component" in browser.find_element(By.CSS_SELECTOR, "#component-state").text
+        browser.find_element(By.ID, "print-all").click()
+        wait_for(browser, lambda b: row_status(b, parcel) == "printed", "the PDD result was not recorded")
+    finally:
+        pdd.stop()
+    [frame] = pdd.received("print")
+    [document] = frame["task"]["documents"]
+    assert document["documentID"] == "YT7000000001"
+    assert document["contents"][1]["data"]["buyer_message"] == "放门口"
+    assert Shipment.objects.get(pk=parcel.pk).state == ShipmentState.PRINTED
+    assert Order.objects.get(pk=order.pk).state == OrderState.PRINTED
