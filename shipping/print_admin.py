@@ -61,7 +61,17 @@ class PrintRecordInline(admin.TabularInline):
 
 @admin.register(PrintBatch)
 class PrintBatchAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["__str__", "carrier", "lane", "state", "parcels", "created_at", "printed_at", "print_link"]
+    list_display = [
+        "__str__",
+        "carrier",
+        "lane",
+        "state",
+        "parcels",
+        "printed",
+        "created_at",
+        "printed_at",
+        "print_link",
+    ]
     list_filter = ["state", "lane", "account__carrier", "account__channel"]
     list_select_related = ["account__channel", "account__carrier"]
     readonly_fields = ["account", "lane", "state", "created_by", "created_at", "printed_at", "print_link"]
@@ -85,10 +95,14 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
     def parcels(self, obj: PrintBatch) -> int:
         return obj.shipments.exclude(state=ShipmentState.VOIDED).count()
 
+    @admin.display(description=_("printed"))
+    def printed(self, obj: PrintBatch) -> int:
+        return obj.shipments.filter(state__in=[ShipmentState.PRINTED, ShipmentState.SHIPPED]).count()
+
     @admin.display(description=_("print"))
     def print_link(self, obj: PrintBatch) -> str:
         return format_html(
-            '<a class="button" href="{}">{}</a>',
+            '<a class="button" style="white-space:nowrap" href="{}">{}</a>',
             reverse("admin:shipping_printbatch_print", args=[obj.pk]),
             gettext("Open print page"),
         )
@@ -167,6 +181,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             "sent": gettext("Sent to the printer …"),
             "refetching": gettext("Fetching fresh print data from the platform …"),
             "notRecorded": gettext("The result could not be recorded:"),
+            "reprint": gettext("Reprint"),
         }
         config = {
             "component": component,
@@ -176,9 +191,11 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             "reprintUrl": reverse("admin:shipping_printbatch_reprint", args=[batch.pk, 0]),
             "strings": strings,
         }
+        last = print_selectors.last_print_records(shipment_ids=[s.pk for s in shipments])
         rows = [
             {
                 "shipment": shipment,
+                "last_print": last.get(shipment.pk),
                 "orders": sorted({print_selectors.order_ref(line.order) for line in shipment.lines.all()}),
                 "items": sum(line.quantity for line in shipment.lines.all()),
                 "printable": bool(shipment.tracking_number and shipment.print_data),
@@ -194,6 +211,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             "config": config,
             "component_name": component_name,
             "can_print": request.user.has_perm(PRINT_PERMISSION),
+            "printed_count": sum(1 for s in shipments if s.state in (ShipmentState.PRINTED, ShipmentState.SHIPPED)),
         }
         return TemplateResponse(request, "admin/shipping/printbatch/print.html", context)
 

@@ -13,7 +13,7 @@ from inventory.models import ReservationState, StockReservation
 from orders.models import Order
 from shipping import selectors
 from shipping.documents import PackingSlip, PickRow, SlipLine
-from shipping.models import PrintBatch, Shipment, ShipmentLine, ShipmentState
+from shipping.models import PrintBatch, PrintRecord, Shipment, ShipmentLine, ShipmentState
 
 #: the local print component each platform's e-waybills print through (shared/channels/shipping.md §2);
 #: the manual channel has none (the carrier's own software prints its labels)
@@ -174,3 +174,11 @@ def packing_slips(*, batch: PrintBatch) -> list[PackingSlip]:
             )
         )
     return slips
+
+
+def last_print_records(*, shipment_ids: list[int]) -> dict[int, PrintRecord]:
+    """Each parcel's latest print result, for the print page's "print result" column after a reload."""
+    latest: dict[int, PrintRecord] = {}
+    for record in PrintRecord.objects.filter(shipment_id__in=shipment_ids).select_related("actor").order_by("pk"):
+        latest[record.shipment_id] = record
+    return latest

@@ -69,6 +69,8 @@ async function recordResult(result) {
     tr.dataset.state = answer.state;
     tr.querySelector(".shipment-state").textContent = answer.state_label;
     setRowStatus(label.shipment, result.ok ? "printed" : "failed", answer.message);
+    const button = tr.querySelector("button.reprint");
+    if (button && answer.state !== "numbered") button.textContent = strings.reprint;
     if (answer.batch_state_label) document.getElementById("batch-state").textContent = answer.batch_state_label;
   } catch (error) {
     setRowStatus(label.shipment, "failed", `${strings.notRecorded} ${error.message}`);
@@ -122,6 +124,10 @@ async function connect() {
 printAllButton.addEventListener("click", async () => {
   printAllButton.disabled = true;
   for (const label of printableLabels()) await sendLabel(label);
+  // labels that failed stay numbered: the packer may send them again once the printer is fixed
+  setTimeout(() => {
+    printAllButton.disabled = !component.connected || printableLabels().length === 0;
+  }, 1500);
 });
 
 // A numbered parcel prints with the data it has; a printed one is a reprint, which asks the platform
