@@ -1,7 +1,8 @@
 """The print page in headless Chromium, against a live Django server and a fake Cainiao print component
-(a real WebSocket server speaking the component's frames): one document per label with the platform's
-encrypted data and the custom area; the results the component reports move parcels and orders to
-printed; and a clear "not found" state when nothing listens.
+(shipping.print_component_emulator: a real WebSocket server speaking the component's frames), started
+in the test: one document per label with the platform's encrypted data and the custom area; the
+results the component reports move parcels and orders to printed; a clear "not found" state when
+nothing listens.
 
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them)."""
 
@@ -23,7 +24,7 @@ from orders.channels.base import NormalizedLine
 from orders.models import Order, OrderState
 from orders.tests.factories import make_channel
 from shipping.models import PrintBatch, PrintBatchState, PrintRecord, Shipment, ShipmentState
-from shipping.tests.fake_print_component import PRINTERS, FakeCainiaoComponent
+from shipping.print_component_emulator import PRINTERS, PrintComponentEmulator
 from shipping.tests.print_factories import make_account, make_parcel, print_payload, ready_order
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,8 +48,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture
-def component() -> Iterator[FakeCainiaoComponent]:
-    fake = FakeCainiaoComponent().start()
+def component() -> Iterator[PrintComponentEmulator]:
+    fake = PrintComponentEmulator(component="cainiao").start()
     try:
         yield fake
     finally:
@@ -204,7 +205,7 @@ def test_print_page_shows_component_not_found_when_nothing_listens(
 def test_a_pinduoduo_batch_prints_through_the_pdd_component_and_its_printresultnotify(
     browser, live_server, settings, packer
 ):
-    pdd = FakeCainiaoComponent(result_command="PrintResultNotify").start()
+    pdd = PrintComponentEmulator(component="pdd").start()
     try:
         channel = make_channel(platform="pdd", name="拼多多专营店")
         account = make_account(channel)
