@@ -43,13 +43,17 @@ def load(*, emulator_url: str, register_with_emulator: bool = True) -> str:
         except ModuleNotFoundError:
             continue
         module.load(channels)
+    from shipping import demo as shipping_demo
+
+    notes = [shipping_demo.load(channels, online=register_with_emulator)]
     created = 0
     if not Order.objects.exists():
-        created = _demo_orders(channels)
+        created = _demo_orders(channels, online=register_with_emulator)
     _ensure_all_schedules()
-    return (
+    summary = (
         f"demo data ready: {len(channels)} channels, {created} new demo orders, {Order.objects.count()} orders in all"
     )
+    return "\n".join([summary, *filter(None, notes)])
 
 
 def _channel(platform: str, name: str, emulator_url: str) -> Channel:
@@ -100,7 +104,7 @@ def _register(channel: Channel, emulator_url: str) -> None:
     )
 
 
-def _demo_orders(channels: list[Channel]) -> int:
+def _demo_orders(channels: list[Channel], *, online: bool) -> int:
     """Orders through the real pipeline, then a few moved along so every state shows up."""
     created = 0
     for index, channel in enumerate(channels):
@@ -109,9 +113,15 @@ def _demo_orders(channels: list[Channel]) -> int:
             result = services.ingest_order(channel=channel, incoming=adapter.parse_order(native), source="demo")
             created += result.created
     ready = list(Order.objects.filter(state=OrderState.READY).order_by("pk").values_list("pk", flat=True))
+    from shipping.demo import print_orders
+
+    # parcels numbered on the emulator and printed, ready for a scanner; without the emulator (tests,
+    # --no-serve) there is no number to print, and the orders are only marked printed
+    printed = set(print_orders(ready[:4])) if online else set()
     with transaction.atomic():
         for pk in ready[:4]:
-            services.order_mark_printed(order_id=pk, actor=None)
+            if pk not in printed:
+                services.order_mark_printed(order_id=pk, actor=None)
         for pk in ready[4:6]:
             services.order_hold(order_id=pk, actor=None, reason="演示：买家来电要求暂缓发货")
         for pk in ready[6:7]:

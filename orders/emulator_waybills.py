@@ -100,6 +100,8 @@ class Parcel:
     province: str = ""
     receiver_complete: bool = True  # name, phone and detail (ciphertext is fine) all present
     template_url: str = ""
+    aliases: tuple[str, ...] = ()  # other names a fault may use for it (Douyin: the bare pack_id)
+    listing_key: str = ""  # its name in GET /_emulator/waybills (default: parcel_key; Douyin: pack_id)
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Waybill:
     parent_tracking_number: str
     order_ids: list[str]
     template_url: str
+    listing_key: str = ""
     print_data: dict[str, Any] = field(default_factory=dict)
     state: str = "issued"  # issued | cancelled | collected
     issued_at: str = ""
@@ -171,13 +174,14 @@ class WaybillDesk:
 
     # numbers ------------------------------------------------------------------------------------
     def issue(
-        self, branch: Branch, parcels: list[Parcel], fired: dict[str, Any], *, atomic: bool
+        self, branch: Branch, parcels: list[Parcel], fired: dict[str, Any], used: set[str], *, atomic: bool
     ) -> tuple[list[Waybill | Refusal], float]:
         """Number `parcels` at `branch`; returns one Waybill or Refusal per parcel and the delay to
         answer with (a `timeout_after_issue` fault). `fired`: the waybill faults of this call by
-        kind. `atomic` (Cainiao, PDD): one refused parcel refuses the whole call (raised, naming
-        the parcel) and nothing is issued."""
+        kind; the kinds that changed the answer are added to `used`. `atomic` (Cainiao, PDD, JD):
+        one refused parcel refuses the whole call (raised, naming the parcel), nothing is issued."""
         if "quota_exhausted" in fired:
+            used.add("quota_exhausted")
             raise Refusal(WaybillErrorCode.QUOTA_EXHAUSTED)
         answers: list[Waybill | Refusal] = []
         fresh = 0
@@ -186,7 +190,7 @@ class WaybillDesk:
             if existing is not None:
                 answers.append(existing)
                 continue
-            refusal = self._refusal(parcel, position, fired)
+            refusal = self._refusal(parcel, position, fired, used)
             if refusal is None and branch.quota is not None and branch.quota - fresh <= 0:
                 refusal = Refusal(WaybillErrorCode.QUOTA_EXHAUSTED, parcel.parcel_key)
             if refusal is not None and atomic:
@@ -196,15 +200,20 @@ class WaybillDesk:
             answers.append(refusal or parcel)  # type: ignore[arg-type]
         results = [self._take_number(branch, a) if isinstance(a, Parcel) else a for a in answers]
         timeout = fired.get("timeout_after_issue")
+        if timeout:
+            used.add("timeout_after_issue")
         return results, (timeout.delay if timeout else 0.0)
 
     @staticmethod
-    def _refusal(parcel: Parcel, position: int, fired: dict[str, Any]) -> Refusal | None:
+    def _refusal(parcel: Parcel, position: int, fired: dict[str, Any], used: set[str]) -> Refusal | None:
         unreachable = fired.get("unreachable")
         if unreachable and (not unreachable.province or unreachable.province == parcel.province):
+            used.add("unreachable")
             return Refusal(WaybillErrorCode.UNREACHABLE, parcel.parcel_key, parcel.province)
         partial = fired.get("partial_failure")
-        if partial and (parcel.parcel_key in partial.parcel_keys or position in partial.positions):
+        names = {parcel.parcel_key, *parcel.aliases}
+        if partial and (names & set(partial.parcel_keys) or position in partial.positions):
+            used.add("partial_failure")
             return Refusal(partial.code or WaybillErrorCode.BAD_DATA, parcel.parcel_key)
         if not parcel.receiver_complete:
             return Refusal(WaybillErrorCode.BAD_DATA, parcel.parcel_key)
@@ -241,6 +250,7 @@ class WaybillDesk:
             parent_tracking_number=parent,
             order_ids=list(parcel.order_ids),
             template_url=template,
+            listing_key=parcel.listing_key or parcel.parcel_key,
             issued_at=c.now_shanghai().isoformat(),
         )
         waybill.print_data = encrypted_label(waybill)
@@ -285,11 +295,12 @@ class WaybillDesk:
         return waybill
 
     def listing(self, platform: str = "") -> dict[str, Any]:
-        """Every number issued, grouped by parcel key (introspection for tests)."""
+        """Every number issued, grouped by `<platform>:<parcel key>` (Douyin: its pack_id, which is
+        OrderHub's parcel key whenever that fits in 15 characters): introspection for tests."""
         by_key: dict[str, list[str]] = {}
         for waybill in self.issued:
             if not platform or waybill.platform == platform:
-                by_key.setdefault(f"{waybill.platform}:{waybill.parcel_key}", []).append(waybill.tracking_number)
+                by_key.setdefault(f"{waybill.platform}:{waybill.listing_key}", []).append(waybill.tracking_number)
         rows = [
             {k: v for k, v in asdict(w).items() if k != "print_data"}
             for w in self.issued

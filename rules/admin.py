@@ -319,7 +319,7 @@ class ResolveForm(forms.Form):
             ("blacklist", _("Add buyer to blacklist")),
             ("release", _("Release to print (re-check rules and stock)")),
             ("cancel", _("Cancel the order")),
-            ("merge", _("Merge into another order")),
+            ("merge", _("Merge with another order into one parcel")),
         ],
     )
     note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

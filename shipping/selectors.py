@@ -52,18 +52,18 @@ def _live_states() -> list[str]:
 
 
 def shipment_for_code(*, code: str) -> Shipment | None:
-    """The live parcel with this tracking number (or parent number); None when nothing matches."""
+    """The live parcel with this tracking number (or parent number), else a voided one with this
+    number; None when nothing matches."""
     code = code.strip()
     if not code:
         return None
-    found = (
-        Shipment.objects.filter(LIVE)
-        .filter(Q(tracking_number=code) | Q(parent_tracking_number=code))
+    matching = (
+        Shipment.objects.filter(Q(tracking_number=code) | Q(parent_tracking_number=code))
         .select_related("carrier", "channel")
         .order_by("pk")
-        .first()
     )
-    return found
+    # a live parcel first; a voided label still answers (so the scanner can say it was voided)
+    return matching.filter(LIVE).first() or matching.filter(tracking_number=code).first()
 
 
 def shipments_for_order_barcode(*, code: str) -> list[Shipment]:

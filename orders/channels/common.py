@@ -30,6 +30,7 @@ from orders.channels.base import (
     PermanentChannelError,
     RetryableChannelError,
     WaybillAddress,
+    WaybillBranch,
     WaybillErrorCode,
     WaybillRequest,
     WaybillResult,
@@ -386,20 +387,22 @@ def waybill_error_code(text_: str, *codes: str, known: Mapping[str, str] | None 
     return ""
 
 
-def waybill_error(platform: str, error: ChannelError, *, known: Mapping[str, str] | None = None) -> ChannelError:
+def waybill_error(error: ChannelError, *, known: Mapping[str, str] | None = None) -> ChannelError:
     """A platform error re-typed for the shipping app: `code` becomes the WaybillErrorCode and the
     platform's code moves to `sub_code`; the message keeps the platform's own words. Retryable
     errors and errors that are no e-waybill refusal come back unchanged."""
     if error.retryable or isinstance(error, AlreadyDoneError):
         return error
     platform_code = " ".join(x for x in (error.code, error.sub_code) if x)
-    kind = waybill_error_code(str(error), error.code, error.sub_code, known=known)
+    kind = waybill_error_code(str(error), error.code, error.sub_code, error.sub_code.rpartition(":")[2], known=known)
     if not kind:
         return error
     return PermanentChannelError(str(error), code=kind, sub_code=platform_code, payload=error.payload)
 
 
-def waybill_refusal(platform: str, kind: str, message: str, *, platform_code: str = "", payload: Any = None):
+def waybill_refusal(
+    platform: str, kind: str, message: str, *, platform_code: str = "", payload: Any = None
+) -> PermanentChannelError:
     """A per-parcel refusal read from a batch answer (Douyin `err_infos`, Kuaishou `baseResponse`)."""
     return PermanentChannelError(f"{platform}: {message}", code=kind, sub_code=platform_code, payload=payload)
 
@@ -471,6 +474,53 @@ def address_of(sender: Any) -> WaybillAddress | None:
         town=text(sender.get("town")),
         address=text(sender.get("detail") or sender.get("address")),
     )
+
+
+def cloud_print_address(address: WaybillAddress, *, with_contact: bool) -> dict[str, Any]:
+    """Cainiao/PDD address DTO: {name, mobile, address {province, city, district, town, detail}}."""
+    place = non_empty(
+        {
+            "province": address.province,
+            "city": address.city,
+            "district": address.district,
+            "town": address.town,
+            "detail": address.address,
+        }
+    )
+    if not with_contact:
+        return place
+    return non_empty({"name": address.name, "mobile": address.mobile}) | {"address": place}
+
+
+def cloud_print_result(module: dict[str, Any]) -> WaybillResult:
+    """One `modules[]` entry (Cainiao and PDD share it): `print_data` arrives as JSON text."""
+    return WaybillResult(
+        parcel_key=text(module.get("object_id")),
+        tracking_number=text(module.get("waybill_code")),
+        parent_tracking_number=text(module.get("parent_waybill_code")),
+        print_data=json_object(module.get("print_data"), "print_data"),
+    )
+
+
+def subscription_branches(cols: list[dict[str, Any]], carrier_key: str) -> list[WaybillBranch]:
+    """`waybill_apply_subscription_cols[].branch_account_cols[]` (Cainiao `cp_code`, PDD `wp_code`):
+    one branch each, with its first shipping address; `quantity` is the numbers left (None when the
+    account does not count, e.g. a direct/monthly account)."""
+    branches = []
+    for col in cols:
+        for account in col.get("branch_account_cols") or []:
+            addresses = account.get("shipp_address_cols") or []
+            quantity = account.get("quantity")
+            branches.append(
+                WaybillBranch(
+                    carrier_code=text(col.get(carrier_key)),
+                    branch_code=text(account.get("branch_code")),
+                    branch_name=text(account.get("branch_name")),
+                    quota=None if quantity in (None, "", -1) else int(quantity),
+                    sender=address_of(addresses[0]) if addresses else None,
+                )
+            )
+    return branches
 
 
 class PlatformAdapter(ChannelAdapter):

@@ -12,6 +12,7 @@ coupon rows. JD has no "already shipped" error: a refused shipment re-reads the 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,15 @@ from orders.channels.base import (
     OrderPage,
     PayloadError,
     PermanentChannelError,
+    PlatformCarrier,
     RetryableChannelError,
     ShipRequest,
     StockUpdate,
+    WaybillAddress,
+    WaybillBranch,
+    WaybillErrorCode,
+    WaybillRequest,
+    WaybillResult,
 )
 
 STATUS_MAP = {
@@ -276,6 +283,176 @@ class Adapter(c.PlatformAdapter):
         if row is None:
             raise c.sku_not_found("JD", platform_item_id, platform_sku_id, body)
         return c.stock_count(row.get("stockNum"), f"JD sku {platform_sku_id}", body)
+
+    # e-waybills: JD 无界 jingdong.ldop.alpha.* + jingdong.printing.printData.pullData (u shapes) ----
+    waybill_batch_size = 1  # one order per receive call
+
+    def waybill_receive_content(self, request: WaybillRequest) -> dict[str, Any]:
+        """`{"content": …}` of `jingdong.ldop.alpha.waybill.receive`: `vendorOrderCode` is the parcel
+        key (u: read as the idempotency key), `platformOrderNo` the JD order, weight in kg. The
+        receiver goes as the order's `encrypt_*` ciphertext where it has it (u: JD's rule was not
+        found), else as masked. `vendorCode` is the shop's JD vendor code; the channel's app key
+        stands in for it (u)."""
+        cipher = request.receiver.cipher
+        to = _jd_address(request.receiver) | c.non_empty(
+            {
+                "contact": cipher.get("encrypt_fullname"),
+                "mobile": cipher.get("encrypt_mobile"),
+                "address": cipher.get("encrypt_fullAddress"),
+            }
+        )
+        return {
+            "waybillType": 1,
+            "waybillCount": 1,
+            "providerCode": request.carrier_code,
+            "branchCode": request.branch_code,
+            "vendorCode": self.credentials.app_key,
+            "vendorOrderCode": request.parcel_key,
+            "platformOrderNo": ",".join(request.external_ids),
+            "salePlatform": "0010001",  # JD
+            "weight": round(request.weight_grams / 1000, 3),
+            "goodsName": ",".join(f"{i.name}×{i.count}" for i in request.items)[:200],
+            "fromAddress": _jd_address(request.sender),
+            "toAddress": to,
+        }
+
+    def waybill_call(self, method: str, business: dict[str, Any]) -> dict[str, Any]:
+        """One 无界 call: `resultInfo.statusCode` 0 is success (1 parameter error, -1 failure); the
+        printing API answers `returnType.code` 1 for success (u). Refusals typed by JD's words."""
+        body = self.call(method, business)
+        if "returnType" in body:
+            info, status = body["returnType"] or {}, c.text(c.dig(body, "returnType", "code"))
+            ok = status == "1"
+        else:
+            info = body.get("resultInfo") or {}
+            status = c.text(info.get("statusCode"))
+            ok = status == "0"
+        if ok:
+            return info
+        message = c.text(info.get("statusMessage") or info.get("message"))
+        error = PermanentChannelError(f"JD {method} refused {status}: {message}", code=status, payload=body)
+        typed = c.waybill_error(error, known=JD_WAYBILL_ERRORS)
+        if typed is error and status == "1" and "resultInfo" in body:
+            raise PermanentChannelError(str(error), code=WaybillErrorCode.BAD_DATA, sub_code=status, payload=body)
+        raise typed
+
+    def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
+        def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
+            (request,) = batch
+            info = self.waybill_call(
+                "jingdong.ldop.alpha.waybill.receive", {"content": self.waybill_receive_content(request)}
+            )
+            data = info.get("data") or {}
+            numbers = [c.text(n) for n in data.get("waybillCodeList") or [] if n]
+            if not numbers:
+                return {}
+            result = WaybillResult(
+                request.parcel_key,
+                tracking_number=numbers[0],
+                parent_tracking_number=c.text(data.get("parentWaybillCode")),
+            )
+            return {request.parcel_key: result}
+
+        results = c.number_isolating_refusals(requests, call)
+        for result in results:
+            if result.tracking_number:
+                # the number stands even when the label cannot be read now: the print page re-fetches it
+                with contextlib.suppress(PermanentChannelError, RetryableChannelError):
+                    result.print_data = self.waybill_print_data(
+                        carrier_code=requests[0].carrier_code, tracking_number=result.tracking_number
+                    )
+        return results
+
+    def waybill_cancel(self, *, carrier_code: str, tracking_number: str, branch_code: str = "") -> None:
+        """`jingdong.ldop.alpha.waybill.api.unbind` (u: the cancel call of 无界)."""
+        content = {"providerCode": carrier_code, "waybillCode": tracking_number, "vendorCode": self.credentials.app_key}
+        self.waybill_call("jingdong.ldop.alpha.waybill.api.unbind", {"content": content})
+
+    def waybill_print_data(self, *, carrier_code: str, tracking_number: str) -> dict[str, Any]:
+        """`jingdong.printing.printData.pullData`: {wayBillNo, perPrintData} for the print component."""
+        param = {
+            "objectId": tracking_number,
+            "parameters": {"ewCustomerCode": self.credentials.app_key},
+            "wayBillInfos": [{"jdWayBillCode": tracking_number}],
+            "cpCode": carrier_code,
+        }
+        info = self.waybill_call("jingdong.printing.printData.pullData", {"param1": param})
+        row = next((r for r in info.get("prePrintDatas") or [] if c.text(r.get("wayBillNo")) == tracking_number), None)
+        if row is None:
+            raise PermanentChannelError(f"JD knows no number {tracking_number}", code=WaybillErrorCode.NOT_FOUND)
+        return dict(row)
+
+    def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
+        """`jingdong.ldop.alpha.provider.sign.success` lists the signed carriers and branches; the
+        quota of each comes from `jingdong.ldop.alpha.vendor.stock.queryByProviderCode` (u shapes)."""
+        info = self.waybill_call("jingdong.ldop.alpha.provider.sign.success", {"vendorCode": self.credentials.app_key})
+        branches = []
+        for row in info.get("data") or []:
+            provider = c.text(row.get("providerCode"))
+            if carrier_code and provider != carrier_code:
+                continue
+            branch_code = c.text(row.get("branchCode") or row.get("settlementCode"))
+            stock = self.waybill_call(
+                "jingdong.ldop.alpha.vendor.stock.queryByProviderCode",
+                {"vendorCode": self.credentials.app_key, "providerCode": provider, "branchCode": branch_code},
+            )
+            amount = c.dig(stock, "data", "amount")
+            address = row.get("address") or {}
+            branches.append(
+                WaybillBranch(
+                    carrier_code=provider,
+                    branch_code=branch_code,
+                    branch_name=c.text(row.get("branchName")),
+                    quota=None if amount in (None, "", -1) else int(amount),
+                    sender=WaybillAddress(
+                        name="",
+                        mobile="",
+                        province=c.text(address.get("provinceName")),
+                        city=c.text(address.get("cityName")),
+                        district=c.text(address.get("countryName")),
+                        town=c.text(address.get("countrysideName")),
+                        address=c.text(address.get("address")),
+                    ),
+                )
+            )
+        return branches
+
+    def carriers(self) -> list[PlatformCarrier]:
+        """`jingdong.delivery.logistics.get` (u): the shop's carriers with the `logiCoprId` ship uses."""
+        body = self.call("jingdong.delivery.logistics.get", {})
+        rows = c.dig(body, "logistics_companies", "logistics_list", default=[])
+        return [
+            PlatformCarrier(code=c.text(r.get("logistics_id")), name=c.text(r.get("logistics_name")))
+            for r in rows
+            if r.get("logistics_id") not in (None, "")
+        ]
+
+
+#: JD 无界 refusal codes (u: invented for the emulator; JD's words are matched too)
+JD_WAYBILL_ERRORS = {
+    "-1001": WaybillErrorCode.QUOTA_EXHAUSTED,
+    "-1002": WaybillErrorCode.UNREACHABLE,
+    "-1003": WaybillErrorCode.NOT_SUBSCRIBED,
+    "-1004": WaybillErrorCode.PICKED_UP,
+    "-1005": WaybillErrorCode.ALREADY_CANCELLED,
+    "-1006": WaybillErrorCode.NOT_FOUND,
+    "-1007": WaybillErrorCode.BAD_DATA,
+}
+
+
+def _jd_address(party: WaybillAddress) -> dict[str, Any]:
+    """无界 address: names (ids are optional, u), `address` the detail, `contact` and `mobile`."""
+    return c.non_empty(
+        {
+            "provinceName": party.province,
+            "cityName": party.city,
+            "countryName": party.district,
+            "countrysideName": party.town,
+            "address": party.address,
+            "contact": party.name,
+            "mobile": party.mobile,
+        }
+    )
 
 
 def _coupon_type(row: dict[str, Any]) -> str:

@@ -25,7 +25,6 @@ from orders.channels.base import (
     RetryableChannelError,
     ShipRequest,
     StockUpdate,
-    WaybillAddress,
     WaybillBranch,
     WaybillErrorCode,
     WaybillRequest,
@@ -320,7 +319,7 @@ class Adapter(c.PlatformAdapter):
         first = requests[0]
         return {
             "cp_code": first.carrier_code,
-            "sender": _cainiao_address(first.sender, with_contact=True),
+            "sender": c.cloud_print_address(first.sender, with_contact=True),
             "need_encrypt": True,
             "trade_order_info_dtos": [
                 {
@@ -331,7 +330,7 @@ class Adapter(c.PlatformAdapter):
                         "items": [{"name": i.name, "count": i.count} for i in r.items],
                         "weight": r.weight_grams or None,
                     },
-                    "recipient": _cainiao_address(r.receiver, with_contact=True)
+                    "recipient": c.cloud_print_address(r.receiver, with_contact=True)
                     | c.non_empty({"oaid": r.receiver.cipher.get("oaid"), "tid": r.external_ids[0]}),
                     "template_url": r.template_url,
                 }
@@ -344,7 +343,7 @@ class Adapter(c.PlatformAdapter):
         try:
             return self.call(method, business)
         except PermanentChannelError as exc:
-            raise c.waybill_error(self.platform, exc, known=CAINIAO_ERRORS) from exc
+            raise c.waybill_error(exc, known=CAINIAO_ERRORS) from exc
 
     def waybill_get_batch(self, requests: list[WaybillRequest]) -> list[WaybillResult]:
         """`cainiao.waybill.ii.get`; a refusal of the whole call that names parcels fails only them."""
@@ -354,7 +353,7 @@ class Adapter(c.PlatformAdapter):
                 "cainiao.waybill.ii.get",
                 {"param_waybill_cloud_print_apply_new_request": c.compact_json(self.waybill_apply_request(batch))},
             )
-            return {r.parcel_key: r for r in map(_cainiao_result, body.get("modules") or [])}
+            return {r.parcel_key: r for r in map(c.cloud_print_result, body.get("modules") or [])}
 
         return c.number_isolating_refusals(requests, call)
 
@@ -381,7 +380,7 @@ class Adapter(c.PlatformAdapter):
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """`cainiao.waybill.ii.search`: each subscribed branch, its shipping address and `quantity` left."""
         body = self.waybill_call("cainiao.waybill.ii.search", {"cp_code": carrier_code or None})
-        return _subscription_branches(body.get("waybill_apply_subscription_cols") or [], "cp_code")
+        return c.subscription_branches(body.get("waybill_apply_subscription_cols") or [], "cp_code")
 
     def carriers(self) -> list[PlatformCarrier]:
         """`taobao.logistics.companies.get`: the carriers Taobao knows (code, name)."""
@@ -400,50 +399,3 @@ CAINIAO_ERRORS = {
     "isv.WAYBILL_NOT_EXIST": WaybillErrorCode.NOT_FOUND,
     "isv.PARAM_INVALID": WaybillErrorCode.BAD_DATA,
 }
-
-
-def _cainiao_address(address: WaybillAddress, *, with_contact: bool) -> dict[str, Any]:
-    """Cainiao/PDD address DTO: {name, mobile, address {province, city, district, town, detail}}."""
-    place = c.non_empty(
-        {
-            "province": address.province,
-            "city": address.city,
-            "district": address.district,
-            "town": address.town,
-            "detail": address.address,
-        }
-    )
-    if not with_contact:
-        return place
-    return c.non_empty({"name": address.name, "mobile": address.mobile}) | {"address": place}
-
-
-def _cainiao_result(module: dict[str, Any]) -> WaybillResult:
-    """One `modules[]` entry (Cainiao and PDD share it): `print_data` arrives as JSON text."""
-    return WaybillResult(
-        parcel_key=c.text(module.get("object_id")),
-        tracking_number=c.text(module.get("waybill_code")),
-        parent_tracking_number=c.text(module.get("parent_waybill_code")),
-        print_data=c.json_object(module.get("print_data"), "print_data"),
-    )
-
-
-def _subscription_branches(cols: list[dict[str, Any]], carrier_key: str) -> list[WaybillBranch]:
-    """`waybill_apply_subscription_cols[].branch_account_cols[]` (Cainiao `cp_code`, PDD `wp_code`):
-    one branch each, with its first shipping address; `quantity` is the numbers left (None when the
-    account does not count, e.g. a direct/monthly account)."""
-    branches = []
-    for col in cols:
-        for account in col.get("branch_account_cols") or []:
-            addresses = account.get("shipp_address_cols") or []
-            quantity = account.get("quantity")
-            branches.append(
-                WaybillBranch(
-                    carrier_code=c.text(col.get(carrier_key)),
-                    branch_code=c.text(account.get("branch_code")),
-                    branch_name=c.text(account.get("branch_name")),
-                    quota=None if quantity in (None, "", -1) else int(quantity),
-                    sender=c.address_of(addresses[0]) if addresses else None,
-                )
-            )
-    return branches

@@ -1,7 +1,7 @@
 """Shipping writes, split by operation; this package re-exports the public verbs."""
 
 from shipping.schedules import ensure_schedules
-from shipping.services.accounts import waybill_account_refresh
+from shipping.services.accounts import CarrierLoadReport, carriers_load_from_platform, waybill_account_refresh
 from shipping.services.numbering import (
     NumberingReport,
     failure_reason,
@@ -38,10 +38,12 @@ from shipping.services.scanning import (
 
 __all__ = [
     "BatchFill",
+    "CarrierLoadReport",
     "NumberingReport",
     "PrintOutcome",
     "QueueFill",
     "ScanAnswer",
+    "carriers_load_from_platform",
     "ensure_schedules",
     "failure_reason",
     "item_check_progress",

@@ -3,6 +3,7 @@ alert; carriers' platform codes refreshed from the platforms' carrier lists."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -13,7 +14,7 @@ from orders.channels import get_adapter
 from orders.channels.base import ChannelError, WaybillBranch
 from shipping import locks
 from shipping.errors import AccountRefreshFailed
-from shipping.models import WaybillAccount
+from shipping.models import Carrier, WaybillAccount
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -88,3 +89,46 @@ def _store_branch(*, account_id: int, branch: WaybillBranch, actor: AbstractBase
     else:
         alert_resolve(key=key)
     return account
+
+
+@dataclass
+class CarrierLoadReport:
+    platform: str
+    updated: list[str]  # OrderHub carrier codes whose platform code changed
+    unmatched: list[str]  # the platform's carriers no OrderHub carrier matched by name
+
+
+def _names_match(ours: str, theirs: str) -> bool:
+    ours, theirs = ours.replace(" ", ""), theirs.replace(" ", "")
+    chinese = ours.split("(")[0]
+    return bool(theirs) and (theirs in ours or (theirs.startswith(chinese[:2]) and chinese[:2] in theirs))
+
+
+@transaction.atomic
+def carriers_load_from_platform(*, channel_id: int, actor: AbstractBaseUser | None = None) -> CarrierLoadReport:
+    """Refresh each carrier's code on the channel's platform from the platform's carrier list (its API
+    where it has one), matched by carrier name. Codes ops typed in stay when the platform lists nothing."""
+    from orders.models import Channel
+
+    channel = Channel.objects.get(pk=channel_id)
+    try:
+        listed = get_adapter(channel).carriers()
+    except ChannelError as exc:
+        raise AccountRefreshFailed(
+            gettext("The platform did not give its carrier list: %(reason)s") % {"reason": exc}
+        ) from exc
+    key = "taobao" if channel.platform == "tmall" else channel.platform
+    carriers = list(Carrier.objects.select_for_update().order_by("pk"))
+    report = CarrierLoadReport(platform=key, updated=[], unmatched=[])
+    for entry in listed:
+        match = next((c for c in carriers if _names_match(c.name, entry.name)), None)
+        if match is None:
+            report.unmatched.append(f"{entry.code} {entry.name}")
+            continue
+        if str(match.platform_codes.get(key, "")) != str(entry.code):
+            match.platform_codes = {**match.platform_codes, key: str(entry.code)}
+            if actor is not None:
+                match._history_user = actor
+            match.save(update_fields=["platform_codes"])
+            report.updated.append(match.code)
+    return report

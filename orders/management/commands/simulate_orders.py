@@ -32,6 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--duplicate-rate", type=float, default=0.05, help="share of orders sent twice")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="OrderHub base URL")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--ship-share",
+            type=float,
+            default=0.0,
+            help="afterwards, number, print and scan out this share of the channel's ready orders (0 to 1)",
+        )
 
     def handle(self, *args, channel: int, count: int, concurrency: int, exception_rate: float, **options):
         from orders.channels.fakes import generate_orders
@@ -46,6 +52,8 @@ class Command(BaseCommand):
             raise CommandError("--count and --concurrency must be at least 1")
         if not 0 <= exception_rate <= 1 or not 0 <= options["duplicate_rate"] <= 1:
             raise CommandError("--exception-rate and --duplicate-rate must be between 0 and 1")
+        if not 0 <= options["ship_share"] <= 1:
+            raise CommandError("--ship-share must be between 0 and 1")
 
         rng = random.Random(options["seed"])
         natives = generate_orders(shop.platform, count, seed=rng.randrange(2**32), exception_rate=exception_rate)
@@ -92,3 +100,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  {n} × {error}")
         if tally["rejected"] or tally["failed"]:
             raise CommandError("some orders were not accepted")
+        if options["ship_share"] > 0:
+            from shipping.simulation import drive_outbound
+
+            outbound = drive_outbound(channel_id=shop.pk, share=options["ship_share"], base_url=options["url"], rng=rng)
+            self.stdout.write(outbound.line())
+            for failure, n in outbound.failures.most_common(5):
+                self.stderr.write(f"  {n} × {failure}")
