@@ -11,7 +11,7 @@ Lock order: orders (orders.locks) → parcels → print batch, each by pk (shipp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -19,12 +19,13 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext
 
 from orders import locks as order_locks
-from orders.channels.base import ChannelError
+from orders.channels import get_adapter
+from orders.channels.base import ChannelError, WaybillErrorCode
 from orders.models import Lane, Order, OrderState
 from shipping import locks, selectors
 from shipping.errors import PrintRefused
 from shipping.models import PrintBatch, PrintBatchState, PrintRecord, Shipment, ShipmentLine, ShipmentState
-from shipping.services.numbering import number_parcels, parcel_print_data_refresh
+from shipping.services.numbering import number_parcels, waybill_request
 from shipping.services.parcels import parcels_create, parcels_mark_printed
 
 if TYPE_CHECKING:
@@ -201,18 +202,47 @@ def shipment_record_print_result(
 
 # ---- reprint -------------------------------------------------------------------------------------
 def shipment_refresh_print_data(*, batch_id: int, shipment_id: int) -> Shipment:
-    """A reprint asks the platform for the parcel's print data again (waybill_print_data): the payload
-    it issued may have expired, and only the platform can sign a new one. Outside any transaction."""
-    shipment = Shipment.objects.filter(pk=shipment_id, batch_id=batch_id).first()
-    if shipment is None:
+    """A reprint asks the platform for the parcel's print data again: the payload it issued may have
+    expired, and only the platform can sign a new one. Read by number (waybill_print_data), or where
+    the platform has no such read (Kuaishou) by repeating the request under the parcel's own key
+    (waybill_lookup), which answers the same number and never a new one. The call runs outside any
+    transaction; the result is stored under the parcel's lock only if its number did not change."""
+    shipment = Shipment.objects.select_related("channel", "carrier", "account").filter(pk=shipment_id).first()
+    if shipment is None or shipment.batch_id != batch_id:
         raise PrintRefused(gettext("This parcel is not in this print batch."), field="shipment")
     if not shipment.tracking_number or shipment.state not in PRINTABLE_STATES:
         raise PrintRefused(gettext("This parcel has no waybill number to reprint."))
     try:
-        parcel_print_data_refresh(shipment_id=shipment.pk)
+        print_data = _fresh_print_data(shipment)
     except ChannelError as exc:
         raise PrintRefused(
             gettext("The platform refused to send the print data again: %(reason)s") % {"reason": exc}
         ) from exc
-    shipment.refresh_from_db()
+    return _store_print_data(shipment_id=shipment.pk, tracking_number=shipment.tracking_number, print_data=print_data)
+
+
+def _fresh_print_data(shipment: Shipment) -> dict[str, Any]:
+    adapter = get_adapter(shipment.channel)
+    try:
+        return adapter.waybill_print_data(
+            carrier_code=shipment.carrier.code_on(shipment.channel.platform), tracking_number=shipment.tracking_number
+        )
+    except ChannelError as exc:
+        if exc.code != WaybillErrorCode.NOT_SUPPORTED:
+            raise
+    result = adapter.waybill_lookup(waybill_request(shipment=shipment))
+    if result.error is not None:
+        raise result.error
+    if result.tracking_number != shipment.tracking_number:
+        raise PrintRefused(gettext("The platform answered another number for this parcel; void and re-issue it."))
+    return result.print_data
+
+
+@transaction.atomic
+def _store_print_data(*, shipment_id: int, tracking_number: str, print_data: dict[str, Any]) -> Shipment:
+    shipment = locks.shipment_for_update(shipment_id=shipment_id)
+    if shipment.tracking_number != tracking_number:  # voided and re-issued meanwhile
+        raise PrintRefused(gettext("The parcel's number changed while reprinting; reload the page."))
+    shipment.print_data = print_data
+    shipment.save(update_fields=["print_data"])
     return shipment
