@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -139,7 +140,13 @@ def pick_list_pdf(*, title: str, subtitle: str, rows: list[PickRow], generated_a
         for row in ordered
     ]
     total = sum(row.quantity for row in rows)
-    header = [_("Location"), _("SKU"), _("Title"), _("Qty"), _("Order")]
+    header = [
+        pgettext("pick list column", "Location"),
+        pgettext("pick list column", "SKU"),
+        pgettext("pick list column", "Title"),
+        pgettext("pick list column", "Qty"),
+        pgettext("pick list column", "Order"),
+    ]
     flowables: list[Flowable] = [
         Paragraph(_escape(title), styles["title"]),
         Paragraph(
@@ -192,7 +199,12 @@ def packing_slips_pdf(*, title: str, slips: list[PackingSlip]) -> bytes:
             [line.sku_code or "—", Paragraph(_escape(line.title), styles["cell"]), str(line.quantity)]
             for line in slip.lines
         ]
-        flowables.append(_table([_("SKU"), _("Title"), _("Qty")], body, [40 * mm, 122 * mm, 20 * mm], styles))
+        header = [
+            pgettext("pick list column", "SKU"),
+            pgettext("pick list column", "Title"),
+            pgettext("pick list column", "Qty"),
+        ]
+        flowables.append(_table(header, body, [40 * mm, 122 * mm, 20 * mm], styles))
         if slip.buyer_message:
             flowables += [
                 Spacer(1, 5 * mm),

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -87,19 +87,19 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a batch changes only by printing it (the print page) or by the fill service
 
-    @admin.display(description=_("carrier"))
+    @admin.display(description=pgettext_lazy("print batch column", "carrier"))
     def carrier(self, obj: PrintBatch) -> str:
         return obj.account.carrier.name
 
-    @admin.display(description=_("parcels"))
+    @admin.display(description=pgettext_lazy("print batch column", "parcels"))
     def parcels(self, obj: PrintBatch) -> int:
         return obj.shipments.exclude(state=ShipmentState.VOIDED).count()
 
-    @admin.display(description=_("printed"))
+    @admin.display(description=pgettext_lazy("print batch column", "printed"))
     def printed(self, obj: PrintBatch) -> int:
         return obj.shipments.filter(state__in=[ShipmentState.PRINTED, ShipmentState.SHIPPED]).count()
 
-    @admin.display(description=_("print"))
+    @admin.display(description=pgettext_lazy("print batch column", "print"))
     def print_link(self, obj: PrintBatch) -> str:
         return format_html(
             '<a class="button" style="white-space:nowrap" href="{}">{}</a>',
@@ -181,7 +181,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
             "sent": gettext("Sent to the printer …"),
             "refetching": gettext("Fetching fresh print data from the platform …"),
             "notRecorded": gettext("The result could not be recorded:"),
-            "reprint": gettext("Reprint"),
+            "reprint": pgettext("print page", "Reprint"),
         }
         config = {
             "component": component,

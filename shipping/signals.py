@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 
 @receiver(post_transition, sender=Order)
 def _order_became_ready(sender, instance: Order, name: str, source: str, target: str, **kwargs) -> None:
-    # post_transition fires before save and commit: only register work for after the commit
-    if target == OrderState.READY and getattr(settings, "SHIPPING_ENQUEUE_TASKS", True):
+    # post_transition fires before save and commit: only register work for after the commit (an
+    # order never stored, e.g. the state machine on its own, has nothing to print)
+    if target == OrderState.READY and instance.pk is not None and getattr(settings, "SHIPPING_ENQUEUE_TASKS", True):
         transaction.on_commit(_enqueue_print_queue)
 
 
