@@ -15,6 +15,7 @@ TRANSITION_VERBS = {
     "hold": pgettext_lazy("order transition", "hold"),
     "wait_for_stock": pgettext_lazy("order transition", "wait_for_stock"),
     "mark_printed": pgettext_lazy("order transition", "mark_printed"),
+    "ship_partially": pgettext_lazy("order transition", "ship_partially"),
     "ship": pgettext_lazy("order transition", "ship"),
     "mark_delivered": pgettext_lazy("order transition", "mark_delivered"),
     "mark_returned": pgettext_lazy("order transition", "mark_returned"),

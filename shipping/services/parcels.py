@@ -97,7 +97,7 @@ def parcels_create(
     from rules.services import raise_exception
 
     created: list[Shipment] = []
-    orders = list(order_locks.orders_for_update(order_ids=list(order_ids)).select_related("channel"))
+    orders = list(order_locks.orders_for_update(order_ids=list(order_ids)))
     parcelled = selectors.parcelled_quantities(order_ids=[o.pk for o in orders])
     forced = WaybillAccount.objects.select_related("carrier").get(pk=account_id) if account_id else None
     for order in orders:
@@ -187,7 +187,7 @@ def parcels_merge(*, order_ids: Iterable[int], actor: AbstractBaseUser | None = 
     ids = sorted(set(order_ids))
     if len(ids) < 2:
         raise ParcelPlanInvalid(gettext("Merging needs at least two orders."), field="order_ids")
-    orders = list(order_locks.orders_for_update(order_ids=ids).select_related("channel"))
+    orders = list(order_locks.orders_for_update(order_ids=ids))
     if len(orders) != len(ids):
         missing = sorted(set(ids) - {o.pk for o in orders})
         raise ParcelPlanInvalid(gettext("Orders %(ids)s do not exist.") % {"ids": missing}, field="order_ids")

@@ -201,7 +201,7 @@ def scan_items(*, device: ScannerDevice, code: str, barcodes: list[str]) -> dict
 
 def _lock_orders_of(shipment: Shipment) -> list[Order]:
     order_ids = selectors.order_ids_in_shipments(shipment_ids=[shipment.pk])
-    return list(order_locks.orders_for_update(order_ids=order_ids).select_related("channel"))
+    return list(order_locks.orders_for_update(order_ids=order_ids))  # the order rows only, not their shops
 
 
 # ---- outbound scan ---------------------------------------------------------------------------------
@@ -238,8 +238,10 @@ def scan_outbound(
     except IntegrityError:
         # A concurrent scan under the same key committed first: answer what it answered.
         stored = _stored_answer(device=device, key=idempotency_key, request=request) if idempotency_key else None
-        if stored is None:
-            raise
+        if stored is None:  # e.g. the same label number bound to another parcel at the same moment
+            raise ScanRefused(
+                gettext("The parcel changed while it was scanned: scan it again."), code="conflict"
+            ) from None
         return stored
 
 
@@ -270,19 +272,16 @@ def _scan_outbound(
     found = _find_parcel(code=code, label_number=label_number)
     if found.warehouse_id and found.warehouse_id != device.warehouse_id:
         raise ScanForbidden(gettext("This parcel ships from another warehouse."))
+    # Lock order: orders → stock rows → the shipment. Every writer of a parcel locks its orders first,
+    # so the parcel read fresh under the order locks cannot change before its own lock below.
     orders = _lock_orders_of(found)
-    shipment = locks.shipment_for_update(shipment_id=found.pk)
+    shipment = Shipment.objects.select_related("carrier", "channel").get(pk=found.pk)
     replayed = shipment.state == ShipmentState.SHIPPED
     if not replayed:
         _refuse_unless_shippable(shipment=shipment, orders=orders)
         _bind_label(shipment=shipment, label_number=label_number)
         if item_barcodes or shipment.item_check:
             shipment.item_check = _check_items(shipment=shipment, barcodes=item_barcodes, require_complete=True)
-        now = timezone.now()
-        shipment.state = ShipmentState.SHIPPED
-        shipment.shipped_at = now
-        shipment.shipped_by_device = device
-        shipment.save()
         carried: dict[int, dict[int, int]] = defaultdict(dict)
         for line in ShipmentLine.objects.filter(shipment=shipment):
             carried[line.order_id][line.order_line_id] = line.quantity
@@ -292,6 +291,12 @@ def _scan_outbound(
         }
         for order in orders:
             commit_for_lines(order=order, quantities=carried[order.pk], note=note)
+        locks.shipment_for_update(shipment_id=shipment.pk)
+        shipment.state = ShipmentState.SHIPPED
+        shipment.shipped_at = timezone.now()
+        shipment.shipped_by_device = device
+        shipment.save()
+        for order in orders:
             if _all_shipped(order):
                 name = "ship"
             elif order.state == OrderState.PRINTED:
