@@ -163,7 +163,7 @@ def shipment_record_print_result(
     ready → printed once all its parcels are. Failed: the record only; the packer prints again.
     The batch shows "printing" from its first result until its last label is out."""
     order_ids = selectors.order_ids_in_shipments(shipment_ids=[shipment_id])
-    orders_before = dict(order_locks.orders_for_update(order_ids=order_ids).values_list("pk", "state"))
+    orders_before = {order.pk: order.state for order in order_locks.orders_for_update(order_ids=order_ids)}
     shipment = locks.shipments_for_update(shipment_ids=[shipment_id])
     if not shipment or shipment[0].batch_id != batch_id:
         raise PrintRefused(gettext("This parcel is not in this print batch."), field="shipment")
