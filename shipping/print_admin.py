@@ -136,6 +136,11 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
         return [
             path("fill/", view(self.fill_view), name="shipping_printbatch_fill"),
             path("<int:batch_id>/print/", view(self.print_view), name="shipping_printbatch_print"),
+            path(
+                "<int:batch_id>/print/printed-elsewhere/",
+                view(self.printed_elsewhere_view),
+                name="shipping_printbatch_printed_elsewhere",
+            ),
             path("<int:batch_id>/print/result/", view(self.print_result_view), name="shipping_printbatch_result"),
             path(
                 "<int:batch_id>/print/reprint/<int:shipment_id>/",
@@ -261,6 +266,23 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
                 "message": text,
             }
         )
+
+    def printed_elsewhere_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
+        """The manual channel's batch: labels printed by the carrier's software, confirmed here."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        batch = self._batch(request, batch_id)
+        if not request.user.has_perm(PRINT_PERMISSION):
+            raise PermissionDenied
+        try:
+            printed = services.batch_mark_printed_elsewhere(batch_id=batch.pk, actor=request.user)
+        except PrintRefused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(
+                request, gettext("%(n)d parcel(s) marked printed.") % {"n": len(printed)}, messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:shipping_printbatch_print", args=[batch.pk]))
 
     def reprint_view(self, request: HttpRequest, batch_id: int, shipment_id: int) -> JsonResponse:
         return require_POST(self._reprint)(request, batch_id, shipment_id)

@@ -25,6 +25,7 @@ from orders.models import Lane, Order, OrderState
 from shipping import locks, selectors
 from shipping.errors import PrintRefused
 from shipping.models import PrintBatch, PrintBatchState, PrintRecord, Shipment, ShipmentLine, ShipmentState
+from shipping.print_selectors import print_component
 from shipping.services.numbering import number_parcels, waybill_request
 from shipping.services.parcels import parcels_create, parcels_mark_printed
 
@@ -198,6 +199,23 @@ def shipment_record_print_result(
     after = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "state"))
     printed_orders = [pk for pk, state in after.items() if state != orders_before.get(pk)]
     return PrintOutcome(record=record, shipment=shipment, batch=batch, printed_orders=sorted(printed_orders))
+
+
+@transaction.atomic
+def batch_mark_printed_elsewhere(*, batch_id: int, actor: AbstractBaseUser | None) -> list[Shipment]:
+    """A batch whose labels have no print component (the manual channel: the carrier's own software
+    prints them, and the number is bound at the scan): the packer confirms they are printed, which
+    moves its parcels and orders to printed like a component's result would."""
+    batch = PrintBatch.objects.select_related("account__channel").get(pk=batch_id)
+    if print_component(platform=batch.account.channel.platform)[0] is not None:
+        raise PrintRefused(gettext("This batch prints through its platform's print component."))
+    waiting = list(batch.shipments.filter(state__in=BATCHABLE_STATES).values_list("pk", flat=True))
+    printed = parcels_mark_printed(shipment_ids=waiting, actor=actor) if waiting else []
+    locked = locks.batch_for_update(batch_id=batch_id)
+    if locked.state == PrintBatchState.OPEN and batch.shipments.filter(state__in=BATCHABLE_STATES).exists():
+        locked.state = PrintBatchState.PRINTING
+        locked.save(update_fields=["state"])
+    return printed
 
 
 # ---- reprint -------------------------------------------------------------------------------------

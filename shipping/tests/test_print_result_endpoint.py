@@ -187,3 +187,30 @@ def test_get_is_not_allowed_on_the_endpoint(batch, admin_user, client):
     batch, _order, _parcel = batch
     client.force_login(admin_user)
     assert client.get(reverse("admin:shipping_printbatch_result", args=[batch.pk])).status_code == 405
+
+
+def test_a_manual_shop_batch_is_confirmed_printed_elsewhere_and_moves_parcels_and_orders(admin_client, db):
+    channel = make_channel(platform="manual", name="自建商城")
+    account = make_account(channel, carrier_code="SF")
+    batch = PrintBatch.objects.create(account=account)
+    order = ready_order(channel)
+    parcel = make_parcel(account, [order], batch=batch, state=ShipmentState.PENDING)  # numbered at the scan
+
+    page = admin_client.get(reverse("admin:shipping_printbatch_print", args=[batch.pk]))
+    assert "no e-waybill print component" in page.context["config"]["strings"]["unsupported"]
+    assert reverse("admin:shipping_printbatch_printed_elsewhere", args=[batch.pk]) in page.content.decode()
+    response = admin_client.post(reverse("admin:shipping_printbatch_printed_elsewhere", args=[batch.pk]))
+
+    assert response.status_code == 302
+    assert Shipment.objects.get(pk=parcel.pk).state == ShipmentState.PRINTED
+    assert Order.objects.get(pk=order.pk).state == OrderState.PRINTED
+    assert PrintBatch.objects.get(pk=batch.pk).state == PrintBatchState.PRINTED
+
+
+def test_a_platform_batch_cannot_be_confirmed_printed_elsewhere(batch, admin_client):
+    batch, order, parcel = batch
+    response = admin_client.post(reverse("admin:shipping_printbatch_printed_elsewhere", args=[batch.pk]), follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["This batch prints through its platform's print component."]
+    assert Shipment.objects.get(pk=parcel.pk).state == ShipmentState.NUMBERED
+    assert Order.objects.get(pk=order.pk).state == OrderState.READY
