@@ -10,6 +10,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -91,13 +92,22 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
     def carrier(self, obj: PrintBatch) -> str:
         return obj.account.carrier.name
 
-    @admin.display(description=pgettext_lazy("print batch column", "parcels"))
-    def parcels(self, obj: PrintBatch) -> int:
-        return obj.shipments.exclude(state=ShipmentState.VOIDED).count()
+    def get_queryset(self, request: HttpRequest):
+        live = ~Q(shipments__state=ShipmentState.VOIDED)
+        printed = Q(shipments__state__in=[ShipmentState.PRINTED, ShipmentState.SHIPPED])
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(parcel_count=Count("shipments", filter=live), printed_count=Count("shipments", filter=printed))
+        )
 
-    @admin.display(description=pgettext_lazy("print batch column", "printed"))
+    @admin.display(description=pgettext_lazy("print batch column", "parcels"), ordering="parcel_count")
+    def parcels(self, obj: PrintBatch) -> int:
+        return obj.parcel_count
+
+    @admin.display(description=pgettext_lazy("print batch column", "printed"), ordering="printed_count")
     def printed(self, obj: PrintBatch) -> int:
-        return obj.shipments.filter(state__in=[ShipmentState.PRINTED, ShipmentState.SHIPPED]).count()
+        return obj.printed_count
 
     @admin.display(description=pgettext_lazy("print batch column", "print"))
     def print_link(self, obj: PrintBatch) -> str:
