@@ -17,7 +17,7 @@ from django.utils.translation import pgettext_lazy
 from orderhub.admin_history import ReadOnlyHistoryAdmin
 from orders import gateway, selectors, services
 from orders.errors import OrderError
-from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState
+from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState, QuarantinedMessage
 
 # Transitions ops staff may trigger from the admin: name -> (label, service)
 ORDER_ACTIONS = {
@@ -315,3 +315,80 @@ class AlertAdmin(admin.ModelAdmin):
     def resolve(self, request, queryset):
         n = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
         self.message_user(request, _("%(n)d alert(s) resolved.") % {"n": n})
+
+
+@admin.register(QuarantinedMessage)
+class QuarantinedMessageAdmin(ReadOnlyHistoryAdmin):
+    """Platform orders refused as malformed: why, the payload as received, and what a person did.
+
+    Read-only but for two actions that need the change permission; both go through the gateway and
+    services and are kept in the history (who retried or resolved what, when)."""
+
+    list_display = [
+        "last_seen",
+        "channel",
+        "source",
+        "external_id",
+        "field",
+        "short_reason",
+        "occurrences",
+        "resolved_at",
+    ]
+    list_filter = ["channel", "source", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["external_id", "field", "reason"]
+    readonly_fields = [
+        "channel",
+        "source",
+        "external_id",
+        "field",
+        "reason",
+        "occurrences",
+        "retries",
+        "created_at",
+        "last_seen",
+        "resolved_at",
+        "resolved_by",
+        "resolution",
+        "payload_pretty",
+    ]
+    exclude = ["payload"]
+    actions = ["retry", "mark_resolved"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("reason"))
+    def short_reason(self, obj: QuarantinedMessage) -> str:
+        return (obj.reason[:80] + "…") if len(obj.reason) > 80 else obj.reason
+
+    @admin.display(description=_("native payload (JSON)"))
+    def payload_pretty(self, obj: QuarantinedMessage) -> str:
+        try:
+            shown = json.dumps(json.loads(obj.payload), ensure_ascii=True, indent=2)
+        except ValueError:  # cut when stored (very large payloads): show the text as kept
+            shown = obj.payload
+        return format_html("<pre style='max-height:30em;overflow:auto'>{}</pre>", shown)
+
+    @admin.action(description=_("Retry selected quarantined orders"), permissions=["change"])
+    def retry(self, request, queryset):
+        done = failed = 0
+        for message_id in queryset.filter(resolved_at__isnull=True).values_list("pk", flat=True):
+            if gateway.quarantine_retry(message_id=message_id, actor=request.user):
+                done += 1
+            else:
+                failed += 1
+        self.message_user(request, _("%(n)d order(s) taken in.") % {"n": done})
+        if failed:
+            self.message_user(
+                request, _("%(n)d order(s) still refused; see the reason.") % {"n": failed}, level=messages.WARNING
+            )
+
+    @admin.action(description=_("Mark selected quarantined orders resolved"), permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        ids = list(queryset.filter(resolved_at__isnull=True).values_list("pk", flat=True))
+        for message_id in ids:
+            services.quarantine_resolve(message_id=message_id, actor=request.user, resolution="dismissed by a person")
+        self.message_user(request, _("%(n)d quarantined order(s) resolved.") % {"n": len(ids)})

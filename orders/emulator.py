@@ -91,7 +91,7 @@ PATHS = {
     "manual": "/manual",
 }
 ADAPTERS = {"taobao": taobao, "jd": jd, "pdd": pdd, "douyin": douyin, "kuaishou": kuaishou, "manual": manual}
-CALL_FAULT_KINDS = ("http500", "timeout", "error_code")
+CALL_FAULT_KINDS = ("http500", "timeout", "error_code", "reply")
 FAULT_KINDS = CALL_FAULT_KINDS + WAYBILL_FAULT_KINDS
 CALL_LOG_SIZE = 1000
 
@@ -137,6 +137,7 @@ class Fault:
     province: str = ""  # unreachable: only parcels to this province ("" = every parcel)
     parcel_keys: list[str] = field(default_factory=list)  # partial_failure: these parcels fail…
     positions: list[int] = field(default_factory=list)  # …and/or these positions in the batch
+    body: Any = None  # kind "reply": answer HTTP 200 with exactly this body (a reply of the wrong shape)
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -155,7 +156,11 @@ class Reply:
     def encode(self) -> bytes:
         if isinstance(self.body, bytes | str):
             return self.body.encode() if isinstance(self.body, str) else self.body
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        text = json.dumps(self.body, ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (poison tests): sent escaped, as a platform would
+            return json.dumps(self.body, ensure_ascii=True).encode("ascii")
 
 
 @dataclass
@@ -377,6 +382,8 @@ class ChannelEmulator:
             return Reply(500, "Internal Server Error")
         if fault and fault.kind == "timeout":
             return Reply(504, "Gateway Timeout", delay=fault.delay)
+        if fault and fault.kind == "reply":
+            return Reply(200, fault.body)
         try:
             if fault:
                 raise ApiError(fault.code or "15", fault.msg, fault.sub_code)
@@ -749,7 +756,7 @@ class ChannelEmulator:
                     province=c.text(to.get("provinceName")),
                     receiver_complete=all(c.text(to.get(k)) for k in ("contact", "mobile", "address")),
                 )
-                (answer,), delay = self._number(
+                (number,), delay = self._number(
                     "jd",
                     api,
                     shop,
@@ -758,10 +765,12 @@ class ChannelEmulator:
                     atomic=True,
                     branch_code=c.text(content.get("branchCode") or content.get("settlementCode")),
                 )
+                if not isinstance(number, Waybill):  # atomic: refusals are raised, this is for the type
+                    raise number
                 data = {
                     "platformOrderNo": content["platformOrderNo"],
-                    "waybillCodeList": [answer.tracking_number],
-                    "parentWaybillCode": answer.parent_tracking_number,  # type: ignore[union-attr]
+                    "waybillCodeList": [number.tracking_number],
+                    "parentWaybillCode": number.parent_tracking_number,
                 }
                 return Reply(
                     200, {key: {"resultInfo": {"statusCode": 0, "statusMessage": "成功", "data": data}}}, delay=delay
@@ -932,7 +941,7 @@ class ChannelEmulator:
                     {"id": 900 + i, "code": code, "name": name}
                     for i, (code, name) in enumerate(carrier_names("douyin"))
                 ]
-                return _douyin_ok(rows)  # type: ignore[arg-type]
+                return _douyin_ok(rows)
             if api == "sku.syncStock":
                 if biz.get("sku_id") in (None, "") or biz.get("stock_num") is None:
                     raise ApiError(40002, "缺少参数", "isv.missing-parameter:sku_id")
@@ -1315,7 +1324,7 @@ class ChannelEmulator:
                 return Reply(200, {"calls": [x for x in self.calls if not platform or x["platform"] == platform]})
             if action == "faults" and req.method == "POST":
                 names = ("code", "sub_code", "msg", "method", "path", "delay", "after", "province", "parcel_keys")
-                options = {k: data[k] for k in (*names, "positions") if k in data}
+                options = {k: data[k] for k in (*names, "positions", "body") if k in data}
                 fault = self.add_fault(data.get("platform", "*"), data["kind"], int(data.get("count", 1)), **options)
                 return Reply(201, {"ok": True, "fault": asdict(fault)})
             if action == "faults" and req.method == "DELETE":
@@ -1543,7 +1552,7 @@ def _cloud_print_data(platform: str, w: Waybill) -> str:
     )
 
 
-def _douyin_ok(data: dict[str, Any]) -> dict[str, Any]:
+def _douyin_ok(data: dict[str, Any] | list[Any]) -> dict[str, Any]:
     return {"code": douyin.SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "", "data": data}
 
 

@@ -183,7 +183,7 @@ class WaybillDesk:
         if "quota_exhausted" in fired:
             used.add("quota_exhausted")
             raise Refusal(WaybillErrorCode.QUOTA_EXHAUSTED)
-        answers: list[Waybill | Refusal] = []
+        answers: list[Waybill | Refusal | Parcel] = []
         fresh = 0
         for position, parcel in enumerate(parcels):
             existing = self.live.get((branch.platform, branch.app_key, parcel.parcel_key))
@@ -197,7 +197,7 @@ class WaybillDesk:
                 raise refusal
             if refusal is None:
                 fresh += 1
-            answers.append(refusal or parcel)  # type: ignore[arg-type]
+            answers.append(refusal if refusal is not None else parcel)
         results = [self._take_number(branch, a) if isinstance(a, Parcel) else a for a in answers]
         timeout = fired.get("timeout_after_issue")
         if timeout:

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from orders import services
-from orders.channels import get_adapter
+from orders.channels import get_adapter, guard
 from orders.channels.base import (
     ChannelError,
     PayloadError,
@@ -30,7 +30,8 @@ from orders.channels.base import (
     RetryableChannelError,
     SignatureError,
 )
-from orders.models import AlertSeverity, Channel, InboundMessage
+from orders.errors import ChannelDisabled
+from orders.models import AlertSeverity, Channel, InboundMessage, QuarantinedMessage, QuarantineSource
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +64,21 @@ def verify_orderhub_signature(*, channel: Channel, timestamp: str | None, signat
 def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestResult:
     """Parse a native order JSON body (already authenticated) and ingest it.
 
-    Raises PayloadError naming the field for malformed input; nothing is stored then."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError("body", f"malformed JSON: {exc}") from None
+    Raises PayloadError naming the field for malformed input (poison included: NUL, lone surrogates,
+    NaN, huge numbers, wrong types, deep nesting); nothing is stored then."""
+    payload = guard.decode_json(body)
     if not isinstance(payload, dict):
         raise PayloadError("body", "expected one JSON object (the platform's native order)")
     adapter = get_adapter(channel)
-    natives = adapter.extract_orders(payload)
+    natives = adapter.extract_natives(payload)
     if len(natives) != 1:
         raise PayloadError("body", f"expected exactly one order, found {len(natives)}")
-    incoming = adapter.parse_order(natives[0])
-    return services.ingest_order(channel=channel, incoming=incoming, source="push")
+    incoming = adapter.read_order(natives[0])
+    try:
+        return services.ingest_order(channel=channel, incoming=incoming, source="push")
+    except (DataError, IntegrityError) as exc:  # rolled back whole: nothing stored, the sender must fix it
+        logger.warning("webhook order refused by the database on %s: %s", channel, exc)
+        raise PayloadError("body", "a value the database cannot store") from None
 
 
 # ---- push: platform-native triggers ---------------------------------------------------------
@@ -109,9 +112,19 @@ def process_push_message(*, message_id: int) -> services.IngestResult | None:
     if message.processed_at:
         return None
     channel = message.channel
+    incoming = None
     try:
         incoming = get_adapter(channel).fetch_order(message.external_id)
         result = services.ingest_order(channel=channel, incoming=incoming, source="push")
+    except (PayloadError, DataError, IntegrityError) as exc:
+        # the re-read order is malformed: quarantine it (a person retries it from the admin), and the
+        # message is done, so the sweep does not re-read poison forever
+        native = incoming.raw if incoming is not None else None
+        _quarantine(channel, QuarantineSource.PUSH, exc, native=native, external_id=message.external_id)
+        InboundMessage.objects.filter(pk=message.pk).update(
+            processed_at=timezone.now(), attempts=F("attempts") + 1, last_error=str(exc)[:2000]
+        )
+        return None
     except ChannelError as exc:
         InboundMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
         if not exc.retryable:
@@ -153,6 +166,7 @@ class PullReport:
     updated: int = 0
     unchanged: int = 0
     invalid: list[str] = field(default_factory=list)
+    quarantined: int = 0
     cursor: datetime | None = None
     error: str = ""
     skipped: bool = False
@@ -201,6 +215,10 @@ def channel_pull(
                     adapter.pull_orders, start=start, end=end, page=page, page_size=settings.CHANNEL_PULL_PAGE_SIZE
                 )
                 report.pages += 1
+                for refused in result.rejected:
+                    report.invalid.append(str(refused))
+                    report.quarantined += 1
+                    _quarantine(channel, QuarantineSource.PULL, refused)
                 for incoming in result.orders:
                     _ingest_pulled(channel, incoming, report)
                 if not result.has_next:
@@ -211,10 +229,16 @@ def channel_pull(
             report.cursor = end
             start = end
     except (ChannelError, PayloadError) as exc:
-        # A malformed order stops the pull at its window (the cursor stays before it) and alerts:
-        # skipping it would lose an order silently.
+        # A malformed page (not one malformed order: that one is quarantined and the pull goes on)
+        # stops the pull at its window; the cursor stays before it.
         report.error = f"{type(exc).__name__}: {exc}"
         _pull_failed(channel, report.error, immediate=isinstance(exc, PayloadError))
+        return report
+    except Exception as exc:
+        # Whatever else stops a pull is recorded and alerted at once: a silent stop is the worst case.
+        logger.exception("pull of channel %s failed unexpectedly", channel_id)
+        report.error = f"{type(exc).__name__}: {exc}"
+        _pull_failed(channel, report.error, immediate=True)
         return report
     finally:
         Channel.objects.filter(pk=channel_id).update(pull_lease_until=None)
@@ -226,14 +250,68 @@ def channel_pull(
 
 
 def _ingest_pulled(channel: Channel, incoming, report: PullReport) -> None:
+    """One pulled order in its own transaction: if the pipeline or the database refuses it (a value
+    or a constraint: DataError, IntegrityError), that order alone rolls back and is quarantined, and
+    the page goes on. Connection trouble (OperationalError) still fails the pull as a whole."""
     report.received += 1
-    result = services.ingest_order(channel=channel, incoming=incoming, source="pull")
+    try:
+        result = services.ingest_order(channel=channel, incoming=incoming, source="pull")
+    except (PayloadError, DataError, IntegrityError) as exc:
+        report.invalid.append(f"{incoming.external_id}: {exc}")
+        report.quarantined += 1
+        _quarantine(channel, QuarantineSource.PULL, exc, native=incoming.raw, external_id=incoming.external_id)
+        return
     if result.created:
         report.created += 1
     elif result.changed:
         report.updated += 1
     else:
         report.unchanged += 1
+
+
+def _quarantine(channel: Channel, source: str, exc: Exception, *, native: Any = None, external_id: str = "") -> None:
+    """Store a refused order for a person (admin: quarantined orders) and alert."""
+    field_name = getattr(exc, "field", "") or "database"
+    reason = getattr(exc, "message", "") or f"{type(exc).__name__}: {exc}"
+    native = getattr(exc, "native", None) if native is None else native
+    services.quarantine_record(
+        channel=channel,
+        source=source,
+        native=native if native is not None else {},
+        field=field_name,
+        reason=str(reason)[:2000],
+        external_id=getattr(exc, "external_id", "") or external_id,
+    )
+    logger.warning("quarantined an order of %s (%s): %s", channel, field_name, reason)
+
+
+def quarantine_retry(*, message_id: int, actor: Any = None) -> bool:
+    """Try a quarantined order again: re-read it from the platform when its id is known and the
+    channel has an API (the platform may have corrected it), else re-read the stored payload (the
+    parser may have been fixed). Resolved when it is ingested; counted as a failed retry otherwise."""
+    message = QuarantinedMessage.objects.select_related("channel").get(pk=message_id)
+    if message.resolved_at is not None:
+        return True
+    channel = message.channel
+    adapter = get_adapter(channel)
+    try:
+        if message.external_id and channel.api_base_url:
+            incoming = adapter.fetch_order(message.external_id)
+        else:
+            incoming = adapter.read_order(guard.decode_json(message.payload, check=False))
+        result = services.ingest_order(channel=channel, incoming=incoming, source=message.source)
+    except (PayloadError, ChannelError, DataError, ChannelDisabled) as exc:
+        services.quarantine_retry_failed(
+            message_id=message.pk,
+            actor=actor,
+            field=getattr(exc, "field", "") or "",
+            reason=str(getattr(exc, "message", "") or exc)[:2000],
+        )
+        return False
+    services.quarantine_resolve(
+        message_id=message.pk, actor=actor, resolution=f"retried: order {result.order.pk} ({result.order.state})"
+    )
+    return True
 
 
 def _pull_failed(channel: Channel, error: str, *, immediate: bool = False) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from orders.models import Alert, Channel, Order
+from orders.models import Alert, Channel, Order, QuarantinedMessage
 
 
 def order_for_update(*, order_id: int) -> Order:
@@ -33,3 +33,16 @@ def channel_for_update(*, channel_id: int) -> Channel:
 
 def open_alert_for_update(*, key: str) -> Alert | None:
     return Alert.objects.select_for_update().filter(key=key, resolved_at__isnull=True).order_by("pk").first()
+
+
+def quarantine_for_update(*, message_id: int) -> QuarantinedMessage:
+    return QuarantinedMessage.objects.select_for_update(of=("self",)).get(pk=message_id)
+
+
+def unresolved_quarantine_for_update(*, channel_id: int, payload_sha256: str) -> QuarantinedMessage | None:
+    return (
+        QuarantinedMessage.objects.select_for_update()
+        .filter(channel_id=channel_id, payload_sha256=payload_sha256, resolved_at__isnull=True)
+        .order_by("pk")
+        .first()
+    )

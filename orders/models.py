@@ -409,3 +409,56 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.get_severity_display()}] {self.message[:80]}"
+
+
+class QuarantineSource(models.TextChoices):
+    PULL = "pull", _("Pull")
+    PUSH = "push", _("Push (detail re-read)")
+
+
+class QuarantinedMessageQuerySet(models.QuerySet):
+    def unresolved(self) -> QuarantinedMessageQuerySet:
+        return self.filter(resolved_at__isnull=True)
+
+
+class QuarantinedMessage(models.Model):
+    """A platform order OrderHub refused as malformed, kept so a person can see why and retry it.
+
+    The pull goes on past it (one bad order never blocks a channel); the payload is stored as JSON
+    text with every non-ASCII character escaped, so a NUL byte or lone surrogate survives as an escape
+    that PostgreSQL can store and a retry can decode again."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="quarantined_messages", verbose_name=_("channel")
+    )
+    source = models.CharField(_("received via"), max_length=16, choices=QuarantineSource.choices)
+    external_id = models.CharField(_("platform order id"), max_length=64, blank=True, db_index=True)
+    payload = models.TextField(_("native payload (JSON)"), blank=True)
+    payload_sha256 = models.CharField(max_length=64, db_index=True, editable=False)
+    field = models.CharField(_("field"), max_length=200, blank=True)
+    reason = models.TextField(_("reason"))
+    occurrences = models.PositiveIntegerField(_("occurrences"), default=1)
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    created_at = models.DateTimeField(_("first seen"), default=timezone.now, db_index=True)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution = models.CharField(_("resolution"), max_length=200, blank=True)
+
+    objects = QuarantinedMessageQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["payload", "last_seen"])
+
+    class Meta:
+        verbose_name = _("quarantined order")
+        verbose_name_plural = _("quarantined orders")
+        ordering = ["resolved_at", "-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.external_id or '?'} {self.field}"

@@ -7,16 +7,19 @@ to outbox rows drained by django-q2 workers.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from orders import locks
+from orders.channels import guard
 from orders.channels.base import NormalizedOrder, PayloadError
 from orders.errors import ChannelDisabled, OrderPermissionDenied, OrderTransitionNotAllowed
 from orders.models import (
@@ -30,6 +33,7 @@ from orders.models import (
     OrderLine,
     OrderState,
     PlatformStatus,
+    QuarantinedMessage,
 )
 
 if TYPE_CHECKING:
@@ -150,14 +154,16 @@ MAX_QUANTITY = 2**31 - 1
 
 def validate_fits(*, incoming: NormalizedOrder) -> None:
     """Refuse (PayloadError naming the field) what the database would refuse mid-transaction:
-    a too-long id or address, an amount or quantity out of range."""
+    text it cannot store (NUL, lone surrogates), a too-long id or address, an amount or quantity out
+    of range. Adapters already refuse these (orders.channels.guard); this is the last gate for any caller."""
+    guard.check_normalized(incoming)
     for name in ("external_id", "platform_status_raw", "buyer_nick", "buyer_id", *RECEIVER_FIELDS, "receiver_zip"):
         _fits(name, getattr(incoming, name), Order._meta.get_field(name).max_length)
     for name in ("goods_amount", "postage", "discount_amount", "paid_amount"):
         if abs(getattr(incoming, name)) > MAX_AMOUNT:
             raise PayloadError(name, f"amount out of range (at most {MAX_AMOUNT})")
     for index, line in enumerate(incoming.lines):
-        for name in ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "refund_status"):
+        for name in ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "title", "refund_status"):
             _fits(f"lines[{index}].{name}", getattr(line, name), OrderLine._meta.get_field(name).max_length)
         if not 0 <= line.quantity <= MAX_QUANTITY:  # 0: a line with nothing to ship (kept, never reserved)
             raise PayloadError(f"lines[{index}].quantity", f"must be between 0 and {MAX_QUANTITY}")
@@ -504,3 +510,80 @@ def alert_raise(
 
 def alert_resolve(*, key: str) -> int:
     return Alert.objects.filter(key=key, resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+
+# ---- quarantine ------------------------------------------------------------------------------
+#: the stored copy of a refused payload is cut here: enough to see the problem, never a megabyte
+QUARANTINE_PAYLOAD_LIMIT = 200_000
+
+
+def quarantine_payload_text(native: Any) -> str:
+    """The refused payload as JSON text safe for any database: ASCII only, so NUL and lone
+    surrogates stay `\\u0000` / `\\ud800` escapes; numbers we refused are kept as their text."""
+    text = json.dumps(native, ensure_ascii=True, default=_unreadable_text, sort_keys=True)
+    return text if len(text) <= QUARANTINE_PAYLOAD_LIMIT else guard.truncate(text, QUARANTINE_PAYLOAD_LIMIT)
+
+
+def _unreadable_text(value: Any) -> str:
+    return value.text if isinstance(value, guard.Unreadable) else repr(value)
+
+
+@transaction.atomic
+def quarantine_record(
+    *, channel: Channel, source: str, native: Any, field: str, reason: str, external_id: str = ""
+) -> QuarantinedMessage:
+    """Keep a refused platform order for a person, and alert. The same payload refused again (the
+    next pull re-reads its overlap window) counts as another occurrence, not another row."""
+    payload = quarantine_payload_text(native)
+    digest = hashlib.sha256(payload.encode("ascii")).hexdigest()
+    now = timezone.now()
+    existing = locks.unresolved_quarantine_for_update(channel_id=channel.pk, payload_sha256=digest)
+    if existing is not None:
+        existing.occurrences += 1
+        existing.last_seen = now
+        existing.save(update_fields=["occurrences", "last_seen"])
+        return existing
+    message = QuarantinedMessage.objects.create(
+        channel=channel,
+        source=source,
+        external_id=external_id[:64],
+        payload=payload,
+        payload_sha256=digest,
+        field=field[:200],
+        reason=reason,
+    )
+    alert_raise(
+        key=f"quarantine:{channel.pk}",
+        source="quarantine",
+        severity=AlertSeverity.WARNING,
+        message=f"{channel}: order {external_id or '?'} quarantined as malformed ({field}: {reason})",
+        channel=channel,
+    )
+    return message
+
+
+@transaction.atomic
+def quarantine_resolve(*, message_id: int, actor: AbstractBaseUser | None, resolution: str) -> QuarantinedMessage:
+    """Close a quarantined order (retried into an order, or dismissed by a person); the channel's
+    quarantine alert closes with the last open one."""
+    message = locks.quarantine_for_update(message_id=message_id)
+    if message.resolved_at is None:
+        message.resolved_at = timezone.now()
+        message.resolved_by = actor
+        message.resolution = resolution[:200]
+        message._history_user = actor
+        message.save(update_fields=["resolved_at", "resolved_by", "resolution"])
+        if not QuarantinedMessage.objects.unresolved().filter(channel_id=message.channel_id).exists():
+            alert_resolve(key=f"quarantine:{message.channel_id}")
+    return message
+
+
+@transaction.atomic
+def quarantine_retry_failed(*, message_id: int, actor: AbstractBaseUser | None, field: str, reason: str) -> None:
+    """A retry was refused again: count it and keep the newest reason."""
+    message = locks.quarantine_for_update(message_id=message_id)
+    message.retries += 1
+    message.field = field[:200]
+    message.reason = reason
+    message._history_user = actor
+    message.save(update_fields=["retries", "field", "reason"])

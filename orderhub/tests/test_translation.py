@@ -31,6 +31,7 @@ REQUIRED_CATALOGUES = {
     "orders/locale/zh_Hans/LC_MESSAGES/django.po",
     "rules/locale/zh_Hans/LC_MESSAGES/django.po",
     "inventory/locale/zh_Hans/LC_MESSAGES/django.po",
+    "shipping/locale/zh_Hans/LC_MESSAGES/django.po",
 }
 SKIP_DIRS = {".venv", ".git", "node_modules", "__pycache__", "bench", "staticfiles"}
 
@@ -47,6 +48,7 @@ def test_order_states_in_chinese():
             "on_hold": "已暂停",
             "awaiting_stock": "等待到货",
             "printed": "已打印",
+            "partially_shipped": "部分发货",
             "shipped": "已发货",
             "delivered": "已签收",
             "returned": "已退货",

@@ -43,12 +43,17 @@ class AlreadyDoneError(ChannelError):
 
 
 class PayloadError(ValueError):
-    """A native payload is malformed. `field` names the offending field for a 400 response."""
+    """A native payload is malformed. `field` names the offending field for a 400 response.
+
+    `native` (the refused native order) and `external_id` (its id, when readable) are filled in by
+    `PlatformAdapter.read_order`, so a pull can quarantine exactly the order that was refused."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.native: Any = None
+        self.external_id = ""
 
 
 class SignatureError(Exception):
@@ -126,6 +131,8 @@ class OrderPage:
     orders: list[NormalizedOrder]
     has_next: bool
     next_page: Any = None  # opaque to callers: pass back to pull_orders(page=...)
+    #: orders of this page refused as malformed (each with `.native`): quarantined, never blocking
+    rejected: list[PayloadError] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from orders.channels import guard
 from orders.channels.base import (
     AlreadyDoneError,
     ChannelAdapter,
@@ -40,6 +41,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 PLATFORM_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: amounts at or beyond this many yuan are refused before any arithmetic (Decimal's 28 digits)
+AMOUNT_LIMIT = Decimal("1e12")
+#: line quantities above this are refused (the database column is a 32-bit integer)
+MAX_QUANTITY = 2**31 - 1
+#: platform times outside these years are refused: they cannot be real, and far ones overflow
+TIME_YEARS = (1970, 2200)
 #: time strings that mean "not set" on the wire (JD sends the .NET minimum for unpaid orders)
 EMPTY_TIMES = frozenset({"", "0", "0000-00-00 00:00:00", "0001-01-01 00:00:00", "1970-01-01 08:00:00"})
 
@@ -73,14 +80,28 @@ def post(
     if status >= 400:
         raise PermanentChannelError(f"HTTP {status} from {url}", code=f"http{status}", payload=response.text[:500])
     try:
-        return response.json()
-    except ValueError as exc:
-        raise RetryableChannelError(f"non-JSON body from {url}", code="bad_body", payload=response.text[:500]) from exc
+        # bounded decoding: a poison value inside one order becomes a marker that the order's own
+        # check refuses (that order is quarantined), instead of failing the whole page
+        return guard.decode_json(response.content, field="response", check=False)
+    except PayloadError as exc:
+        raise RetryableChannelError(
+            f"unreadable body from {url}: {exc}", code="bad_body", payload=response.text[:500]
+        ) from exc
 
 
 def compact_json(obj: Any, *, sort_keys: bool = False) -> str:
     """The JSON text we sign and send: no spaces, non-ASCII kept (what the platforms expect)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+
+
+def without_nulls(obj: Any) -> Any:
+    """A business payload without null members at any depth: an optional field left unset is
+    absent on the wire, not `null` (the e-waybill DTOs)."""
+    if isinstance(obj, Mapping):
+        return {k: without_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [without_nulls(v) for v in obj]
+    return obj
 
 
 # ---- hashing -------------------------------------------------------------------------------
@@ -116,6 +137,24 @@ def require(obj: Mapping[str, Any], key: str, field: str | None = None) -> Any:
     if value is None or value == "":
         raise PayloadError(field or key, "is required")
     return value
+
+
+def obj(value: Any, field: str) -> Mapping[str, Any]:
+    """A nested JSON object (receiver, buyer, address); absent/empty → {}; any other type is refused."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise PayloadError(field, "expected a JSON object")
+    return value
+
+
+def short_text(value: Any, field: str, max_length: int) -> str:
+    """An id or code that must fit its column whole: refused (not cut) when longer."""
+    result = text(value)
+    guard.check_text(field, result)
+    if len(result) > max_length:
+        raise PayloadError(field, f"longer than {max_length} characters")
+    return result
 
 
 def text(value: Any) -> str:
@@ -162,9 +201,11 @@ def yuan(value: Any, field: str, *, required: bool = False, allow_negative: bool
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadError(field, f"not an amount: {value!r}") from None
+        raise PayloadError(field, f"not an amount: {_shown(value)}") from None
     if not amount.is_finite():
-        raise PayloadError(field, f"not an amount: {value!r}")
+        raise PayloadError(field, f"not an amount: {_shown(value)}")
+    if abs(amount) >= AMOUNT_LIMIT:
+        raise PayloadError(field, f"amount out of range: {_shown(value)}")
     if amount < 0 and not allow_negative:
         raise PayloadError(field, "must not be negative")
     return amount.quantize(CENT)
@@ -181,12 +222,20 @@ def fen(value: Any, field: str, *, required: bool = False, allow_negative: bool 
     try:
         cents = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadError(field, f"not an amount in fen: {value!r}") from None
-    if not cents.is_finite() or cents != cents.to_integral_value():
-        raise PayloadError(field, f"not an integer amount in fen: {value!r}")
+        raise PayloadError(field, f"not an amount in fen: {_shown(value)}") from None
+    if not cents.is_finite() or abs(cents) >= AMOUNT_LIMIT * 100:
+        raise PayloadError(field, f"amount out of range: {_shown(value)}")
+    if cents != cents.to_integral_value():
+        raise PayloadError(field, f"not an integer amount in fen: {_shown(value)}")
     if cents < 0 and not allow_negative:
         raise PayloadError(field, "must not be negative")
     return (cents / 100).quantize(CENT)
+
+
+def _shown(value: Any) -> str:
+    """A refused value as the error shows it: short, so a megabyte of junk is not echoed back."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else f"{shown[:30]}… ({len(shown)} characters)"
 
 
 def to_fen(amount: Decimal) -> int:
@@ -207,13 +256,15 @@ def quantity(value: Any, field: str) -> int:
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadError(field, f"not an integer: {value!r}") from None
+        raise PayloadError(field, f"not an integer: {_shown(value)}") from None
     if not number.is_finite() or number != number.to_integral_value():
-        raise PayloadError(field, f"not an integer: {value!r}")
+        raise PayloadError(field, f"not an integer: {_shown(value)}")
     if number < 0:
         raise PayloadError(field, "must not be negative")
     if number == 0:
         raise PayloadError(field, "must be at least 1")
+    if number > MAX_QUANTITY:
+        raise PayloadError(field, f"more than {MAX_QUANTITY}")
     return int(number)
 
 
@@ -254,25 +305,30 @@ def parse_local_time(value: Any, field: str) -> datetime | None:
     try:
         parsed = datetime.strptime(raw[:19], PLATFORM_TIME_FORMAT)
     except ValueError:
-        raise PayloadError(field, f"expected 'yyyy-MM-dd HH:mm:ss', got {raw!r}") from None
+        raise PayloadError(field, f"expected 'yyyy-MM-dd HH:mm:ss', got {_shown(raw)}") from None
     if parsed.year <= 1:
         return None
-    return parsed.replace(tzinfo=SHANGHAI)
+    return _plausible(parsed.replace(tzinfo=SHANGHAI), field)
 
 
 def parse_epoch(value: Any, field: str, *, millis: bool = False) -> datetime | None:
     """Unix seconds (Douyin) or milliseconds (Kuaishou) → aware Asia/Shanghai; 0/empty → None."""
     if value in (None, "", 0, "0"):
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise PayloadError(field, f"expected a Unix timestamp, got {value!r}") from None
+    raw = str(value).strip()
+    if isinstance(value, bool) or not raw.lstrip("-").isdigit() or len(raw) > 20:
+        raise PayloadError(field, f"expected a Unix timestamp, got {_shown(value)}")
+    number = int(raw)
     if number <= 0:
         return None
-    if millis:
-        return datetime.fromtimestamp(number // 1000, tz=SHANGHAI).replace(microsecond=(number % 1000) * 1000)
-    return datetime.fromtimestamp(number, tz=SHANGHAI)
+    try:
+        if millis:
+            moment = datetime.fromtimestamp(number // 1000, tz=SHANGHAI).replace(microsecond=(number % 1000) * 1000)
+        else:
+            moment = datetime.fromtimestamp(number, tz=SHANGHAI)
+    except (OverflowError, OSError, ValueError):
+        raise PayloadError(field, f"timestamp out of range: {_shown(value)}") from None
+    return _plausible(moment, field)
 
 
 def parse_iso_time(value: Any, field: str) -> datetime | None:
@@ -281,11 +337,20 @@ def parse_iso_time(value: Any, field: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(str(value).strip())
-    except ValueError:
-        raise PayloadError(field, f"expected an ISO-8601 time, got {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=SHANGHAI)
-    return parsed.astimezone(SHANGHAI)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=SHANGHAI)
+        moment = parsed.astimezone(SHANGHAI)
+    except (ValueError, OverflowError):
+        raise PayloadError(field, f"expected an ISO-8601 time, got {_shown(value)}") from None
+    return _plausible(moment, field)
+
+
+def _plausible(moment: datetime, field: str) -> datetime:
+    """Refuse a time no order can have: far ones overflow when the ship-by deadline is added."""
+    low, high = TIME_YEARS
+    if not low <= moment.year <= high:
+        raise PayloadError(field, f"time out of range ({low}–{high}): {moment.isoformat()}")
+    return moment
 
 
 def format_local_time(moment: datetime) -> str:
@@ -526,9 +591,66 @@ def subscription_branches(cols: list[dict[str, Any]], carrier_key: str) -> list[
 class PlatformAdapter(ChannelAdapter):
     """Behaviour shared by the marketplace adapters on top of the interface in base.py."""
 
+    #: where the platform order id sits in one native order (read for quarantine records)
+    external_id_paths: tuple[tuple[str, ...], ...] = ()
+
     def parse_response(self, response: Mapping[str, Any]) -> list[NormalizedOrder]:
         """Every order in a list/detail response envelope, parsed."""
-        return [self.parse_order(order) for order in self.extract_orders(response)]
+        return [self.read_order(order) for order in self.extract_natives(response)]
+
+    def extract_natives(self, response: Any) -> list[Any]:
+        """`extract_orders`, but an envelope of an unexpected shape is a PayloadError, never a crash."""
+        if not isinstance(response, Mapping):
+            raise PayloadError("body", "expected one JSON object")
+        try:
+            natives = self.extract_orders(response)  # type: ignore[arg-type]
+        except (TypeError, AttributeError, KeyError, IndexError) as exc:
+            raise PayloadError("body", f"unexpected {self.platform} envelope ({type(exc).__name__})") from None
+        if not isinstance(natives, list):
+            raise PayloadError("body", f"unexpected {self.platform} envelope")
+        return natives
+
+    def read_order(self, native: Any) -> NormalizedOrder:
+        """The one door every native order passes, pushed or pulled: poison refused (guard.check_tree),
+        parsed, free text bounded (guard.clean_order). Any PayloadError carries the native payload and
+        the order id when readable, so a pull can quarantine exactly this order."""
+        try:
+            guard.check_tree(native)
+            try:
+                order = self.parse_order(native)
+            except PayloadError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
+                # a shape no adapter check foresaw: still the sender's fault, still a 400, never a 500
+                raise PayloadError("body", f"unreadable {self.platform} order ({type(exc).__name__})") from exc
+            return guard.clean_order(order)
+        except PayloadError as exc:
+            exc.native = native
+            exc.external_id = exc.external_id or self.native_external_id(native)
+            raise
+
+    def read_page(self, natives: Any) -> tuple[list[NormalizedOrder], list[PayloadError]]:
+        """Every order of a pulled page read on its own: the good ones, and the refusals to quarantine."""
+        if not isinstance(natives, list):
+            raise PermanentChannelError(f"{self.platform} order list is not a list", code="bad_reply")
+        orders: list[NormalizedOrder] = []
+        rejected: list[PayloadError] = []
+        for native in natives:
+            try:
+                orders.append(self.read_order(native))
+            except PayloadError as exc:
+                rejected.append(exc)
+        return orders, rejected
+
+    def native_external_id(self, native: Any) -> str:
+        """The platform order id of a native order when it is readable and storable, else ""."""
+        for path in self.external_id_paths:
+            value = dig(native, *path)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                candidate = str(value)
+                if candidate and len(candidate) <= 64 and guard.is_clean(candidate):
+                    return candidate
+        return ""
 
     def confirm_shipped(self, external_id: str, error: ChannelError) -> NoReturn:
         """A ship call was refused: re-read the order (README §5). Already shipped → AlreadyDoneError,

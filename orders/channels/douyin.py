@@ -11,12 +11,13 @@ pushes: `verify_push` checks `app-id` and `event-sign` and returns one PushMessa
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 from datetime import datetime
 from typing import Any
 
 from orders.channels import common as c
+from orders.channels import guard
 from orders.channels.base import (
     AlreadyDoneError,
     NormalizedLine,
@@ -65,12 +66,13 @@ def param_json(business: dict[str, Any]) -> str:
 
 def push_sign(app_key: str, body: bytes, app_secret: str) -> str:
     """`event-sign` of a push: lower-case MD5 hex of app_key + raw body + app_secret."""
-    return c.md5_hex(app_key + body.decode("utf-8") + app_secret)
+    return hashlib.md5(app_key.encode() + body + app_secret.encode(), usedforsecurity=False).hexdigest()
 
 
 class Adapter(c.PlatformAdapter):
     platform = "douyin"
     http_push = True
+    external_id_paths = (("order_id",),)
 
     def sign(self, params: dict[str, str]) -> str:
         """`app_key{v}method{v}param_json{v}timestamp{v}v{v}` wrapped in the secret; lower hex."""
@@ -91,10 +93,7 @@ class Adapter(c.PlatformAdapter):
         expected = push_sign(self.credentials.app_key, body, self.credentials.app_secret)
         if not c.same_sign(expected, lower.get("event-sign", "")):
             raise SignatureError("event-sign does not match")
-        try:
-            items = json.loads(body)
-        except ValueError:
-            raise PayloadError("body", "not JSON") from None
+        items = guard.decode_json(body)
         if not isinstance(items, list):
             raise PayloadError("body", "expected a JSON array of messages")
         return [self._message(item, i) for i, item in enumerate(items)]
@@ -103,14 +102,14 @@ class Adapter(c.PlatformAdapter):
     def _message(item: Any, index: int) -> PushMessage:
         if not isinstance(item, dict):
             raise PayloadError(f"[{index}]", "expected an object")
-        tag = c.text(item.get("tag"))
-        msg_id = c.text(item.get("msg_id"))
+        tag = c.short_text(item.get("tag"), f"[{index}].tag", 80)
+        msg_id = c.short_text(item.get("msg_id"), f"[{index}].msg_id", 128)
         data = item.get("data") or "{}"
-        try:
-            inner = json.loads(data) if isinstance(data, str) else data
-        except ValueError:
-            raise PayloadError(f"[{index}].data", "not JSON") from None
-        external_id = c.text(inner.get("p_id") or inner.get("shop_order_id")) if isinstance(inner, dict) else ""
+        inner = guard.decode_json(data, field=f"[{index}].data") if isinstance(data, str) else data
+        external_id = ""
+        if isinstance(inner, dict):
+            raw_id = inner.get("p_id") or inner.get("shop_order_id")
+            external_id = c.short_text(raw_id, f"[{index}].data.p_id", 64)
         if tag == "0":  # the console's connectivity test (u)
             return PushMessage(message_id=msg_id, topic=tag, external_id=external_id, is_heartbeat=True)
         if not external_id:
@@ -136,8 +135,8 @@ class Adapter(c.PlatformAdapter):
             raise PayloadError("order_status", f"unknown Douyin order_status {raw_status!r}")
         rows = c.object_list(order.get("sku_order_list"), "sku_order_list")
         lines = [_line(row, f"sku_order_list[{i}]") for i, row in enumerate(rows)]
-        addr = order.get("post_addr") or {}
-        masked_addr = order.get("mask_post_addr") or {}
+        addr = c.obj(order.get("post_addr"), "post_addr")
+        masked_addr = c.obj(order.get("mask_post_addr"), "mask_post_addr")
         name = c.text(order.get("mask_post_receiver") or order.get("post_receiver"))
         phone = c.text(order.get("mask_post_tel") or order.get("post_tel"))
         address = c.text(masked_addr.get("detail") or addr.get("detail"))
@@ -233,15 +232,17 @@ class Adapter(c.PlatformAdapter):
                 "order_asc": True,
             },
         )
-        orders = [self.parse_order(o) for o in data.get("shop_order_list") or []]
+        orders, rejected = self.read_page(data.get("shop_order_list") or [])
         has_next = (page_no + 1) * size < int(data.get("total") or 0)
-        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+        return OrderPage(
+            orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None, rejected=rejected
+        )
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         data = self.call("order.orderDetail", {"shop_order_id": external_id})
         if not data.get("shop_order_detail"):
             raise PermanentChannelError(f"Douyin order {external_id} not returned", code="not_found", payload=data)
-        return self.parse_order(data["shop_order_detail"])
+        return self.read_order(data["shop_order_detail"])
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
@@ -331,7 +332,7 @@ class Adapter(c.PlatformAdapter):
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
             keys = {(r.external_ids[0], pack_id(r.parcel_key)): r.parcel_key for r in batch}
-            data = self.waybill_call("logistics.newCreateOrder", self.waybill_create_request(batch))
+            data = self.waybill_call("logistics.newCreateOrder", c.without_nulls(self.waybill_create_request(batch)))
             results: dict[str, WaybillResult] = {}
             for info in data.get("ebill_infos") or []:
                 key = keys.get((c.text(info.get("order_id")), c.text(info.get("pack_id"))))
@@ -379,7 +380,7 @@ class Adapter(c.PlatformAdapter):
 
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """`logistics.listShopNetsite`: net sites with `amount` left and their sender addresses."""
-        data = self.waybill_call("logistics.listShopNetsite", {"logistics_code": carrier_code or None})
+        data = self.waybill_call("logistics.listShopNetsite", c.without_nulls({"logistics_code": carrier_code or None}))
         branches = []
         for site in data.get("netsites") or []:
             addresses = site.get("sender_address") or []
@@ -470,7 +471,7 @@ def idempotent_id(update: StockUpdate) -> str:
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -58,6 +58,7 @@ RETRYABLE_ERROR_CODES = frozenset({"999999", "99999999"})
 
 class Adapter(c.PlatformAdapter):
     platform = "jd"
+    external_id_paths = (("orderId",),)
 
     def sign(self, params: dict[str, str]) -> str:
         """Sorted `namevalue` pairs (360buy_param_json included) wrapped in the secret, MD5, upper hex."""
@@ -91,7 +92,7 @@ class Adapter(c.PlatformAdapter):
         coupon_rows = c.object_list(order.get("couponDetailList"), "couponDetailList", required=False)
         rows = c.object_list(order.get("itemInfoList"), "itemInfoList")
         lines = [self._line(row, f"itemInfoList[{i}]", coupon_rows) for i, row in enumerate(rows)]
-        consignee = order.get("consigneeInfo") or {}
+        consignee = c.obj(order.get("consigneeInfo"), "consigneeInfo")
         name = c.text(consignee.get("fullname"))
         phone = c.text(consignee.get("mobile") or consignee.get("telephone"))
         address = c.text(consignee.get("fullAddress"))
@@ -228,9 +229,11 @@ class Adapter(c.PlatformAdapter):
         result = body.get("searchorderinfo_result") or {}
         if error := self._api_result_error(result, "order search"):
             raise error
-        orders = [self.parse_order(o) for o in result.get("orderInfoList") or []]
+        orders, rejected = self.read_page(result.get("orderInfoList") or [])
         has_next = page_no * page_size < int(result.get("orderTotal") or 0)
-        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+        return OrderPage(
+            orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None, rejected=rejected
+        )
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         body = self.call("jingdong.pop.order.get", {"order_id": external_id, "optional_fields": OPTIONAL_FIELDS})
@@ -239,7 +242,7 @@ class Adapter(c.PlatformAdapter):
             raise error
         if not detail.get("orderInfo"):
             raise PermanentChannelError(f"JD order {external_id} not returned", code="not_found", payload=body)
-        return self.parse_order(detail["orderInfo"])
+        return self.read_order(detail["orderInfo"])
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from orders.channels import common as c
+from orders.channels import guard
 from orders.channels.base import (
     NormalizedLine,
     NormalizedOrder,
@@ -84,6 +84,7 @@ def decrypt_push(body: bytes | str, message_key: str) -> str:
 class Adapter(c.PlatformAdapter):
     platform = "kuaishou"
     http_push = True
+    external_id_paths = (("orderBaseInfo", "oid"),)
 
     def sign(self, params: dict[str, str]) -> str:
         """Sorted `name=value&…` of the seven system params + `&signSecret=…`; MD5 hex or HMAC Base64."""
@@ -103,20 +104,21 @@ class Adapter(c.PlatformAdapter):
             raise SignatureError("no message key configured for this Kuaishou shop")
         plaintext = decrypt_push(body, self.credentials.message_key)
         try:
-            message = json.loads(plaintext)
-        except ValueError:
+            message = guard.decode_json(plaintext)
+        except guard.MalformedJSON:
             raise SignatureError("decrypted push is not JSON") from None
         if not isinstance(message, dict):
             raise PayloadError("body", "expected a JSON object")
-        event_id = c.text(message.get("eventId"))
+        event_id = c.short_text(message.get("eventId"), "eventId", 128)
         if message.get("test") is True:
             return [PushMessage(message_id=event_id, topic="test", external_id="", is_heartbeat=True)]
-        external_id = c.text(message.get("bizId"))
+        external_id = c.short_text(message.get("bizId"), "bizId", 64)
         if not external_id:
             raise PayloadError("bizId", "is required")
         if not event_id:
             raise PayloadError("eventId", "is required")
-        return [PushMessage(message_id=event_id, topic=c.text(message.get("event")), external_id=external_id)]
+        topic = c.short_text(message.get("event"), "event", 80)
+        return [PushMessage(message_id=event_id, topic=topic, external_id=external_id)]
 
     # parsing --------------------------------------------------------------------------------
     @staticmethod
@@ -147,7 +149,7 @@ class Adapter(c.PlatformAdapter):
         if not isinstance(item, dict) or not item:
             raise PayloadError("orderItemInfo", "the order's line is required")
         line = _line(item, external_id, base)
-        address = payload.get("orderAddress") or {}
+        address = c.obj(payload.get("orderAddress"), "orderAddress")
         name = c.text(address.get("desensitiseConsignee"))
         phone = c.text(address.get("desensitiseMobile"))
         detail = c.text(address.get("desensitiseAddress"))
@@ -243,7 +245,7 @@ class Adapter(c.PlatformAdapter):
         )
         data = body.get("data") or {}
         rows = data.get("orderList") or []
-        orders = [self.parse_order(o) for o in rows]
+        orders, rejected = self.read_page(rows)
         next_cursor = c.text(data.get("cursor"))
         if rows and next_cursor and next_cursor != NO_MORE:
             next_page: dict[str, Any] | None = {"w": index, "c": next_cursor}
@@ -251,14 +253,14 @@ class Adapter(c.PlatformAdapter):
             next_page = {"w": index + 1, "c": ""}
         else:
             next_page = None
-        return OrderPage(orders=orders, has_next=next_page is not None, next_page=next_page)
+        return OrderPage(orders=orders, has_next=next_page is not None, next_page=next_page, rejected=rejected)
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         body = self.call("open.order.detail", {"oid": _id(external_id)})
         data = body.get("data")
         if not data:
             raise PermanentChannelError(f"Kuaishou order {external_id} not returned", code="not_found", payload=body)
-        return self.parse_order(data)
+        return self.read_order(data)
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
@@ -355,7 +357,7 @@ class Adapter(c.PlatformAdapter):
         `baseResponse`; `printData` comes with the number."""
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
-            body = self.waybill_call("open.express.ebill.get", self.waybill_get_request(batch))
+            body = self.waybill_call("open.express.ebill.get", c.without_nulls(self.waybill_get_request(batch)))
             results: dict[str, WaybillResult] = {}
             for entry in body.get("data") or []:
                 key = c.text(entry.get("requestId"))
@@ -392,7 +394,9 @@ class Adapter(c.PlatformAdapter):
 
     def waybill_branches(self, *, carrier_code: str = "") -> list[WaybillBranch]:
         """`open.express.subscribe.query`: subscriptions with `availableQuantity` and sender addresses (u)."""
-        body = self.waybill_call("open.express.subscribe.query", {"expressCompanyCode": carrier_code or None})
+        body = self.waybill_call(
+            "open.express.subscribe.query", c.without_nulls({"expressCompanyCode": carrier_code or None})
+        )
         branches = []
         for row in body.get("data") or []:
             addresses = row.get("senderAddress") or []
@@ -454,7 +458,7 @@ def _ks_refusal(outcome: dict[str, Any]) -> PermanentChannelError:
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

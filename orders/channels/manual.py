@@ -71,6 +71,7 @@ def _amount(value: Any, field: str, *, required: bool = False) -> Any:
 
 class Adapter(c.PlatformAdapter):
     platform = "manual"
+    external_id_paths = (("external_id",),)
 
     def sign(self, params: dict[str, str]) -> str:
         """Lower-case hex HMAC-SHA256 over sorted `name=value` pairs joined with `&` (sign excluded)."""
@@ -94,8 +95,8 @@ class Adapter(c.PlatformAdapter):
             raise PayloadError("status", f"must be one of {', '.join(c.NEUTRAL_STATUSES)}")
         rows = c.object_list(order.get("lines"), "lines")
         lines = [self._line(row, f"lines[{i}]") for i, row in enumerate(rows)]
-        buyer = order.get("buyer") or {}
-        receiver = order.get("receiver") or {}
+        buyer = c.obj(order.get("buyer"), "buyer")
+        receiver = c.obj(order.get("receiver"), "receiver")
         coupons = []
         for i, row in enumerate(c.object_list(order.get("coupons"), "coupons", required=False)):
             coupons.append(
@@ -122,7 +123,7 @@ class Adapter(c.PlatformAdapter):
             receiver_address=c.text(receiver.get("address")),
             receiver_zip=c.text(receiver.get("zip")),
             receiver_masked=bool(receiver.get("masked")),
-            receiver_cipher={str(k): c.text(v) for k, v in (receiver.get("cipher") or {}).items()},
+            receiver_cipher={str(k): c.text(v) for k, v in c.obj(receiver.get("cipher"), "receiver.cipher").items()},
             lines=lines,
             goods_amount=(
                 _amount(goods, "goods_amount")
@@ -202,15 +203,17 @@ class Adapter(c.PlatformAdapter):
                 "page_size": page_size,
             },
         )
-        orders = [self.parse_order(o) for o in reply.get("orders") or []]
+        orders, rejected = self.read_page(reply.get("orders") or [])
         has_next = bool(reply.get("has_next"))
-        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+        return OrderPage(
+            orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None, rejected=rejected
+        )
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         reply = self.call("orders/get", {"external_id": external_id})
         if not reply.get("order"):
             raise PermanentChannelError(f"order {external_id} not returned", code="not_found", payload=reply)
-        return self.parse_order(reply["order"])
+        return self.read_order(reply["order"])
 
     def ship(self, request: ShipRequest) -> dict[str, Any]:
         return self.call(

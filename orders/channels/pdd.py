@@ -59,6 +59,7 @@ def pdd_ws_url(client_id: str, timestamp_ms: int, secret: str) -> str:
 
 class Adapter(c.PlatformAdapter):
     platform = "pdd"
+    external_id_paths = (("order_sn",),)
 
     def sign(self, params: dict[str, str]) -> str:
         secret = self.credentials.app_secret
@@ -174,20 +175,20 @@ class Adapter(c.PlatformAdapter):
                 "use_has_next": "true",
             },
         )
-        orders = [self.parse_order(o) for o in body.get("order_sn_list") or []]
+        orders, rejected = self.read_page(body.get("order_sn_list") or [])
         if body.get("has_next"):
             next_page: dict[str, int] | None = {"w": index, "p": page_no + 1}
         elif index + 1 < len(spans):
             next_page = {"w": index + 1, "p": 1}
         else:
             next_page = None
-        return OrderPage(orders=orders, has_next=next_page is not None, next_page=next_page)
+        return OrderPage(orders=orders, has_next=next_page is not None, next_page=next_page, rejected=rejected)
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         body = self.call("pdd.order.information.get", {"order_sn": external_id})
         if not body.get("order_info"):
             raise PermanentChannelError(f"PDD order {external_id} not returned", code="not_found", payload=body)
-        return self.parse_order(body["order_info"])
+        return self.read_order(body["order_info"])
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
@@ -286,7 +287,7 @@ class Adapter(c.PlatformAdapter):
         """`pdd.waybill.get`; a refusal of the whole call that names parcels fails only them."""
 
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
-            ask = {"param_waybill_cloud_print_apply_new_request": self.waybill_apply_request(batch)}
+            ask = {"param_waybill_cloud_print_apply_new_request": c.without_nulls(self.waybill_apply_request(batch))}
             body = self.waybill_call("pdd.waybill.get", ask)
             return {r.parcel_key: r for r in map(c.cloud_print_result, body.get("modules") or [])}
 
@@ -339,7 +340,7 @@ PDD_WAYBILL_ERRORS = {
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -60,6 +60,7 @@ RETRYABLE_SUB_CODES = frozenset({"isv.logistics-offline-service-error:B150"})
 
 class Adapter(c.PlatformAdapter):
     platform = "taobao"
+    external_id_paths = (("tid_str",), ("tid",), ("trade", "tid_str"), ("trade", "tid"))
 
     # signing --------------------------------------------------------------------------------
     def sign(self, params: dict[str, str]) -> str:
@@ -240,16 +241,30 @@ class Adapter(c.PlatformAdapter):
             },
         )
         trades = c.dig(body, "trades", "trade", default=[])
-        orders = [self.fetch_order(c.text(t.get("tid_str") or t.get("tid"))) for t in trades]
+        if not isinstance(trades, list):
+            raise PermanentChannelError("Taobao trade list is not a list", code="bad_reply", payload=body)
+        orders, rejected = [], []
+        for i, listed in enumerate(trades):
+            try:
+                entry = c.obj(listed, f"trades.trade[{i}]")
+                tid = c.short_text(entry.get("tid_str") or entry.get("tid"), f"trades.trade[{i}].tid_str", 64)
+                if not tid:
+                    raise PayloadError(f"trades.trade[{i}].tid_str", "is required")
+                orders.append(self.fetch_order(tid))
+            except PayloadError as exc:  # this trade only: quarantined by the caller, the page goes on
+                exc.native = exc.native if exc.native is not None else listed
+                rejected.append(exc)
         has_next = bool(body.get("has_next"))
-        return OrderPage(orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None)
+        return OrderPage(
+            orders=orders, has_next=has_next, next_page=page_no + 1 if has_next else None, rejected=rejected
+        )
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
         body = self.call("taobao.trade.fullinfo.get", {"fields": TRADE_FIELDS, "tid": external_id})
         trade = body.get("trade")
         if not trade:
             raise PermanentChannelError(f"Taobao trade {external_id} not returned", code="not_found", payload=body)
-        return self.parse_order(trade)
+        return self.read_order(trade)
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
@@ -351,7 +366,11 @@ class Adapter(c.PlatformAdapter):
         def call(batch: list[WaybillRequest]) -> dict[str, WaybillResult]:
             body = self.waybill_call(
                 "cainiao.waybill.ii.get",
-                {"param_waybill_cloud_print_apply_new_request": c.compact_json(self.waybill_apply_request(batch))},
+                {
+                    "param_waybill_cloud_print_apply_new_request": c.compact_json(
+                        c.without_nulls(self.waybill_apply_request(batch))
+                    )
+                },
             )
             return {r.parcel_key: r for r in map(c.cloud_print_result, body.get("modules") or [])}
 

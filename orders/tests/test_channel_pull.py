@@ -9,7 +9,7 @@ import pytest
 
 from orders.emulator import ChannelEmulator
 from orders.gateway import channel_pull
-from orders.models import Alert, Channel, Order
+from orders.models import Alert, Channel, Order, QuarantinedMessage
 from orders.tests.factories import make_channel
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +155,7 @@ def test_pull_task_entry_point_returns_a_report(channel_emulator):
     assert pull_channel(channel.pk)["created"] == 4
 
 
-def test_malformed_order_from_the_platform_stops_the_pull_and_alerts_at_once(channel_emulator):
+def test_malformed_order_from_the_platform_is_quarantined_and_the_pull_goes_on(channel_emulator):
     channel = emulated_channel(channel_emulator, "jd")
     good = channel_emulator.generate("jd", 3, seed=12)
     broken = channel_emulator.order("jd", good[0])
@@ -163,8 +163,11 @@ def test_malformed_order_from_the_platform_stops_the_pull_and_alerts_at_once(cha
 
     report = channel_pull(channel_id=channel.pk, backoff=0)
 
-    assert "PayloadError" in report.error
-    alert = Alert.objects.get(key=f"pull:{channel.pk}", resolved_at__isnull=True)
+    assert report.error == "" and report.quarantined == 1
+    assert set(Order.objects.filter(channel=channel).values_list("external_id", flat=True)) == set(good[1:])
+    quarantined = QuarantinedMessage.objects.get(channel=channel)
+    assert quarantined.external_id == good[0] and quarantined.field == "itemInfoList[0].itemTotal"
+    alert = Alert.objects.get(key=f"quarantine:{channel.pk}", resolved_at__isnull=True)
     assert "itemTotal" in alert.message
     channel.refresh_from_db()
-    assert channel.pull_cursor is None
+    assert channel.pull_cursor is not None and channel.consecutive_pull_failures == 0

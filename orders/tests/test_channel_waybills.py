@@ -471,6 +471,7 @@ def test_kuaishou_keys_each_parcel_by_request_id_and_sends_the_receiver_cipherte
     assert ask["expressCompanyCode"] == "9" and ask["netSiteCode"] == branch.branch_code
     assert ask["receiverContract"] == {"name": "#KSname1#", "mobile": "#KSmobile1#"}
     assert ask["receiverAddress"]["detailAddress"] == "#KSaddress1#"
+    assert ask["totalPackageWeight"] == 800 and "templateUrl" not in ask  # unset is absent, never null
     assert result.tracking_number.startswith("78") and result.print_data["printData"]
 
 

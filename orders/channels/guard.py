@@ -1,0 +1,214 @@
+"""Poison input stops here: every platform payload passes through this module before it can reach
+the database, whether it was pushed (webhook, Douyin/Kuaishou native push) or pulled.
+
+Why one module: the six dialects differ, the ways a payload can hurt us do not. A NUL byte or a
+lone surrogate cannot be stored by PostgreSQL; `1e400`, `NaN` and 5,000-digit integers crash
+arithmetic or `int()`; JSON nested thousands deep exhausts the recursion limit; a megabyte of buyer
+message fills pages and exports. Each is either refused with a `PayloadError` naming the field (the
+webhook answers 400, a pull quarantines that one order) or, for free text, stored truncated with a
+marker. The limits are documented in docs/channels.md ("Poison input").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from orders.channels.base import NormalizedOrder, PayloadError
+
+#: deepest JSON the decoder is asked to read at all (Python's own decoder recurses per level)
+MAX_DECODE_DEPTH = 200
+#: deepest nesting accepted inside one order (the deepest real payload, Taobao's, has 4 levels)
+MAX_ORDER_DEPTH = 32
+#: integers longer than this (digits) are refused: no platform id or amount comes close
+MAX_INT_DIGITS = 30
+#: any string anywhere in a stored native payload is cut to this many characters (raw copy only)
+MAX_RAW_STRING = 4000
+#: free text stored truncated with TRUNCATION_MARKER: a long note must never cost us the order
+FREE_TEXT_LIMITS = {
+    "buyer_message": 2000,
+    "seller_memo": 2000,
+    "title": 300,  # OrderLine.title column
+    "coupon_name": 200,
+    "coupon_kind": 40,
+}
+#: receiver ciphertexts are refused beyond this: a truncated ciphertext cannot be decrypted
+MAX_CIPHER_VALUE = 2000
+TRUNCATION_MARKER = "…[truncated]"
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+class Unreadable:
+    """A JSON number we refuse to turn into a Python value (NaN, ±Infinity, 1e400, a huge integer).
+
+    The decoder puts this marker where the number was, so the tree walk can name the field."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.text[:20]!r})"
+
+    def describe(self) -> str:
+        shown = self.text if len(self.text) <= 20 else f"{self.text[:12]}… ({len(self.text)} characters)"
+        return f"number out of range: {shown}"
+
+
+class MalformedJSON(PayloadError):
+    """The body is not JSON at all (as opposed to JSON carrying a value we refuse)."""
+
+
+def _int(text: str) -> int | Unreadable:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return Unreadable(text)
+    return int(text)
+
+
+def _float(text: str) -> float | Unreadable:
+    value = float(text)
+    return value if math.isfinite(value) else Unreadable(text)
+
+
+def decode_json(data: bytes | str, *, field: str = "body", check: bool = True) -> Any:
+    """Bounded JSON decoding: UTF-8 only, nesting at most MAX_DECODE_DEPTH, NaN/Infinity, overflowing
+    floats and huge integers become `Unreadable` markers. With `check`, the whole tree is then walked
+    (`check_tree`) so any marker, NUL, lone surrogate or over-deep value is refused naming its path."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedJSON(field, f"not UTF-8 text (byte {exc.start})") from None
+    else:
+        text = data
+    depth = nesting_depth(text)
+    if depth > MAX_DECODE_DEPTH:
+        raise PayloadError(field, f"JSON nested {depth} levels deep (at most {MAX_DECODE_DEPTH})")
+    try:
+        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=Unreadable)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(field, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError(field, "JSON nested too deeply") from None
+    if check:
+        check_tree(value, "" if field == "body" else field)
+    return value
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, strings skipped, without recursing."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub('""', text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _join(path: str, step: str | int) -> str:
+    if isinstance(step, int):
+        return f"{path}[{step}]"
+    return f"{path}.{step}" if path else step
+
+
+def check_text(field: str, value: str) -> None:
+    """Refuse text PostgreSQL cannot store (NUL) or that is not Unicode at all (a lone surrogate)."""
+    match = _UNSAFE.search(value)
+    if match is None:
+        return
+    if match.group() == "\x00":
+        raise PayloadError(field, "contains a NUL character")
+    raise PayloadError(field, "contains a lone surrogate (not valid Unicode)")
+
+
+def is_clean(value: str) -> bool:
+    return _UNSAFE.search(value) is None
+
+
+def check_tree(value: Any, path: str = "", *, max_depth: int = MAX_ORDER_DEPTH) -> None:
+    """Walk a decoded JSON value; PayloadError naming the first unsafe spot (key or value)."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > max_depth:
+            raise PayloadError(where or "body", f"nested deeper than {max_depth} levels")
+        if isinstance(node, str):
+            check_text(where or "body", node)
+        elif isinstance(node, Unreadable):
+            raise PayloadError(where or "body", node.describe())
+        elif isinstance(node, Mapping):
+            for key, child in node.items():
+                key_text = str(key)
+                check_text(_join(where, key_text[:100]), key_text)
+                stack.append((child, _join(where, key_text), depth + 1))
+        elif isinstance(node, list):
+            stack.extend((child, _join(where, i), depth + 1) for i, child in enumerate(node))
+
+
+def truncate(value: str, limit: int) -> str:
+    """`value` cut to `limit` characters, the cut marked, so a reader knows text is missing."""
+    if len(value) <= limit:
+        return value
+    return value[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+
+
+def clip_raw(value: Any) -> Any:
+    """A copy of a native payload fit for storage: every string at most MAX_RAW_STRING characters."""
+    if isinstance(value, str):
+        return truncate(value, MAX_RAW_STRING)
+    if isinstance(value, Mapping):
+        return {str(k)[:MAX_RAW_STRING]: clip_raw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip_raw(v) for v in value]
+    return value
+
+
+def clean_order(order: NormalizedOrder) -> NormalizedOrder:
+    """Free text truncated with a marker, ciphertexts bounded, the raw copy clipped; every text checked
+    again, because adapters derive some values (joined notes, coupon names) from several fields."""
+    limits = FREE_TEXT_LIMITS
+    lines = [replace(line, title=truncate(line.title, limits["title"])) for line in order.lines]
+    coupons = [
+        {
+            **coupon,
+            "kind": truncate(str(coupon.get("kind", "")), limits["coupon_kind"]),
+            "name": truncate(str(coupon.get("name", "")), limits["coupon_name"]),
+        }
+        for coupon in order.coupons
+    ]
+    for key, cipher in order.receiver_cipher.items():
+        if len(cipher) > MAX_CIPHER_VALUE:
+            raise PayloadError(f"receiver_cipher.{key}", f"longer than {MAX_CIPHER_VALUE} characters")
+    cleaned = replace(
+        order,
+        buyer_message=truncate(order.buyer_message, limits["buyer_message"]),
+        seller_memo=truncate(order.seller_memo, limits["seller_memo"]),
+        lines=lines,
+        coupons=coupons,
+        raw=clip_raw(order.raw),
+    )
+    check_normalized(cleaned)
+    return cleaned
+
+
+def check_normalized(order: NormalizedOrder) -> None:
+    """Every text of a neutral order is storable (no NUL, no lone surrogate); PayloadError otherwise."""
+    for name, value in vars(order).items():
+        if isinstance(value, str):
+            check_text(name, value)
+    for index, line in enumerate(order.lines):
+        for name, value in vars(line).items():
+            if isinstance(value, str):
+                check_text(f"lines[{index}].{name}", value)
+    check_tree(order.coupons, "coupons")
+    check_tree(order.receiver_cipher, "receiver_cipher")
