@@ -173,6 +173,7 @@ def test_print_page_sends_one_document_per_label_and_the_results_move_parcels_an
     assert Order.objects.get(pk=order_b.pk).state == OrderState.PRINTED
     assert PrintBatch.objects.get(pk=batch.pk).state == PrintBatchState.PRINTED
     assert browser.find_element(By.ID, "batch-state").text == "Printed"
+    assert browser.find_element(By.ID, "printed-count").text == "3 printed"
     assert len(component.received("print")) == 4
 
 

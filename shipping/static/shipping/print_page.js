@@ -38,6 +38,13 @@ function printableLabels() {
   return [...labels.values()].filter((label) => label.printable && row(label.shipment).dataset.state === "numbered");
 }
 
+function bumpPrintedCount() {
+  const counter = document.getElementById("printed-count");
+  const before = Number(counter.dataset.count);
+  counter.dataset.count = String(before + 1);
+  counter.textContent = counter.textContent.replace(String(before), String(before + 1));
+}
+
 async function postJson(url, body) {
   const response = await fetch(url, {
     method: "POST",
@@ -66,6 +73,7 @@ async function recordResult(result) {
       task_id: String(result.taskID || ""),
     });
     const tr = row(label.shipment);
+    if (tr.dataset.state === "numbered" && answer.state === "printed") bumpPrintedCount();
     tr.dataset.state = answer.state;
     tr.querySelector(".shipment-state").textContent = answer.state_label;
     setRowStatus(label.shipment, result.ok ? "printed" : "failed", answer.message);
