@@ -25,9 +25,12 @@ def _order_became_ready(sender, instance: Order, name: str, source: str, target:
 
 
 def _enqueue_print_queue() -> None:
+    from django_q.conf import Conf
+
     from shipping.tasks import PRINT_QUEUE_ENQUEUED_KEY
 
-    if not cache.add(PRINT_QUEUE_ENQUEUED_KEY, 1, timeout=5):
+    # coalesce queued runs; in django-q2's sync mode the run happens right here, nothing is queued
+    if not Conf.SYNC and not cache.add(PRINT_QUEUE_ENQUEUED_KEY, 1, timeout=5):
         return  # a run is queued and not started yet: it will see this order
     try:
         from django_q.tasks import async_task
