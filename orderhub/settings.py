@@ -216,6 +216,21 @@ CHANNEL_PULL_OVERLAP_MINUTES = int(os.environ.get("CHANNEL_PULL_OVERLAP_MINUTES"
 CHANNEL_PULL_PAGE_SIZE = int(os.environ.get("CHANNEL_PULL_PAGE_SIZE", "50"))
 CHANNEL_ALERT_AFTER_FAILURES = int(os.environ.get("CHANNEL_ALERT_AFTER_FAILURES", "3"))
 
+# Printing (shipping): the platforms' local print components run on each packing PC and listen on
+# localhost (shared/channels/shipping.md §2); PRINT_COMPONENT_URL_<NAME> moves one (another port, wss).
+PRINT_COMPONENT_URLS = {
+    name: os.environ.get(f"PRINT_COMPONENT_URL_{name.upper()}", default)
+    for name, default in {
+        "cainiao": "ws://localhost:13528",
+        "pdd": "ws://127.0.0.1:5000",
+        "jd": "ws://localhost:9113",
+        "douyin": "ws://localhost:13888",
+        "kuaishou": "ws://localhost:16888/ks/printer",
+    }.items()
+}
+# Labels per print batch: a packer prints one batch in one go.
+PRINT_BATCH_MAX_PARCELS = int(os.environ.get("PRINT_BATCH_MAX_PARCELS", "100"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

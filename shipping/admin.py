@@ -253,3 +253,7 @@ class ScanRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "device", "kind", "idempotency_key", "shipment", "response_status"]
     list_filter = ["kind", "device"]
     list_select_related = ["device", "shipment", "shipment__carrier"]
+
+
+# print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin
+from shipping import print_admin  # noqa: E402, F401

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ShippingConfig(AppConfig):
     name = "shipping"
     verbose_name = _("Shipping")
+
+    def ready(self) -> None:
+        from shipping import signals  # noqa: F401  (orders becoming ready feed the print queue)

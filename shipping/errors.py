@@ -68,3 +68,10 @@ class AccountRefreshFailed(ShippingError):
     """The platform could not tell the account's branches and quota."""
 
     code = "account_refresh_failed"
+
+
+class PrintRefused(ShippingError):
+    """A print result or reprint that does not fit the parcel (other batch, stale number, voided …):
+    a 400 on `field` when an input is wrong, else a 409."""
+
+    code = "print_refused"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shipping.models import ScannerDevice, Shipment, WaybillAccount
+from shipping.models import PrintBatch, PrintBatchState, ScannerDevice, Shipment, WaybillAccount
 
 
 def shipments_for_update(*, shipment_ids: Iterable[int]) -> list[Shipment]:
@@ -34,3 +34,28 @@ def account_for_update(*, account_id: int) -> WaybillAccount:
 
 def device_for_update(*, device_id: int) -> ScannerDevice:
     return ScannerDevice.objects.select_for_update().get(pk=device_id)
+
+
+# ---- printing ----------------------------------------------------------------------------------
+def unbatched_shipments_for_update(*, shipment_ids: Iterable[int]) -> list[Shipment]:
+    """The given parcels still outside any print batch, locked in pk order (a concurrent fill that got
+    there first leaves them out)."""
+    return list(
+        Shipment.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted(set(shipment_ids)), batch__isnull=True)
+        .order_by("pk")
+    )
+
+
+def open_batch_for_update(*, account_id: int, lane: str) -> PrintBatch | None:
+    """The newest open batch of an account and lane, to add parcels to (after the parcels' locks)."""
+    return (
+        PrintBatch.objects.select_for_update()
+        .filter(account_id=account_id, lane=lane, state=PrintBatchState.OPEN)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def batch_for_update(*, batch_id: int) -> PrintBatch:
+    return PrintBatch.objects.select_for_update().get(pk=batch_id)

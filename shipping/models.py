@@ -379,3 +379,39 @@ class ScanRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key}"
+
+
+# ---- printing (print page results) ---------------------------------------------------------------
+class PrintRecord(models.Model):
+    """One result the print component reported for one label: who printed which number on which
+    printer, and whether it came out. The audit trail of printing and of every reprint."""
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="print_records", verbose_name=_("parcel")
+    )
+    batch = models.ForeignKey(
+        PrintBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="print_records"
+    )
+    tracking_number = models.CharField(_("tracking number"), max_length=64)
+    ok = models.BooleanField(_("printed"))
+    message = models.CharField(_("component message"), max_length=500, blank=True)
+    printer = models.CharField(_("printer"), max_length=200, blank=True)
+    task_id = models.CharField(_("print task"), max_length=64, blank=True)
+    reprint = models.BooleanField(_("reprint"), default=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("printed by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("print result")
+        verbose_name_plural = _("print results")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_number} {'✔' if self.ok else '✖'}"

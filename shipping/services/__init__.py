@@ -1,5 +1,6 @@
 """Shipping writes, split by operation; this package re-exports the public verbs."""
 
+from shipping.schedules import ensure_schedules
 from shipping.services.accounts import CarrierLoadReport, carriers_load_from_platform, waybill_account_refresh
 from shipping.services.numbering import (
     NumberingReport,
@@ -16,6 +17,16 @@ from shipping.services.parcels import (
     parcels_mark_printed,
     parcels_merge,
 )
+from shipping.services.printing import (
+    BatchFill,
+    PrintOutcome,
+    QueueFill,
+    batch_mark_printed_elsewhere,
+    print_batches_fill,
+    print_queue_fill,
+    shipment_record_print_result,
+    shipment_refresh_print_data,
+)
 from shipping.services.scanning import (
     ScanAnswer,
     item_check_progress,
@@ -27,10 +38,15 @@ from shipping.services.scanning import (
 )
 
 __all__ = [
+    "BatchFill",
     "CarrierLoadReport",
     "NumberingReport",
+    "PrintOutcome",
+    "QueueFill",
     "ScanAnswer",
+    "batch_mark_printed_elsewhere",
     "carriers_load_from_platform",
+    "ensure_schedules",
     "failure_reason",
     "item_check_progress",
     "next_parcel_key",
@@ -41,11 +57,15 @@ __all__ = [
     "parcels_create",
     "parcels_mark_printed",
     "parcels_merge",
+    "print_batches_fill",
+    "print_queue_fill",
     "scan_items",
     "scan_outbound",
     "scanner_device_create",
     "scanner_device_for_token",
     "scanner_device_revoke",
+    "shipment_record_print_result",
+    "shipment_refresh_print_data",
     "waybill_account_refresh",
     "waybill_request",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             if no_serve:
                 return
             processes.append(self._start("worker", [*manage, "qcluster"]))
+            processes.extend(self._start_print_components(manage))
             processes.append(self._start("web", [*manage, "runserver", f"{host}:{port}", "--noreload"]))
             self._wait_for(f"http://{host}:{port}/healthz", "web server")
             self.stdout.write(
@@ -55,6 +57,7 @@ class Command(BaseCommand):
                     f"  API docs     http://{host}:{port}/api/docs/\n"
                     f"  health       http://{host}:{port}/healthz\n"
                     f"  emulator     {emulator_url}/\n"
+                    f"  printing     stand-in print components: Cainiao 13528, PDD 5000, Douyin 13888, Kuaishou 16888\n"
                     f"  simulate     .venv/bin/python manage.py simulate_orders --channel 1 --count 200\n"
                     f"Press Ctrl-C to stop.\n"
                 )
@@ -75,6 +78,22 @@ class Command(BaseCommand):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+    def _start_print_components(self, manage: list[str]) -> list[subprocess.Popen]:
+        """Stand-ins for the marketplaces' local print components on their own ports, so the print
+        page can print; a port already taken (the real component runs here) is left to it. JD's
+        component has no stand-in: its batches show the "print component not found" state."""
+        from shipping.management.commands.print_component_emulator import DEFAULT_PORTS
+
+        started = []
+        for component, port in DEFAULT_PORTS.items():
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    self.stdout.write(f"port {port} is in use: using the {component} print component found there")
+                    continue
+            command = [*manage, "print_component_emulator", "--component", component, "--port", str(port)]
+            started.append(self._start(f"{component} print component", command))
+        return started
 
     def _ensure_admin(self) -> None:
         from django.contrib.auth.models import Group

@@ -1,0 +1,28 @@
+"""django-q2 schedules of the shipping app, registered by an idempotent function (called by the demo
+and by deployments through shipping.services.ensure_schedules); keyed by name."""
+
+from __future__ import annotations
+
+SCHEDULES = {
+    "shipping: print queue (parcels, print batches, numbers)": {
+        "func": "shipping.tasks.fill_print_queue",
+        "minutes": 1,
+    },
+}
+
+
+def ensure_schedules() -> list[str]:
+    """Create or update the shipping schedules; returns their names."""
+    from django_q.models import Schedule
+
+    for name, spec in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": spec["func"],
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec["minutes"],
+                "repeats": -1,
+            },
+        )
+    return list(SCHEDULES)
