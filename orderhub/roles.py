@@ -6,18 +6,19 @@ every new model or permission would need another data migration in the role's ap
 runs after each migrate (and after the test database's flush), is idempotent, and only *adds*
 missing permissions: grants an administrator gave a group on top stay.
 
-- viewer: reads every order, channel, stock and rule page; receiver details masked.
+- viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
 - ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
   alerts, retry or resolve quarantined platform orders, keep the blacklist; receiver details in full.
-- warehouse: reads orders (receiver in full: they ship to it) and stock; marks orders printed /
-  shipped; records stock movements (WMS API, stocktake import).
+- warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
+  voids and re-issues a parcel's number, marks orders printed / shipped; records stock movements
+  (WMS API, stocktake import). Scanning itself is done by scanner devices with their own tokens.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
-- finance: reads orders (masked), channels, stock, movements and reconciliation; starts a
-  reconciliation run.
+- finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
+  write-backs); starts a reconciliation run.
 
-Channel credentials and users are the superuser's. A permission missing from the database (an app
-not migrated yet) is skipped, never invented.
+Channel credentials, e-waybill accounts, carriers, scanner devices and users are the superuser's.
+A permission missing from the database (an app not migrated yet) is skipped, never invented.
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ _RULES_READ = tuple(
     for m in ("interceptrule", "rulecondition", "rulehit", "exceptiontype", "blacklistentry", "exceptiontask")
 )
 
+_SHIPPING_READ = tuple(
+    f"shipping.view_{m}"
+    for m in (
+        "carrier",
+        "waybillaccount",
+        "printbatch",
+        "printrecord",
+        "shipment",
+        "shipmentline",
+        "writeback",
+        "buyernotice",
+        "scanrecord",
+    )
+)
+
 VIEWER = "viewer"
 OPS = "ops"
 WAREHOUSE = "warehouse"
@@ -53,12 +69,14 @@ RULE_ADMIN = "rule admin"
 FINANCE = "finance"
 
 ROLES: dict[str, tuple[str, ...]] = {
-    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ),
+    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ),
     OPS: (
         *_ORDER_READ,
         *_CHANNEL_READ,
         *_INVENTORY_READ,
         *_RULES_READ,
+        *_SHIPPING_READ,
+        "shipping.void_shipment",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -75,6 +93,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     WAREHOUSE: (
         *_ORDER_READ,
         *_INVENTORY_READ,
+        *_SHIPPING_READ,
+        "shipping.void_shipment",
         "orders.view_receiver_details",
         "orders.print_order",
         "orders.ship_order",
@@ -98,6 +118,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_ORDER_READ,
         *_CHANNEL_READ,
         *_INVENTORY_READ,
+        *_SHIPPING_READ,
         "inventory.add_reconciliationrun",
     ),
 }

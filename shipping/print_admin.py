@@ -323,7 +323,7 @@ class PrintBatchAdmin(ReadOnlyHistoryAdmin):
         batch = self._batch(request, batch_id)
         pdf = documents.packing_slips_pdf(
             title=gettext("Packing slips · batch #%(id)s") % {"id": batch.pk},
-            slips=print_selectors.packing_slips(batch=batch),
+            slips=print_selectors.packing_slips(batch=batch, viewer=request.user),
         )
         return _pdf(pdf, f"packing-slips-{batch.pk}.pdf")
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from inventory.models import ReservationState, StockReservation
+from orderhub.masking import receiver_for
 from orders.models import Order
 from shipping import selectors
 from shipping.documents import PackingSlip, PickRow, SlipLine
@@ -129,8 +130,9 @@ def _reserved_warehouses(*, order_line_ids: list[int]) -> dict[int, str]:
     return {line_id: "/".join(sorted(codes)) for line_id, codes in found.items()}
 
 
-def packing_slips(*, batch: PrintBatch) -> list[PackingSlip]:
-    """One slip per order in the batch, with what of it travels in this batch's parcels."""
+def packing_slips(*, batch: PrintBatch, viewer: Any = None) -> list[PackingSlip]:
+    """One slip per order in the batch, with what of it travels in this batch's parcels. The
+    receiver is masked unless `viewer` may see receiver details (orderhub.masking)."""
     lines_by_order: dict[int, list[ShipmentLine]] = defaultdict(list)
     numbers_by_order: dict[int, list[str]] = defaultdict(list)
     orders: dict[int, Order] = {}
@@ -145,15 +147,15 @@ def packing_slips(*, batch: PrintBatch) -> list[PackingSlip]:
     for order_id in sorted(orders):
         order = orders[order_id]
         receiver = " ".join(
-            part
-            for part in (
-                order.receiver_name,
-                order.receiver_province,
-                order.receiver_city,
-                order.receiver_district,
-                order.receiver_address,
+            str(receiver_for(viewer, name, getattr(order, name)))
+            for name in (
+                "receiver_name",
+                "receiver_province",
+                "receiver_city",
+                "receiver_district",
+                "receiver_address",
             )
-            if part
+            if getattr(order, name)
         )
         slips.append(
             PackingSlip(

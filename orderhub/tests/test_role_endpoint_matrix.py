@@ -42,6 +42,7 @@ ORDER_READERS = {V, OPS, W, RA, F, S}
 STOCK_READERS = {V, OPS, W, F, S}
 RULE_READERS = {V, OPS, RA, S}
 CHANNEL_READERS = {V, OPS, F, S}
+SHIPPING_READERS = {V, OPS, W, F, S}
 
 _seq = itertools.count(1)
 
@@ -84,6 +85,12 @@ API_ACCESS: dict[tuple[str, str], Api] = {
         path_params=lambda w: {"channel_id": w.channel.pk},
         body=lambda w: {"tid": "1"},
         unauthenticated_status=401,  # no signature: no user, session or token opens it
+    ),
+    # scanning is for scanner devices (their own Bearer tokens, shipping/tests): no user, session
+    # or API token opens it, whatever the role
+    ("post", "/api/v1/scans/outbound"): Api(frozenset(), body=lambda w: {"code": "X"}, unauthenticated_status=401),
+    ("post", "/api/v1/scans/items"): Api(
+        frozenset(), body=lambda w: {"code": "X", "items": ["1"]}, unauthenticated_status=401
     ),
     ("get", "/api/v1/inventory/levels"): Api(frozenset(STOCK_READERS)),
     ("post", "/api/v1/inventory/movements"): Api(
@@ -151,6 +158,15 @@ ADMIN_ACCESS: dict[str, Page] = {
     "rules.exceptiontype": _page(RULE_READERS, {S}, {RA, S}),
     "rules.blacklistentry": _page(RULE_READERS, {OPS, RA, S}, {OPS, RA, S}),
     "rules.exceptiontask": _page(RULE_READERS, set(), {OPS, S}),
+    "shipping.carrier": _page(SHIPPING_READERS, {S}, {S}),
+    "shipping.waybillaccount": _page(SHIPPING_READERS, {S}, {S}),
+    # parcels, batches and outbox rows change only through the services (print, scan, void)
+    "shipping.shipment": _page(SHIPPING_READERS),
+    "shipping.printbatch": _page(SHIPPING_READERS),
+    "shipping.writeback": _page(SHIPPING_READERS),
+    "shipping.buyernotice": _page(SHIPPING_READERS),
+    "shipping.scanrecord": _page(SHIPPING_READERS),
+    "shipping.scannerdevice": _page({S}, {S}, {S}),
 }
 
 #: registered only in some deployments: django-q2 shows its ORM queue only without REDIS_URL
@@ -168,6 +184,21 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
     ("order export", lambda w: reverse("admin:orders_order_export"), frozenset(ORDER_READERS)),
     ("stock level export", lambda w: reverse("admin:inventory_stocklevel_export"), frozenset(STOCK_READERS)),
     ("diff export", lambda w: reverse("admin:inventory_reconciliationdiff_export"), frozenset(STOCK_READERS)),
+    (
+        "print page",
+        lambda w: reverse("admin:shipping_printbatch_print", args=[_first_pk("shipping.printbatch")]),
+        frozenset(SHIPPING_READERS),
+    ),
+    (
+        "pick list PDF",
+        lambda w: reverse("admin:shipping_printbatch_pick_list", args=[_first_pk("shipping.printbatch")]),
+        frozenset(SHIPPING_READERS),
+    ),
+    (
+        "packing slips PDF",
+        lambda w: reverse("admin:shipping_printbatch_packing_slips", args=[_first_pk("shipping.printbatch")]),
+        frozenset(SHIPPING_READERS),
+    ),
 ]
 
 _HTTP_METHODS = {"get", "post", "put", "patch", "delete"}

@@ -132,6 +132,7 @@ def build_world() -> World:
     AccessAttempt.objects.create(**axes_row, failures_since_start=1)  # django-axes' login records
     AccessLog.objects.create(**axes_row)
     AccessFailureLog.objects.create(**axes_row)
+    _shipping_rows(order)
     services.quarantine_record(
         channel=channel,
         source="pull",
@@ -143,3 +144,40 @@ def build_world() -> World:
     missing = [m._meta.label_lower for m in admin.site._registry if not m._default_manager.exists()]
     assert not missing, f"no row for admin page(s) {missing}: add one in orderhub/tests/world.py build_world()"
     return World(channel=channel, order=order, users=users)
+
+
+def _shipping_rows(order: Order) -> None:
+    """A printed parcel of `order` in a batch, scanned once, with its outbox rows (the demo numbers
+    parcels through the emulator, which the matrix does not run)."""
+    from shipping.models import (
+        BuyerNotice,
+        PrintBatch,
+        ScannerDevice,
+        ScanRecord,
+        Shipment,
+        ShipmentLine,
+        ShipmentState,
+        WaybillAccount,
+        WriteBack,
+    )
+
+    account = WaybillAccount.objects.filter(channel=order.channel).order_by("pk").first()
+    batch = PrintBatch.objects.create(account=account)
+    shipment = Shipment.objects.create(
+        parcel_key=f"{order.pk}-matrix",
+        channel=order.channel,
+        account=account,
+        carrier=account.carrier,
+        batch=batch,
+        tracking_number="SF0000000001",
+        state=ShipmentState.PRINTED,
+        print_data={"encryptedData": "x", "signature": "s", "templateURL": "http://127.0.0.1:9/t", "ver": "1"},
+    )
+    line = order.lines.order_by("pk").first()
+    ShipmentLine.objects.create(shipment=shipment, order=order, order_line=line, quantity=line.quantity)
+    WriteBack.objects.create(shipment=shipment, order=order)
+    BuyerNotice.objects.create(shipment=shipment, order=order)
+    device = ScannerDevice.objects.order_by("pk").first()
+    ScanRecord.objects.create(
+        device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200
+    )
