@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "simple_history",
-    "axes",
+    "orderhub.admin_site.LoginProtectionConfig",  # django-axes (login lockout), named for ops staff
     "orderhub",
     "orders",
     "inventory",
