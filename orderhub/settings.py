@@ -115,6 +115,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_LOCKOUT_CALLABLE = "orderhub.views.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "orderhub.throttling.client_ip"
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no "AXES: BEGIN" banner on every manage.py command; lockouts are still logged
 
 # django-q2. Every external effect is an outbox row first (DESIGN.md), so a task lost by a dying
 # worker costs a delay until the periodic sweep, never data. `retry` must exceed `timeout`.

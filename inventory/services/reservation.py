@@ -199,35 +199,10 @@ def commit_for_order(*, order: Order, actor=None) -> int:
     """Outbound scan (for the shipping app): on hand and reserved both drop, one outbound ledger
     row per reservation. Available stock does not change, so nothing is pushed."""
     levels, reservations = _locked_active(order.pk)
-    by_pk = {level.pk: level for level in levels}
-    movements = []
-    for reservation in reservations:
-        level = by_pk[reservation.level_id]
-        level.on_hand -= reservation.quantity
-        level.reserved -= reservation.quantity
-        movements.append(
-            StockMovement(
-                warehouse_id=level.warehouse_id,
-                sku_id=level.sku_id,
-                kind=MovementKind.OUTBOUND,
-                quantity=-reservation.quantity,
-                balance_after=level.on_hand,
-                source="order",
-                reference=f"commit:{reservation.pk}",
-                order_id=order.pk,
-                actor=actor,
-                note=f"outbound scan of order {order.pk}",
-            )
-        )
     if not reservations:
         return 0
-    StockMovement.objects.bulk_create(movements)
     StockReservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=ReservationState.COMMITTED)
-    touched = {r.level_id for r in reservations}
-    for level in levels:
-        if level.pk in touched:
-            StockLevel.objects.filter(pk=level.pk).update(on_hand=level.on_hand, reserved=level.reserved)
-    return sum(r.quantity for r in reservations)
+    return _book_outbound(order.pk, levels, reservations, actor=actor, note=f"outbound scan of order {order.pk}")
 
 
 @transaction.atomic(savepoint=False)
@@ -241,7 +216,6 @@ def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, no
     if not wanted:
         return 0
     levels, reservations = _locked_active(order.pk)
-    by_pk = {level.pk: level for level in levels}
     committed: list[StockReservation] = []
     for reservation in reservations:
         left = wanted.get(reservation.order_line_id, 0)
@@ -265,6 +239,17 @@ def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, no
                 state=ReservationState.COMMITTED,
             )
         )
+    if not committed:
+        return 0
+    return _book_outbound(order.pk, levels, committed, actor=actor, note=note or f"outbound scan of order {order.pk}")
+
+
+def _book_outbound(
+    order_id: int, levels: list[StockLevel], committed: list[StockReservation], *, actor, note: str
+) -> int:
+    """The stock side of committed reservations: on hand and reserved drop on their (locked) levels,
+    one outbound ledger row each, referenced by the reservation so a replay cannot book it twice."""
+    by_pk = {level.pk: level for level in levels}
     movements = []
     for reservation in committed:
         level = by_pk[reservation.level_id]
@@ -279,13 +264,11 @@ def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, no
                 balance_after=level.on_hand,
                 source="order",
                 reference=f"commit:{reservation.pk}",
-                order_id=order.pk,
+                order_id=order_id,
                 actor=actor,
-                note=note or f"outbound scan of order {order.pk}",
+                note=note,
             )
         )
-    if not committed:
-        return 0
     StockMovement.objects.bulk_create(movements)
     touched = {r.level_id for r in committed}
     for level in levels:
