@@ -108,3 +108,49 @@ def test_a_manual_channel_parcel_takes_its_number_from_the_carrier_label(shop, s
     assert taken.status_code == 409 and taken.json()["code"] == "number_taken"
     assert Shipment.objects.get(pk=second.pk).tracking_number == ""
     assert_ledger_equals_levels()
+
+
+@pytest.mark.parametrize("platform", WAYBILL_PLATFORMS)
+def test_ready_orders_go_through_a_print_batch_to_the_scanner(platform, shop, emulator, scanner, warehouse):
+    """The whole outbound chain as the warehouse runs it: ready → print batch (the print queue) → number
+    → the print component's result recorded → scanned → shipped, one number and one write-back per parcel."""
+    _device, client = scanner
+    channel = shop(platform)
+    account_on(channel, "ZTO")
+    orders = [ingest(channel, lines=[("SKU-TEE-L", 1)]), ingest(channel, lines=[("SKU-MUG-1", 2)])]
+    assert [o.state for o in orders] == ["ready", "ready"]
+
+    services.print_queue_fill()
+    parcels = list(Shipment.objects.order_by("pk"))
+    assert len(parcels) == 2 and len({p.batch_id for p in parcels}) == 1 and parcels[0].batch_id is not None
+    assert all(p.state == ShipmentState.NUMBERED and p.tracking_number for p in parcels)
+    services.print_queue_fill()  # run again (the schedule): nothing new
+    assert Shipment.objects.count() == 2
+
+    for parcel in parcels:
+        services.shipment_record_print_result(
+            batch_id=parcel.batch_id,
+            shipment_id=parcel.pk,
+            tracking_number=parcel.tracking_number,
+            ok=True,
+            actor=None,
+            printer="label printer",
+        )
+    assert [reload(o).state for o in orders] == ["printed", "printed"]
+
+    for n, parcel in enumerate(parcels):
+        response = scan(client, parcel.tracking_number, key=f"batch-scan-{n}")
+        assert response.status_code == 200, response.content
+    assert [reload(o).state for o in orders] == ["shipped", "shipped"]
+    assert sorted(WriteBack.objects.values_list("shipment_id", "order_id")) == sorted(
+        (p.pk, o.pk) for p, o in zip(parcels, orders, strict=True)
+    )
+    assert sorted(StockMovement.objects.filter(kind=MovementKind.OUTBOUND).values_list("quantity", flat=True)) == [
+        -2,
+        -1,
+    ]
+    assert_ledger_equals_levels()
+    emulated = "taobao" if platform == "tmall" else platform
+    assert issued_numbers(emulator, emulated) == {
+        f"{emulated}:{p.parcel_key}": [Shipment.objects.get(pk=p.pk).tracking_number] for p in parcels
+    }
