@@ -129,9 +129,10 @@ def build_world() -> World:
         )
     OrmQ.objects.create(key="orderhub", payload="x", lock=now)
     axes_row = {"user_agent": "pytest", "ip_address": "127.0.0.9", "username": "someone", "path_info": "/admin/"}
-    AccessAttempt.objects.create(**axes_row, failures_since_start=1)  # django-axes' login records
-    AccessLog.objects.create(**axes_row)
-    AccessFailureLog.objects.create(**axes_row)
+    # django-axes' login records; bulk_create sends no post_save, which its cache handler (Redis) lacks
+    AccessAttempt.objects.bulk_create([AccessAttempt(**axes_row, failures_since_start=1)])
+    AccessLog.objects.bulk_create([AccessLog(**axes_row)])
+    AccessFailureLog.objects.bulk_create([AccessFailureLog(**axes_row)])
     _shipping_rows(order)
     services.quarantine_record(
         channel=channel,
