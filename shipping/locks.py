@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shipping.models import PrintBatch, PrintBatchState, ScannerDevice, Shipment, WaybillAccount
+from shipping.models import Carrier, PrintBatch, PrintBatchState, ScannerDevice, Shipment, WaybillAccount
+
+
+def carriers_for_update() -> list[Carrier]:
+    """Every carrier row, pk order: a platform's carrier list rewrites their codes in one go."""
+    return list(Carrier.objects.select_for_update().order_by("pk"))
 
 
 def shipments_for_update(*, shipment_ids: Iterable[int]) -> list[Shipment]:

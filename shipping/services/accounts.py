@@ -14,7 +14,7 @@ from orders.channels import get_adapter
 from orders.channels.base import ChannelError, WaybillBranch
 from shipping import locks
 from shipping.errors import AccountRefreshFailed
-from shipping.models import Carrier, WaybillAccount
+from shipping.models import WaybillAccount
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -118,7 +118,7 @@ def carriers_load_from_platform(*, channel_id: int, actor: AbstractBaseUser | No
             gettext("The platform did not give its carrier list: %(reason)s") % {"reason": exc}
         ) from exc
     key = "taobao" if channel.platform == "tmall" else channel.platform
-    carriers = list(Carrier.objects.select_for_update().order_by("pk"))
+    carriers = locks.carriers_for_update()
     report = CarrierLoadReport(platform=key, updated=[], unmatched=[])
     for entry in listed:
         match = next((c for c in carriers if _names_match(c.name, entry.name)), None)
