@@ -47,9 +47,16 @@ def drive_outbound(*, channel_id: int, share: float, base_url: str, rng: random.
     tally = OutboundTally(chosen=len(chosen))
     if not chosen:
         return tally
-    parcels = parcels_create(order_ids=chosen)
-    report = number_parcels(shipment_ids=[p.pk for p in parcels])
-    tally.numbered = len(report.numbered)
+    parcels_create(order_ids=chosen)
+    # the chosen orders' live parcels, new or already queued by the print queue (make demo runs it)
+    parcels = list(
+        Shipment.objects.filter(lines__order_id__in=chosen)
+        .exclude(state=ShipmentState.VOIDED)
+        .distinct()
+        .order_by("pk")
+    )
+    number_parcels(shipment_ids=[p.pk for p in parcels if p.state == ShipmentState.PENDING])
+    tally.numbered = Shipment.objects.filter(pk__in=[p.pk for p in parcels]).exclude(tracking_number="").count()
     printed = parcels_mark_printed(shipment_ids=[p.pk for p in parcels])
     tally.printed = len(printed)
     tokens: dict[int, str] = {}
