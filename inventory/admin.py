@@ -23,18 +23,7 @@ from inventory.models import (
 )
 from inventory.resources import ReconciliationDiffResource, StockLevelResource, StocktakeResource
 from orderhub.admin_export import ViewPermissionExportMixin
-from orderhub.admin_history import ReadOnlyHistoryAdmin
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
 @admin.register(Warehouse)

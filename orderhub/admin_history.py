@@ -10,6 +10,7 @@ admin's own form, fieldsets and read-only fields, so it masks exactly as the cha
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,3 +29,16 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record) -> MaskingHistoryHelper:
         return MaskingHistoryHelper(self.model, historical_record, reveal_receiver=can_view_receiver(request.user))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (ledgers, outbox rows, scan records): look, never touch."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from shipping import services
 from shipping.errors import ShippingError
 from shipping.models import (
@@ -22,17 +22,6 @@ from shipping.models import (
     WaybillAccount,
     WriteBack,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Carrier)

@@ -268,11 +268,10 @@ class OutboxState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class WriteBack(models.Model):
-    """Outbox row: tell the platform this order left in this parcel (drained by the write-back task)."""
+class OutboxRow(models.Model):
+    """What every outbox row of a parcel carries: written in the scan's transaction, drained by a
+    task that retries with backoff (attempts, next_attempt_at) until done or failed."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="write_backs")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="write_backs")
     state = models.CharField(
         _("state"), max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING, db_index=True
     )
@@ -283,6 +282,16 @@ class WriteBack(models.Model):
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
 
     class Meta:
+        abstract = True
+
+
+class WriteBack(OutboxRow):
+    """Outbox row: tell the platform this order left in this parcel (drained by the write-back task)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="write_backs")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="write_backs")
+
+    class Meta(OutboxRow.Meta):
         verbose_name = _("write-back")
         verbose_name_plural = _("write-backs")
         ordering = ["id"]
@@ -292,7 +301,7 @@ class WriteBack(models.Model):
         return f"{self.order} ← {self.shipment}"
 
 
-class BuyerNotice(models.Model):
+class BuyerNotice(OutboxRow):
     """Outbox row: tell the buyer about this parcel (drained by the notice task)."""
 
     EVENT_SHIPPED = "shipped"
@@ -300,16 +309,8 @@ class BuyerNotice(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="buyer_notices")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="buyer_notices")
     event = models.CharField(_("event"), max_length=24, default=EVENT_SHIPPED)
-    state = models.CharField(
-        _("state"), max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING, db_index=True
-    )
-    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
-    last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
 
-    class Meta:
+    class Meta(OutboxRow.Meta):
         verbose_name = _("buyer notice")
         verbose_name_plural = _("buyer notices")
         ordering = ["id"]

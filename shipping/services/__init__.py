@@ -6,7 +6,6 @@ from shipping.services.numbering import (
     NumberingReport,
     failure_reason,
     number_parcels,
-    parcel_print_data_refresh,
     parcel_void_and_reissue,
     waybill_request,
 )
@@ -51,7 +50,6 @@ __all__ = [
     "item_check_progress",
     "next_parcel_key",
     "number_parcels",
-    "parcel_print_data_refresh",
     "parcel_split",
     "parcel_void_and_reissue",
     "parcels_create",

@@ -329,18 +329,3 @@ def _void_and_replan(*, shipment_id: int, actor: AbstractBaseUser | None) -> Shi
         for pl in old.lines.all()
     )
     return new
-
-
-def parcel_print_data_refresh(*, shipment_id: int) -> dict:
-    """A reprint: fresh encrypted print data from the platform (it may expire), stored on the parcel."""
-    shipment = Shipment.objects.select_related("channel", "carrier").get(pk=shipment_id)
-    if not shipment.tracking_number or shipment.channel.platform == "manual":
-        return shipment.print_data
-    data = get_adapter(shipment.channel).waybill_print_data(
-        carrier_code=shipment.carrier.code_on(shipment.channel.platform), tracking_number=shipment.tracking_number
-    )
-    with transaction.atomic():
-        locked = locks.shipment_for_update(shipment_id=shipment_id)
-        locked.print_data = data
-        locked.save(update_fields=["print_data"])
-    return data
