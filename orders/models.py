@@ -292,6 +292,15 @@ class Order(models.Model):
         """Closed on the platform (refund/close) or by ops; the service releases stock."""
 
 
+class LineRefundState(models.TextChoices):
+    """A line's after-sale state in OrderHub's vocabulary; each adapter maps its platform's codes here
+    (the raw code stays in `refund_status`). A withdrawn request goes back to NONE."""
+
+    NONE = "none", _("No refund")
+    REQUESTED = "requested", _("Refund requested")
+    REFUNDED = "refunded", _("Refunded")
+
+
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
     external_line_id = models.CharField(_("platform line id"), max_length=64, blank=True)
@@ -304,6 +313,9 @@ class OrderLine(models.Model):
     discount_amount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0"))
     paid_amount = models.DecimalField(_("paid"), max_digits=12, decimal_places=2, default=Decimal("0"))
     refund_status = models.CharField(_("refund status"), max_length=40, blank=True)
+    refund_state = models.CharField(
+        _("refund state"), max_length=12, choices=LineRefundState.choices, default=LineRefundState.NONE
+    )
 
     class Meta:
         verbose_name = _("order line")

@@ -138,6 +138,7 @@ class ShipmentState(models.TextChoices):
     NUMBERED = "numbered", _("Numbered")
     PRINTED = "printed", _("Printed")
     SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
     VOIDED = "voided", _("Voided")
 
 
@@ -199,6 +200,10 @@ class Shipment(models.Model):
     printed_at = models.DateTimeField(_("printed at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    eta = models.DateTimeField(
+        _("estimated delivery"), null=True, blank=True, help_text=_("As the tracking service predicts it.")
+    )
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     shipped_by_device = models.ForeignKey(
         "shipping.ScannerDevice",
         null=True,
