@@ -157,7 +157,13 @@ def test_seeded_rules_and_their_creation_are_in_history():
     rule = InterceptRule.objects.get(code="price_abnormal")
     assert rule.history.filter(history_type="+").exists()
     assert rule.skip_lane_list == ["promotion"]
-    assert ExceptionType.objects.count() == 12
+    # the 12 built-in types, and 4 that shipping raises by code after a parcel left
+    post_shipment = ["write_back_refused", "platform_order_closed", "tracking_problem", "no_pickup"]
+    assert ExceptionType.objects.exclude(code__in=post_shipment).count() == 12
+    for code in post_shipment:
+        etype = ExceptionType.objects.get(code=code)
+        assert etype.is_system and not etype.auto_clear and etype.default_group is not None
+        assert etype.history.filter(history_type="+").exists()
 
 
 def test_rules_admin_pages_render(admin_client, ingest):
