@@ -232,6 +232,34 @@ PRINT_COMPONENT_URLS = {
 # Labels per print batch: a packer prints one batch in one go.
 PRINT_BATCH_MAX_PARCELS = int(os.environ.get("PRINT_BATCH_MAX_PARCELS", "100"))
 
+# Delivery tracking (shipping/tracking/, docs/shipping.md "Tracking"): every shipped parcel is
+# subscribed with TRACKING_BACKEND, which pushes movements to TRACKING_CALLBACK_BASE_URL +
+# /api/v1/tracking/<backend>/callback. Without credentials nothing is sent (rows wait) and every
+# callback is refused. `make demo` points both services at the local emulator.
+TRACKING_BACKEND = os.environ.get("TRACKING_BACKEND", "kuaidi100")
+TRACKING_CALLBACK_BASE_URL = os.environ.get("TRACKING_CALLBACK_BASE_URL", "http://127.0.0.1:8000")
+TRACKING_SERVICES = {
+    "kuaidi100": {
+        "customer": os.environ.get("KUAIDI100_CUSTOMER", ""),
+        "key": os.environ.get("KUAIDI100_KEY", ""),
+        "salt": os.environ.get("KUAIDI100_SALT", ""),
+        "query_url": os.environ.get("KUAIDI100_QUERY_URL", "https://poll.kuaidi100.com/poll/query.do"),
+        "subscribe_url": os.environ.get("KUAIDI100_SUBSCRIBE_URL", "https://poll.kuaidi100.com/poll"),
+    },
+    "kuaidiniao": {
+        "ebusiness_id": os.environ.get("KUAIDINIAO_EBUSINESS_ID", ""),
+        "app_key": os.environ.get("KUAIDINIAO_APP_KEY", ""),
+        "url": os.environ.get("KUAIDINIAO_URL", "https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx"),
+    },
+}
+# A shipped parcel without any movement this long after the scan raises "no pickup" on its orders.
+TRACKING_NO_PICKUP_HOURS = float(os.environ.get("TRACKING_NO_PICKUP_HOURS", "24"))
+# Polling fallback: parcels not delivered whose last update is older than this are queried.
+TRACKING_POLL_AFTER_HOURS = float(os.environ.get("TRACKING_POLL_AFTER_HOURS", "12"))
+TRACKING_POLL_BATCH = int(os.environ.get("TRACKING_POLL_BATCH", "200"))
+# Subscribe attempts before a row is failed (with an alert); retries back off exponentially.
+TRACKING_SUBSCRIBE_MAX_ATTEMPTS = int(os.environ.get("TRACKING_SUBSCRIBE_MAX_ATTEMPTS", "8"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

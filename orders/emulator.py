@@ -44,6 +44,12 @@ one branch with a seeded quota; the get-number calls answer one number per parce
                                   partial_failure (parcel_keys? positions? code?) | timeout_after_issue
                                   (delay), method?, count?}  e-waybill faults of the get-number calls
 
+Tracking services (orders/emulator_tracking.py, documented there): Kuaidi100 at {base}/kuaidi100/poll
+and {base}/kuaidi100/poll/query.do, Kuaidiniao at {base}/kuaidiniao/Ebusiness/EbusinessOrderHandle.aspx,
+both verifying their signatures; `/_emulator/tracking…` advances a parcel (collected → in transit →
+delivered, or a problem) and pushes signed callbacks to the subscribed URL, with faults (reply_error,
+unreachable, bad_sign, lost_callback).
+
 Orders posted without `app_key` are visible to every shop of the platform. The Taobao increment call
 returns only the requested `fields` (pass `orders` etc. to get full trades); the adapter follows it
 with `taobao.trade.fullinfo.get`, as on the real platform. Already-shipped orders answer the
@@ -79,6 +85,7 @@ from orders.channels import common as c
 from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
 from orders.channels.base import ChannelCredentials, PayloadError
 from orders.channels.fakes import EVENTS, apply_event, generate_orders, native_id, native_modified
+from orders.emulator_tracking import TrackingDesk
 from orders.emulator_waybills import WAYBILL_FAULT_KINDS, Parcel, Refusal, Waybill, WaybillDesk, carrier_names
 
 PLATFORMS = ("taobao", "jd", "pdd", "douyin", "kuaishou", "manual")
@@ -197,6 +204,7 @@ class ChannelEmulator:
         self.stock_levels: dict[tuple[str, str, str, str], int] = {}
         self.faults: list[Fault] = []
         self.waybills = WaybillDesk()
+        self.tracking = TrackingDesk()
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
         self.server = _Server((host, port), _Handler)
         self.server.emulator = self
@@ -306,6 +314,7 @@ class ChannelEmulator:
             self.faults.clear()
             self.calls.clear()
             self.waybills.reset()
+            self.tracking.reset()
 
     # buyer/platform events and pushes (for the traffic simulator) -------------------------
     def apply_event(self, platform: str, external_id: str, event: str) -> dict[str, Any]:
@@ -356,6 +365,8 @@ class ChannelEmulator:
                 return self._control(request)
             except (ValueError, KeyError, TypeError, PayloadError) as exc:
                 return Reply(400, {"error": str(exc)})
+        if self.tracking.handles(request.path):
+            return Reply(*self.tracking.handle(request.path, request.form))
         for platform, prefix in PATHS.items():
             if request.path == prefix or request.path.startswith(prefix + "/"):
                 return self._platform_call(platform, request)
@@ -1274,6 +1285,8 @@ class ChannelEmulator:
         action = req.path.removeprefix("/_emulator/").strip("/")
         data = json.loads(req.body or b"{}") if req.method in ("POST", "PUT") else {}
         platform = platform_of(req.query.get("platform", "") or data.get("platform", ""))
+        if action == "tracking" or action.startswith("tracking/"):  # pushes go out without the lock
+            return Reply(*self.tracking.control(action, req.method, data))
         with self.lock:
             if action == "health":
                 return Reply(200, {"ok": True, "platforms": list(PLATFORMS), "paths": PATHS})

@@ -421,3 +421,85 @@ class PrintRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tracking_number} {'✔' if self.ok else '✖'}"
+
+
+class TrackingState(models.TextChoices):
+    """A parcel's movement in one vocabulary for every tracking service (shipping.md §3)."""
+
+    COLLECTED = "collected", _("Collected by the carrier")
+    IN_TRANSIT = "in_transit", _("In transit")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    DELIVERED = "delivered", _("Delivered (signed)")
+    PROBLEM = "problem", _("Problem")
+    REFUSED = "refused", _("Refused by the receiver")
+    RETURNED = "returned", _("Returned to sender")
+    RETURNING = "returning", _("On its way back")
+
+
+#: states that need a person: each new one raises the order's `tracking_problem` task
+PROBLEM_TRACKING_STATES = frozenset(
+    {TrackingState.PROBLEM, TrackingState.REFUSED, TrackingState.RETURNED, TrackingState.RETURNING}
+)
+
+
+class TrackingSubscription(OutboxRow):
+    """Outbox row: subscribe this parcel with the tracking service (drained by the tracking task),
+    then what the service last told about it. One per parcel; a re-issued number is a new parcel."""
+
+    shipment = models.OneToOneField(
+        Shipment, on_delete=models.PROTECT, related_name="tracking_subscription", verbose_name=_("parcel")
+    )
+    backend = models.CharField(_("tracking service"), max_length=16)
+    company = models.CharField(_("carrier code at the service"), max_length=32, blank=True)
+    number = models.CharField(_("tracking number"), max_length=64, db_index=True)
+    phone_tail = models.CharField(
+        _("receiver phone, last 4 digits"),
+        max_length=4,
+        blank=True,
+        help_text=_("Some carriers (SF, ZTO) answer only with these; read from a masked phone when that is all we have."),
+    )
+    phone_from_masked = models.BooleanField(_("phone digits from a masked number"), default=False)
+    subscribed_at = models.DateTimeField(_("subscribed at"), null=True, blank=True)
+    service_status = models.CharField(
+        _("service status"), max_length=16, blank=True, help_text=_("The service's own word: polling, shutdown, abort.")
+    )
+    last_state = models.CharField(_("last tracking state"), max_length=20, blank=True, choices=TrackingState.choices)
+    last_event_at = models.DateTimeField(_("last movement at"), null=True, blank=True)
+    last_update_at = models.DateTimeField(_("last update received at"), null=True, blank=True, db_index=True)
+    last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    no_pickup_raised_at = models.DateTimeField(_("no-pickup raised at"), null=True, blank=True)
+
+    class Meta(OutboxRow.Meta):
+        verbose_name = _("tracking subscription")
+        verbose_name_plural = _("tracking subscriptions")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.company} {self.number}"
+
+
+class TrackingEvent(models.Model):
+    """One movement of a parcel as the tracking service reported it; a replayed callback or a poll
+    that repeats it adds nothing (unique per parcel, time and state)."""
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="tracking_events", verbose_name=_("parcel")
+    )
+    at = models.DateTimeField(_("at"))
+    state = models.CharField(_("state"), max_length=20, choices=TrackingState.choices)
+    raw_state = models.CharField(_("service state code"), max_length=16, blank=True)
+    text = models.TextField(_("carrier's words"), blank=True)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    source = models.CharField(_("received via"), max_length=24, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        ordering = ["shipment_id", "-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "at", "state"], name="tracking_event_once_per_time_state")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_state_display()}"

@@ -8,6 +8,9 @@ SCHEDULES = {
         "func": "shipping.tasks.fill_print_queue",
         "minutes": 1,
     },
+    "shipping: tracking subscriptions (sweep)": {"func": "shipping.tasks.drain_tracking_subscriptions", "minutes": 5},
+    "shipping: tracking poll (lost callbacks)": {"func": "shipping.tasks.poll_tracking", "minutes": 60},
+    "shipping: no pickup check": {"func": "shipping.tasks.check_no_pickup", "minutes": 30},
 }
 
 

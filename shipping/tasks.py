@@ -21,3 +21,31 @@ def fill_print_queue() -> dict:
         "numbered": result.numbered,
         "failed": result.failed,
     }
+
+
+def drain_tracking_subscriptions() -> dict:
+    """Subscribe shipped parcels with the tracking service (after each scan, and the sweep schedule)."""
+    from shipping import services
+
+    report = services.tracking_subscriptions_drain()
+    return {
+        "subscribed": len(report.subscribed),
+        "retrying": len(report.retrying),
+        "failed": len(report.failed),
+        "waiting": report.waiting,
+    }
+
+
+def poll_tracking() -> dict:
+    """The polling fallback: query parcels whose last tracking update is stale (lost callbacks)."""
+    from shipping import services
+
+    report = services.tracking_poll()
+    return {"polled": len(report.polled), "delivered": len(report.delivered), "errors": len(report.errors)}
+
+
+def check_no_pickup() -> dict:
+    """Raise `no_pickup` on orders whose parcel has not moved since it was scanned out."""
+    from shipping import services
+
+    return {"flagged": len(services.tracking_check_no_pickup())}

@@ -35,8 +35,22 @@ from shipping.services.scanning import (
     scanner_device_for_token,
     scanner_device_revoke,
 )
+from shipping.services.tracking import (
+    ApplyResult,
+    DrainReport,
+    PollReport,
+    tracking_apply_update,
+    tracking_check_no_pickup,
+    tracking_poll,
+    tracking_subscription_open,
+    tracking_subscription_retry,
+    tracking_subscriptions_drain,
+)
 
 __all__ = [
+    "ApplyResult",
+    "DrainReport",
+    "PollReport",
     "BatchFill",
     "CarrierLoadReport",
     "NumberingReport",
@@ -64,6 +78,12 @@ __all__ = [
     "scanner_device_revoke",
     "shipment_record_print_result",
     "shipment_refresh_print_data",
+    "tracking_apply_update",
+    "tracking_check_no_pickup",
+    "tracking_poll",
+    "tracking_subscription_open",
+    "tracking_subscription_retry",
+    "tracking_subscriptions_drain",
     "waybill_account_refresh",
     "waybill_request",
 ]

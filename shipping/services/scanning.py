@@ -268,6 +268,7 @@ def _scan_outbound(
 ) -> ScanAnswer:
     from inventory.services import commit_for_lines
     from orders.services import order_transition_locked
+    from shipping.services.tracking import tracking_subscription_open
 
     found = _find_parcel(code=code, label_number=label_number)
     if found.warehouse_id and found.warehouse_id != device.warehouse_id:
@@ -296,6 +297,7 @@ def _scan_outbound(
         shipment.shipped_at = timezone.now()
         shipment.shipped_by_device = device
         shipment.save()
+        tracking_subscription_open(shipment=shipment)
         for order in orders:
             if _all_shipped(order):
                 name = "ship"
