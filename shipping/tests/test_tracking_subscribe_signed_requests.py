@@ -14,7 +14,7 @@ from django.utils import timezone
 from orders.models import Alert
 from shipping import services
 from shipping.models import TrackingSubscription
-from shipping.tests.tracking_helpers import KUAIDI100, KUAIDINIAO, SALT, ship_order, tracking  # noqa: F401
+from shipping.tests.tracking_helpers import CLOSED_URL, KUAIDI100, KUAIDINIAO, SALT, ship_order, tracking  # noqa: F401
 from shipping.tracking import ParcelRef, TrackingServiceError, get_backend
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ def test_a_scanned_parcel_gets_one_subscription_row_sent_to_kuaidi100(tracking, 
         "number": parcel.tracking_number,
         "key": KUAIDI100["key"],
         "parameters": {
-            "callbackurl": "http://testserver/api/v1/tracking/kuaidi100/callback",
+            "callbackurl": f"{CLOSED_URL}/api/v1/tracking/kuaidi100/callback",
             "salt": SALT,
             "resultv2": "8",
             "phone": "5678",

@@ -4,6 +4,8 @@ printed → scanned), so each test starts where a warehouse leaves a parcel."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from orders.emulator import ChannelEmulator
@@ -12,13 +14,16 @@ from shipping.models import Shipment, TrackingSubscription
 from shipping.tests.conftest import account_on, ingest, scan
 
 SALT = "salt-for-tests"
+#: where the emulator's own pushes go when a test posts them itself through the test client: a closed
+#: port on this machine (refused at once); end-to-end tests give the live server's URL instead
+CLOSED_URL = "http://127.0.0.1:9"
 KUAIDI100 = {"customer": "emulator-customer", "key": "emulator-key"}
 KUAIDINIAO = {"ebusiness_id": "1000001", "app_key": "emulator-app-key"}
 
 
 def configure_tracking(settings, emulator: ChannelEmulator, *, backend: str = "kuaidi100", base_url: str = "") -> None:
     settings.TRACKING_BACKEND = backend
-    settings.TRACKING_CALLBACK_BASE_URL = base_url or "http://testserver"
+    settings.TRACKING_CALLBACK_BASE_URL = base_url or CLOSED_URL
     settings.SHIPPING_ENQUEUE_TASKS = False
     settings.TRACKING_SERVICES = {
         "kuaidi100": {
@@ -67,6 +72,13 @@ def ship_order(shop, client, *, platform: str = "taobao", carrier: str = "ZTO", 
         shipped.append(Shipment.objects.get(pk=parcel.pk))
     order.refresh_from_db()
     return order, shipped
+
+
+def post_push(client, service: str, form: dict[str, str]):
+    """POST a push's form to OrderHub's callback, as the service would."""
+    return client.post(
+        f"/api/v1/tracking/{service}/callback", urlencode(form), content_type="application/x-www-form-urlencoded"
+    )
 
 
 def subscribe_all() -> None:
