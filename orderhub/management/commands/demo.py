@@ -42,6 +42,7 @@ class Command(BaseCommand):
                     self._start("emulator", [*manage, "channel_emulator", "--host", host, "--port", str(emulator_port)])
                 )
                 self._wait_for(f"{emulator_url}/_emulator/health", "emulator")
+                _point_tracking_at_the_emulator(emulator_url, f"http://{host}:{port}")
             summary = demo.load(emulator_url=emulator_url, register_with_emulator=not no_serve)
             self.stdout.write(self.style.SUCCESS(summary))
             if no_serve:
@@ -127,3 +128,32 @@ class Command(BaseCommand):
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _point_tracking_at_the_emulator(emulator_url: str, web_url: str) -> None:
+    """The worker and web server started below inherit these: both tracking services are the
+    emulator's (its default accounts), unless the environment already names real ones."""
+    import requests
+
+    demo_env = {
+        "TRACKING_CALLBACK_BASE_URL": web_url,
+        "KUAIDI100_CUSTOMER": "emulator-customer",
+        "KUAIDI100_KEY": "emulator-key",
+        "KUAIDI100_SALT": "demo-salt",
+        "KUAIDI100_SUBSCRIBE_URL": f"{emulator_url}/kuaidi100/poll",
+        "KUAIDI100_QUERY_URL": f"{emulator_url}/kuaidi100/poll/query.do",
+        "KUAIDINIAO_EBUSINESS_ID": "1000001",
+        "KUAIDINIAO_APP_KEY": "emulator-app-key",
+        "KUAIDINIAO_URL": f"{emulator_url}/kuaidiniao/Ebusiness/EbusinessOrderHandle.aspx",
+    }
+    for name, value in demo_env.items():
+        os.environ.setdefault(name, value)
+    # Kuaidiniao's push URL is registered in its console: the emulator's console is this call
+    requests.post(
+        f"{emulator_url}/_emulator/tracking/accounts",
+        json={
+            "service": "kuaidiniao",
+            "callback_url": f"{os.environ['TRACKING_CALLBACK_BASE_URL']}/api/v1/tracking/kuaidiniao/callback",
+        },
+        timeout=10,
+    )
