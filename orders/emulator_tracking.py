@@ -6,7 +6,8 @@ Routed from `orders/emulator.py` (one `TrackingDesk` per emulator):
                                                parameters{callbackurl, salt, resultv2, phone?}}}
     POST {base}/kuaidi100/poll/query.do        query: form {customer, sign=upper(md5(param+key+customer)),
                                                param{com, num, phone?, resultv2}}
-    POST {base}/kuaidiniao/Ebusiness/EbusinessOrderHandle.aspx   form {EBusinessID, RequestType 1002 query | 1008 subscribe,
+    POST {base}/kuaidiniao/Ebusiness/EbusinessOrderHandle.aspx
+                                               form {EBusinessID, RequestType 1002 query | 1008 subscribe,
                                                RequestData, DataType=2, DataSign=base64(md5_hex(data+AppKey))}
 
 Each call is verified as the real service would (Kuaidi100: the account `key` inside the subscribe

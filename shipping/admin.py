@@ -22,6 +22,7 @@ from shipping.models import (
     WaybillAccount,
     WriteBack,
 )
+from shipping.tracking_admin import TrackingEventInline, TrackingFilter  # also registers the subscriptions
 
 
 @admin.register(Carrier)
@@ -135,10 +136,10 @@ class ShipmentAdmin(ReadOnlyHistoryAdmin):
         "created_at",
         "shipped_at",
     ]
-    list_filter = ["state", "carrier", "channel"]
+    list_filter = ["state", TrackingFilter, "carrier", "channel"]
     list_select_related = ["carrier"]
     search_fields = ["parcel_key", "tracking_number", "parent_tracking_number", "lines__order__external_id"]
-    inlines = [ShipmentLineInline]
+    inlines = [ShipmentLineInline, TrackingEventInline]
     actions = ["void_and_reissue"]
     exclude = ["print_data", "item_check"]
 

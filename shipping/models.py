@@ -456,7 +456,9 @@ class TrackingSubscription(OutboxRow):
         _("receiver phone, last 4 digits"),
         max_length=4,
         blank=True,
-        help_text=_("Some carriers (SF, ZTO) answer only with these; read from a masked phone when that is all we have."),
+        help_text=_(
+            "Some carriers (SF, ZTO) answer only with these; read from a masked phone when that is all we have."
+        ),
     )
     phone_from_masked = models.BooleanField(_("phone digits from a masked number"), default=False)
     subscribed_at = models.DateTimeField(_("subscribed at"), null=True, blank=True)
@@ -473,6 +475,7 @@ class TrackingSubscription(OutboxRow):
         verbose_name = _("tracking subscription")
         verbose_name_plural = _("tracking subscriptions")
         ordering = ["-id"]
+        permissions = [("retry_trackingsubscription", _("Can send a tracking subscription again"))]
 
     def __str__(self) -> str:
         return f"{self.backend} {self.company} {self.number}"

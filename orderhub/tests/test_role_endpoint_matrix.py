@@ -92,6 +92,10 @@ API_ACCESS: dict[tuple[str, str], Api] = {
     ("post", "/api/v1/scans/items"): Api(
         frozenset(), body=lambda w: {"code": "X", "items": ["1"]}, unauthenticated_status=401
     ),
+    # tracking services' pushes prove themselves by signature (shipping/tests/test_tracking_callbacks.py)
+    ("post", "/api/v1/tracking/{backend}/callback"): Api(
+        frozenset(), path_params=lambda w: {"backend": "kuaidi100"}, body=lambda w: {}, unauthenticated_status=401
+    ),
     ("get", "/api/v1/inventory/levels"): Api(frozenset(STOCK_READERS)),
     ("post", "/api/v1/inventory/movements"): Api(
         frozenset({W, S}),
@@ -166,6 +170,8 @@ ADMIN_ACCESS: dict[str, Page] = {
     "shipping.writeback": _page(SHIPPING_READERS),
     "shipping.buyernotice": _page(SHIPPING_READERS),
     "shipping.scanrecord": _page(SHIPPING_READERS),
+    # written by the scan and the tracking task; ops may send a failed one again (an action, not a change)
+    "shipping.trackingsubscription": _page(SHIPPING_READERS),
     "shipping.scannerdevice": _page({S}, {S}, {S}),
 }
 

@@ -158,6 +158,8 @@ def _shipping_rows(order: Order) -> None:
         Shipment,
         ShipmentLine,
         ShipmentState,
+        TrackingEvent,
+        TrackingSubscription,
         WaybillAccount,
         WriteBack,
     )
@@ -178,6 +180,10 @@ def _shipping_rows(order: Order) -> None:
     ShipmentLine.objects.create(shipment=shipment, order=order, order_line=line, quantity=line.quantity)
     WriteBack.objects.create(shipment=shipment, order=order)
     BuyerNotice.objects.create(shipment=shipment, order=order)
+    TrackingSubscription.objects.create(
+        shipment=shipment, backend="kuaidi100", company="shunfeng", number="SF0000000001"
+    )
+    TrackingEvent.objects.create(shipment=shipment, at=shipment.created_at, state="collected", text="已揽收")
     device = ScannerDevice.objects.order_by("pk").first()
     ScanRecord.objects.create(
         device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200

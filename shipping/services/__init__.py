@@ -49,11 +49,11 @@ from shipping.services.tracking import (
 
 __all__ = [
     "ApplyResult",
-    "DrainReport",
-    "PollReport",
     "BatchFill",
     "CarrierLoadReport",
+    "DrainReport",
     "NumberingReport",
+    "PollReport",
     "PrintOutcome",
     "QueueFill",
     "ScanAnswer",

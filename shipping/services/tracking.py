@@ -159,7 +159,7 @@ def _subscribe_one(*, row: TrackingSubscription, backend: TrackingBackend) -> st
             )
             return outcome
         delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_CAP_SECONDS)
-        row.next_attempt_at = timezone.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
+        row.next_attempt_at = timezone.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))
         row.save(update_fields=["attempts", "last_error", "next_attempt_at", "number", "company"])
         return "retrying"
     now = timezone.now()

@@ -128,3 +128,7 @@ def control(emulator: ChannelEmulator, action: str, **body) -> dict:
     response = requests.post(f"{emulator.base_url}/_emulator/{action}", json=body, timeout=5)
     assert response.status_code in (200, 201), response.text
     return response.json()
+
+
+# the `tracking` fixture: both tracking services pointed at the emulator (kept with its helpers)
+from shipping.tests.tracking_helpers import tracking  # noqa: E402, F401

@@ -13,7 +13,7 @@ from orders.models import OrderEvent
 from rules.models import ExceptionTask
 from shipping.models import BuyerNotice, ShipmentState, TrackingEvent, TrackingSubscription
 from shipping.tests.conftest import reload
-from shipping.tests.tracking_helpers import SALT, post_push, ship_order, subscribe_all, tracking  # noqa: F401
+from shipping.tests.tracking_helpers import SALT, post_push, ship_order, subscribe_all
 from shipping.tracking.common import md5_hex
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,9 @@ def shipped(tracking, shop, scanner, warehouse):
 
 
 @pytest.mark.parametrize("service", ["kuaidi100", "kuaidiniao"])
-def test_a_callback_with_a_bad_or_missing_signature_is_refused_401(service, settings, tracking, shop, scanner, warehouse, client):
+def test_a_callback_with_a_bad_or_missing_signature_is_refused_401(
+    service, settings, tracking, shop, scanner, warehouse, client
+):
     settings.TRACKING_BACKEND = service
     _device, scan_client = scanner
     _order, (parcel,) = ship_order(shop, scan_client)
@@ -100,7 +102,9 @@ def test_the_order_is_delivered_only_when_all_its_parcels_are(tracking, shop, sc
 
     tracking.advance(first.tracking_number, "collected")
     tracking.advance(first.tracking_number, "delivered", at="2026-11-30 15:20:00")
-    assert post_push(client, "kuaidi100", tracking.push_message("kuaidi100", first.tracking_number)[1]).status_code == 200
+    assert (
+        post_push(client, "kuaidi100", tracking.push_message("kuaidi100", first.tracking_number)[1]).status_code == 200
+    )
     first.refresh_from_db()
     assert first.state == ShipmentState.DELIVERED
     assert first.delivered_at.isoformat() == "2026-11-30T07:20:00+00:00"  # the signed time, China time → UTC
@@ -108,7 +112,9 @@ def test_the_order_is_delivered_only_when_all_its_parcels_are(tracking, shop, sc
     assert BuyerNotice.objects.filter(event="delivered").count() == 1
 
     tracking.advance(second.tracking_number, "delivered")
-    assert post_push(client, "kuaidi100", tracking.push_message("kuaidi100", second.tracking_number)[1]).status_code == 200
+    assert (
+        post_push(client, "kuaidi100", tracking.push_message("kuaidi100", second.tracking_number)[1]).status_code == 200
+    )
     assert reload(order).state == "delivered"
     assert OrderEvent.objects.filter(order=order, kind="mark_delivered").count() == 1
     assert sorted(BuyerNotice.objects.filter(event="delivered").values_list("shipment_id", flat=True)) == sorted(
@@ -121,14 +127,18 @@ def test_the_order_is_delivered_only_when_all_its_parcels_are(tracking, shop, sc
 def test_the_predicted_arrival_is_stored_as_the_parcel_eta(shipped, tracking, client):
     order, parcel = shipped
     tracking.advance(parcel.tracking_number, "collected", eta="2026-12-03 18")
-    assert post_push(client, "kuaidi100", tracking.push_message("kuaidi100", parcel.tracking_number)[1]).status_code == 200
+    assert (
+        post_push(client, "kuaidi100", tracking.push_message("kuaidi100", parcel.tracking_number)[1]).status_code == 200
+    )
     parcel.refresh_from_db()
     assert parcel.eta.isoformat() == "2026-12-03T10:00:00+00:00"
     assert parcel.state == ShipmentState.SHIPPED and reload(order).state == "shipped"
 
 
 @pytest.mark.parametrize("service", ["kuaidi100", "kuaidiniao"])
-def test_a_problem_becomes_a_tracking_problem_task_with_the_carriers_words(service, settings, tracking, shop, scanner, warehouse, client):
+def test_a_problem_becomes_a_tracking_problem_task_with_the_carriers_words(
+    service, settings, tracking, shop, scanner, warehouse, client
+):
     settings.TRACKING_BACKEND = service
     _device, scan_client = scanner
     order, (parcel,) = ship_order(shop, scan_client)

@@ -12,7 +12,7 @@ from rules.models import ExceptionTask
 from shipping import services, tasks
 from shipping.models import ShipmentState, TrackingEvent, TrackingSubscription
 from shipping.tests.conftest import reload
-from shipping.tests.tracking_helpers import ship_order, subscribe_all, tracking  # noqa: F401
+from shipping.tests.tracking_helpers import ship_order, subscribe_all
 from shipping.tracking import TrackingPoint, TrackingUpdate
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,9 @@ def test_polling_picks_up_a_delivery_whose_callback_was_lost(service, settings, 
     assert services.tracking_poll(now=later + timedelta(days=1)).polled == []
 
 
-def test_a_failing_query_is_recorded_and_the_parcel_waits_for_the_next_round(settings, tracking, shop, scanner, warehouse):
+def test_a_failing_query_is_recorded_and_the_parcel_waits_for_the_next_round(
+    settings, tracking, shop, scanner, warehouse
+):
     _device, client = scanner
     _order, (parcel,) = ship_order(shop, client)
     subscribe_all()
@@ -68,7 +70,9 @@ def test_no_movement_24_hours_after_shipping_raises_no_pickup_once(settings, tra
     subscribe_all()
     collected = TrackingPoint(at=timezone.now(), state="collected", text="已揽收")
     services.tracking_apply_update(
-        update=TrackingUpdate(company="zhongtong", number=moving.tracking_number, points=[collected], state="collected"),
+        update=TrackingUpdate(
+            company="zhongtong", number=moving.tracking_number, points=[collected], state="collected"
+        ),
         backend="kuaidi100",
         source="test",
     )

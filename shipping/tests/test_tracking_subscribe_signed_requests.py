@@ -14,7 +14,7 @@ from django.utils import timezone
 from orders.models import Alert
 from shipping import services
 from shipping.models import TrackingSubscription
-from shipping.tests.tracking_helpers import CLOSED_URL, KUAIDI100, KUAIDINIAO, SALT, ship_order, tracking  # noqa: F401
+from shipping.tests.tracking_helpers import CLOSED_URL, KUAIDI100, KUAIDINIAO, SALT, ship_order
 from shipping.tracking import ParcelRef, TrackingServiceError, get_backend
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +26,14 @@ def _md5(text: str) -> str:
 
 def test_a_scanned_parcel_gets_one_subscription_row_sent_to_kuaidi100(tracking, shop, scanner, warehouse):
     _device, client = scanner
-    order, (parcel,) = ship_order(shop, client)
+    _order, (parcel,) = ship_order(shop, client)
     row = TrackingSubscription.objects.get(shipment=parcel)
-    assert (row.state, row.backend, row.company, row.number) == ("pending", "kuaidi100", "zhongtong", parcel.tracking_number)
+    assert (row.state, row.backend, row.company, row.number) == (
+        "pending",
+        "kuaidi100",
+        "zhongtong",
+        parcel.tracking_number,
+    )
     assert (row.phone_tail, row.phone_from_masked) == ("5678", False)  # ZTO answers only with them
 
     report = services.tracking_subscriptions_drain()
@@ -124,7 +129,9 @@ def test_a_refused_or_unreachable_service_is_retried_with_backoff(tracking, shop
     assert services.tracking_subscriptions_drain().subscribed == [row.pk]
 
 
-def test_a_permanent_refusal_or_the_last_attempt_fails_the_row_with_an_alert(settings, tracking, shop, scanner, warehouse):
+def test_a_permanent_refusal_or_the_last_attempt_fails_the_row_with_an_alert(
+    settings, tracking, shop, scanner, warehouse
+):
     _device, client = scanner
     _order, (parcel,) = ship_order(shop, client)
     row = TrackingSubscription.objects.get(shipment=parcel)

@@ -41,7 +41,9 @@ def configure_tracking(settings, emulator: ChannelEmulator, *, backend: str = "k
     }
     emulator.tracking.configure("kuaidi100", **KUAIDI100)
     emulator.tracking.configure(
-        "kuaidiniao", **KUAIDINIAO, callback_url=settings.TRACKING_CALLBACK_BASE_URL + "/api/v1/tracking/kuaidiniao/callback"
+        "kuaidiniao",
+        **KUAIDINIAO,
+        callback_url=settings.TRACKING_CALLBACK_BASE_URL + "/api/v1/tracking/kuaidiniao/callback",
     )
 
 

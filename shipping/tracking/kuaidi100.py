@@ -112,7 +112,12 @@ class Kuaidi100Backend(TrackingBackend):
         parameters: dict[str, str] = {"callbackurl": callback_url, "salt": self.config["salt"], "resultv2": RESULT_V2}
         if parcel.phone_tail and self.needs_phone(parcel.company):  # sent only where the carrier needs it
             parameters["phone"] = parcel.phone_tail
-        param = {"company": parcel.company, "number": parcel.number, "key": self.config["key"], "parameters": parameters}
+        param = {
+            "company": parcel.company,
+            "number": parcel.number,
+            "key": self.config["key"],
+            "parameters": parameters,
+        }
         answer = self._post_form(
             self.config.get("subscribe_url") or DEFAULT_SUBSCRIBE_URL,
             {"schema": "json", "param": json.dumps(param, ensure_ascii=False, separators=(",", ":"))},
