@@ -30,6 +30,7 @@ from shipping.models import (
     TrackingSubscription,
 )
 from shipping.tracking import (
+    BACKENDS,
     ParcelRef,
     TrackingBackend,
     TrackingServiceError,
@@ -49,17 +50,22 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 
 
 # ---- subscribing ---------------------------------------------------------------------------------
-def tracking_subscription_open(*, shipment: Shipment) -> TrackingSubscription:
+def tracking_subscription_open(*, shipment: Shipment) -> TrackingSubscription | None:
     """Called where a parcel becomes shipped (the scan dispatch), inside its transaction: one
-    subscription row per parcel, drained after the commit (and by the schedule if that task is lost)."""
-    backend = get_backend()
+    subscription row per parcel, drained after the commit (and by the schedule if that task is lost).
+    TRACKING_BACKEND empty or "none": tracking is off, no row. A misspelt name never fails the scan:
+    the row is written and the drain fails it with the reason."""
+    name = (settings.TRACKING_BACKEND or "").strip()
+    if name in ("", "none"):
+        return None
+    backend = get_backend(name) if name in BACKENDS else None
     line = shipment.lines.select_related("order").order_by("pk").first()
     tail, masked = phone_tail(line.order.receiver_phone if line else "")
     subscription, created = TrackingSubscription.objects.get_or_create(
         shipment=shipment,
         defaults={
-            "backend": backend.name,
-            "company": backend.company_for(shipment.carrier.code),
+            "backend": name,
+            "company": backend.company_for(shipment.carrier.code) if backend else "",
             # a child parcel of a multi-parcel shipment (子母件) is tracked under its parent number
             "number": shipment.parent_tracking_number or shipment.tracking_number,
             "phone_tail": tail,
@@ -111,6 +117,10 @@ def tracking_subscriptions_drain(*, limit: int = 100) -> DrainReport:
                 .first()
             )
             if row is None:
+                continue
+            if row.backend not in BACKENDS:
+                report.failed.append(row.pk)
+                _fail(row, gettext("Unknown tracking service %(name)s.") % {"name": row.backend})
                 continue
             backend = backends.get(row.backend) or backends.setdefault(row.backend, get_backend(row.backend))
             if not backend.configured:
@@ -329,6 +339,8 @@ def tracking_poll(*, now=None, limit: int | None = None) -> PollReport:
     report = PollReport()
     backends: dict[str, TrackingBackend] = {}
     for row in rows:
+        if row.backend not in BACKENDS:
+            continue
         backend = backends.get(row.backend) or backends.setdefault(row.backend, get_backend(row.backend))
         company = row.company or backend.company_for(row.shipment.carrier.code)
         if not backend.configured or not company:

@@ -162,3 +162,19 @@ def test_without_credentials_nothing_is_sent_and_the_rows_wait(settings, trackin
     assert not tracking.calls
     assert TrackingSubscription.objects.get(shipment=parcel).state == "pending"
     assert Alert.objects.filter(key="tracking:not-configured", resolved_at__isnull=True).exists()
+
+
+def test_tracking_off_writes_no_row_and_a_misspelt_service_never_fails_the_scan(
+    settings, tracking, shop, scanner, warehouse
+):
+    _device, client = scanner
+    settings.TRACKING_BACKEND = "none"
+    _order, (untracked,) = ship_order(shop, client)
+    assert not TrackingSubscription.objects.filter(shipment=untracked).exists()
+
+    settings.TRACKING_BACKEND = "kuaidi1000"
+    _order, (parcel,) = ship_order(shop, client)  # the scan succeeds
+    row = TrackingSubscription.objects.get(shipment=parcel)
+    assert services.tracking_subscriptions_drain().failed == [row.pk]
+    row.refresh_from_db()
+    assert row.state == "failed" and "kuaidi1000" in row.last_error
