@@ -2,13 +2,15 @@
 
 No user: the push proves itself by its signature (Kuaidi100 md5(param + salt), Kuaidiniao DataSign
 with the AppKey). Bad or missing signature → 401 (counted like webhook failures, then 429); signed
-but unreadable → 400; otherwise every update goes through the one tracking update path and the
-answer is the one the service expects. A replayed push changes nothing and gets the same answer."""
+but unreadable → 400; a body over WEBHOOK_MAX_BODY_BYTES → 413; otherwise every update goes
+through the one tracking update path and the answer is the one the service expects. A replayed
+push changes nothing and gets the same answer."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -42,6 +44,7 @@ class TrackingCallbackView(APIView):
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="Signed, but not a push we can read."),
             401: OpenApiResponse(OpenApiTypes.OBJECT, description="Signature missing or wrong."),
             404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such tracking service."),
+            413: OpenApiResponse(OpenApiTypes.OBJECT, description="Body larger than WEBHOOK_MAX_BODY_BYTES."),
             429: OpenApiResponse(OpenApiTypes.OBJECT, description="Too many failed signatures from this client."),
         },
     )
@@ -51,6 +54,9 @@ class TrackingCallbackView(APIView):
         wait = throttling.webhook_failures_from(request).blocked()
         if wait:
             return _too_many_attempts(wait)
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
+            return Response({"detail": _("The body is too large.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         service = get_backend(backend)
         body = request.body  # read before the form is parsed: kept for backends that sign raw bytes
         data = request.data

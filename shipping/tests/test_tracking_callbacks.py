@@ -166,3 +166,24 @@ def test_kuaidi100_giving_up_abort_is_a_problem_task(shipped, tracking, client):
     assert response.status_code == 200
     task = ExceptionTask.objects.get(order=order)
     assert task.exception_type.code == "tracking_problem" and "3天查询无记录" in task.note
+
+
+def test_a_flood_of_bad_signatures_is_answered_429(settings, shipped, tracking, client):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "webhook_failure_ip": "3/min"},
+    }
+    _order, parcel = shipped
+    tracking.advance(parcel.tracking_number, "delivered")
+    _url, form = tracking.push_message("kuaidi100", parcel.tracking_number)
+    answers = [post_push(client, "kuaidi100", {**form, "sign": f"{n:032d}"}).status_code for n in range(5)]
+    assert answers == [401, 401, 429, 429, 429]
+    refused = post_push(client, "kuaidi100", form)
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60  # turned away before any work
+    assert not TrackingEvent.objects.exists()
+
+
+def test_a_body_over_the_limit_is_413(settings, client):
+    settings.WEBHOOK_MAX_BODY_BYTES = 100
+    response = post_push(client, "kuaidiniao", {"RequestData": "x" * 200, "DataSign": "y"})
+    assert response.status_code == 413
