@@ -27,6 +27,10 @@ from shipping.models import PrintBatch, PrintBatchState, PrintRecord, Shipment, 
 from shipping.print_component_emulator import PRINTERS, PrintComponentEmulator
 from shipping.tests.print_factories import make_account, make_parcel, print_payload, ready_order
 
+# Serialized rollback like every other transactional test: a plain flush at teardown re-creates the
+# roles (post_migrate) and drops the seeded data, and the next serialized test on the worker fails.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT_SECONDS = 20
