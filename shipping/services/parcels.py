@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from orders import locks as order_locks
-from orders.models import Order, OrderState
+from orders.models import LineRefundState, Order, OrderLine, OrderState
 from shipping import locks, selectors
 from shipping.errors import ParcelPlanInvalid
 from shipping.models import PrintBatch, PrintBatchState, Shipment, ShipmentLine, ShipmentState, WaybillAccount
@@ -60,11 +60,12 @@ def _warehouse_id(order_ids: list[int]) -> int | None:
 
 
 def _remaining(order: Order, parcelled: dict[int, int]) -> list[tuple[int, int]]:
-    """(OrderLine id, units not yet in a live parcel) for the lines that carry something."""
+    """(OrderLine id, units not yet in a live parcel) for the lines that carry something. A refunded
+    line carries nothing: it is never parcelled, picked or packed."""
     return [
         (line.pk, line.quantity - parcelled.get(line.pk, 0))
         for line in order.lines.all().order_by("pk")
-        if line.quantity - parcelled.get(line.pk, 0) > 0
+        if line.refund_state != LineRefundState.REFUNDED and line.quantity - parcelled.get(line.pk, 0) > 0
     ]
 
 
@@ -302,3 +303,49 @@ def order_parcel_states(*, order_id: int) -> dict[str, int]:
     for state in selectors.live_shipments(order_id=order_id).values_list("state", flat=True):
         counts[state] += 1
     return dict(counts)
+
+
+#: parcel states a refunded line can still be taken out of (it has not left the warehouse)
+UNSHIPPED_STATES = (ShipmentState.PENDING, ShipmentState.NUMBERED, ShipmentState.PRINTED)
+
+
+def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipment]:
+    """A line refunded before it left: take it out of every unshipped parcel of its (locked) order, so
+    no pick list, packing slip or scan carries it. A parcel left with nothing in it is voided; one that
+    had a number keeps it only as history (the number is never scanned again), and the order's event
+    says which parcels changed, so a printed label or slip can be taken off the shelf. Returns the
+    parcels changed. Runs inside the transaction that stored the refund."""
+    from orders.services import order_event_record
+
+    rows = list(
+        ShipmentLine.objects.filter(order_line=line, shipment__state__in=UNSHIPPED_STATES).values_list(
+            "shipment_id", flat=True
+        )
+    )
+    shipments = locks.shipments_for_update(shipment_ids=rows)
+    now = timezone.now()
+    changed: list[Shipment] = []
+    for shipment in shipments:
+        if shipment.state not in UNSHIPPED_STATES:
+            continue
+        ShipmentLine.objects.filter(shipment=shipment, order_line=line).delete()
+        if not shipment.lines.exists():
+            shipment.state = ShipmentState.VOIDED
+            shipment.voided_at = now
+            shipment.failure_reason = gettext("Every line in it was refunded.")
+            shipment.save(update_fields=["state", "voided_at", "failure_reason"])
+        changed.append(shipment)
+    if changed:
+        order_event_record(
+            order=order,
+            kind="parcel_line_removed",
+            data={
+                "line_id": line.pk,
+                "sku_code": line.sku_code,
+                "parcels": [
+                    {"parcel_key": s.parcel_key, "tracking_number": s.tracking_number, "state": s.state}
+                    for s in changed
+                ],
+            },
+        )
+    return changed
