@@ -21,8 +21,8 @@ from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 from orders.models import LineRefundState, Order, OrderEvent, OrderLine
 from orders.signals import line_refund_changed
 from orders.tests.conftest import load_sample
-from orders.tests.factories import make_channel
-from rules.models import ExceptionTask, Resolution, TaskState
+from orders.tests.factories import make_channel, open_task
+from rules.models import Resolution, TaskState
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +91,6 @@ def assert_stock_agrees() -> None:
         )
         assert (ledger["s"] or 0) == level.on_hand, level
         assert (active["s"] or 0) == level.reserved, level
-
-
-def open_task(order_id: int, code: str) -> ExceptionTask | None:
-    return ExceptionTask.objects.filter(order_id=order_id, exception_type__code=code, state=TaskState.OPEN).first()
 
 
 # ---- defect 1: a line that arrives refunded is reserved and would be packed ----------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
@@ -20,10 +19,10 @@ from rest_framework.test import APIClient
 
 from inventory.models import MovementKind, ReservationState, StockLevel, StockMovement, StockReservation
 from inventory.tests.factories import stock
-from orders.channels import common as c
-from orders.channels.fakes import CATALOG, RENDERERS, Draft, DraftLine, apply_event
+from orders.channels.fakes import CATALOG, RENDERERS, apply_event
 from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 from orders.models import LineRefundState, Order, OrderLine
+from orders.tests.factories import two_line_draft
 from shipping import services
 from shipping.models import PrintBatch, Shipment, ShipmentLine, ShipmentState
 from shipping.print_selectors import packing_slips, pick_rows
@@ -34,25 +33,6 @@ pytestmark = pytest.mark.django_db
 
 TEE, SOCK = CATALOG[0], CATALOG[2]  # DEMO-TEE-WHT-L, DEMO-SOCK-BLK-3P
 LINE_LEVEL = ("taobao", "douyin", "manual")  # platforms that report a refund per line
-
-
-def two_line_draft(serial: int) -> Draft:
-    """A clean paid order: 2 × tee, 1 × socks (the sample's shape), to a plain address."""
-    now = c.now_shanghai() - timedelta(minutes=10)
-    return Draft(
-        serial=serial,
-        status="awaiting_shipment",
-        lines=[DraftLine(TEE, 2), DraftLine(SOCK, 1)],
-        name="李四",
-        phone="13812345678",
-        region=("浙江省", "杭州市", "西湖区", "文新街道", "310012"),
-        street=f"文三路{serial % 900 + 1}号2幢301室",
-        buyer_nick=f"buyer{serial}",
-        buyer_id=f"fakeBuyer{serial:012d}",
-        created=now,
-        paid=now + timedelta(seconds=30),
-        modified=now + timedelta(seconds=40),
-    )
 
 
 def post_signed(channel, payload: dict):
