@@ -65,7 +65,8 @@ class WebhookAcceptedSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text=_(
             'what an update changed: "address_changed", "refund_requested", "paid", "platform_hold", '
-            '"buyer_message", "seller_memo", "amount_changed", "status:<platform status>", "lines"'
+            '"buyer_message", "seller_memo", "amount_changed", "lines", and "status:" followed by the new '
+            "platform status"
         ),
     )
     lines = WebhookLineChangeSerializer(many=True, help_text=_("the lines an update changed or added"))
