@@ -315,7 +315,7 @@ def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipmen
     had a number keeps it only as history (the number is never scanned again), and the order's event
     says which parcels changed, so a printed label or slip can be taken off the shelf. Returns the
     parcels changed. Runs inside the transaction that stored the refund."""
-    from orders.services import order_event_record
+    from orders.services import order_event_record, order_transition_locked
 
     rows = list(
         ShipmentLine.objects.filter(order_line=line, shipment__state__in=UNSHIPPED_STATES).values_list(
@@ -348,4 +348,9 @@ def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipmen
                 ],
             },
         )
+    if order.state == OrderState.PARTIALLY_SHIPPED and _fully_in(
+        order, {ShipmentState.SHIPPED, ShipmentState.DELIVERED}
+    ):
+        # what was still waiting was the refunded line: everything that ships has left
+        order_transition_locked(order=order, name="ship", note=gettext("the rest of the order was refunded"))
     return changed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
@@ -182,3 +183,41 @@ def _skus():
 
     make_stock(TEE.code, SOCK.code, quantity=0)  # the SKUs exist (with a barcode), stock comes next
     return list(Sku.objects.filter(code__in=[TEE.code, SOCK.code]).order_by("code"))
+
+
+def test_a_partly_shipped_order_whose_waiting_line_is_refunded_is_shipped(shop, scanner, warehouse):
+    """Split in two parcels, the first scanned out; the platform then refunds the line still waiting in
+    the second: that parcel is voided, its stock released, and the order counts as shipped."""
+    from dataclasses import replace
+
+    from orders.services import ingest_order
+    from shipping.tests.factories import incoming
+
+    _device, client = scanner
+    channel = shop("taobao")
+    account_on(channel, "SF")
+    native = incoming(lines=[("SKU-TEE-L", 2), ("SKU-MUG-1", 1)])
+    order = ingest_order(channel=channel, incoming=native, source="test").order
+    (whole,) = services.parcels_create(order_ids=[order.pk])
+    mug = order.lines.get(sku_code="SKU-MUG-1")
+    second = services.parcel_split(shipment_id=whole.pk, moves={mug.pk: 1})
+    services.number_parcels(shipment_ids=[whole.pk, second.pk])
+    services.parcels_mark_printed(shipment_ids=[whole.pk, second.pk])
+    whole.refresh_from_db()
+    assert scan(client, whole.tracking_number, key="w1").json()["orders"][0]["state"] == "partially_shipped"
+
+    refunded = replace(
+        native,
+        platform_status="partially_shipped",
+        platform_status_raw="SELLER_CONSIGNED_PART",
+        modified_at=native.modified_at + timedelta(minutes=5),
+        lines=[native.lines[0], replace(native.lines[1], refund_status="SUCCESS", refund_state="refunded")],
+    )
+    result = ingest_order(channel=channel, incoming=refunded, source="test")
+
+    assert [change.line.pk for change in result.line_changes] == [mug.pk]
+    second.refresh_from_db()
+    assert second.state == ShipmentState.VOIDED
+    assert reload(order).state == "shipped"
+    assert (level("SKU-MUG-1").on_hand, level("SKU-MUG-1").reserved) == (100, 0)
+    assert_stock_agrees()
