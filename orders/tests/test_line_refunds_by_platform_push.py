@@ -86,3 +86,29 @@ def test_the_emulator_refuses_a_line_the_order_does_not_have(channel_emulator):
         timeout=5,
     )
     assert reply.status_code == 400 and "no line 5" in reply.json()["error"]
+
+
+def test_a_pull_after_a_refund_reports_the_order_updated_and_the_line_follows(channel_emulator):
+    from orders.gateway import channel_pull
+
+    warehouse = make_warehouse("WH-PULL")
+    for code in (TEE, SOCK):
+        stock(make_sku(code), warehouse, 5)
+    channel = make_channel(
+        platform="taobao", app_key="tb-pull", app_secret="tb-secret", api_base_url=channel_emulator.url_for("taobao")
+    )
+    channel_emulator.add_shop("taobao", channel.app_key, channel.app_secret)
+    [external_id] = channel_emulator.add_orders("taobao", RENDERERS["taobao"](two_line_draft(serial=5300)))
+
+    first = channel_pull(channel_id=channel.pk, backoff=0)
+    channel_emulator.apply_event("taobao", external_id, "refund_complete", line=1)
+    second = channel_pull(channel_id=channel.pk, backoff=0)
+    third = channel_pull(channel_id=channel.pk, backoff=0)  # the overlap window reads it again: a redelivery
+
+    assert (first.created, first.received) == (1, 1)
+    assert (second.created, second.updated, second.unchanged, second.stale) == (0, 1, 0, 0)
+    assert (third.received, third.updated, third.unchanged) == (1, 0, 1)
+    order = Order.objects.get(channel=channel, external_id=external_id)
+    assert OrderLine.objects.get(order=order, sku_code=SOCK).refund_state == LineRefundState.REFUNDED
+    held = StockReservation.objects.filter(order=order, state=ReservationState.ACTIVE)
+    assert list(held.values_list("order_line__sku_code", "quantity")) == [(TEE, 2)]
