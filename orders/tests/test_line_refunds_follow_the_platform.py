@@ -255,3 +255,18 @@ def test_the_webhook_answers_what_happened():
     stale = accepted(post_signed(channel, older))
     assert (stale["result"], stale["changed"]) == ("stale", [])
     assert Order.objects.get(pk=first["order_id"]).seller_memo == trade["seller_memo"]
+
+
+def test_the_admin_shows_what_changed_on_each_line_in_the_readers_language(admin_client, shelf):
+    channel = make_channel(platform="taobao")
+    trade = sample_trade()
+    order_id = accepted(post_signed(channel, trade))["order_id"]
+    apply_event("taobao", trade, "refund_complete", line=1)
+    accepted(post_signed(channel, trade))
+
+    page = f"/admin/orders/order/{order_id}/change/"
+    chinese = admin_client.get(page, headers={"Accept-Language": "zh-hans"}).content.decode()
+    english = admin_client.get(page, headers={"Accept-Language": "en"}).content.decode()
+    assert f"订单行 {SOCK}：退款 无退款 → 已退款" in chinese
+    assert f"line {SOCK}: refund No refund → Refunded" in english
+    assert "平台订单行变更" in chinese and "lines changed on the platform" in english
