@@ -155,7 +155,10 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     2. reserve stock (inventory) for a new order;
     3. evaluate the rules;
     4. route: ready | on_hold | awaiting_stock (lanes are a field on ready orders).
-    A later message for a known order updates it and re-checks it through the same steps.
+    A later message for a known order updates it and re-checks it through the same steps; its
+    lines follow the platform's (refund state, quantity, new lines: `_reconcile_lines`), a refunded
+    line gives its stock back and leaves its parcels, and an order whose every line is refunded is
+    cancelled. A line that arrives refunded is never reserved.
     """
     if not channel.enabled:
         raise ChannelDisabled(channel.pk)
@@ -188,9 +191,9 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     if line_changes:
         _after_line_changes(order=order, line_changes=line_changes)
     if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
-        _cancel(order=order, actor=None, note=f"closed on the platform ({incoming.platform_status_raw})")
+        _cancel_on_platform(order=order, note=f"closed on the platform ({incoming.platform_status_raw})")
     elif line_changes and order.state in OPEN_STATES and _all_refunded(order.lines.all()):
-        _cancel(order=order, actor=None, note=ALL_LINES_REFUNDED_NOTE)
+        _cancel_on_platform(order=order, note=ALL_LINES_REFUNDED_NOTE)
     elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES and order.state in OPEN_STATES:
         _hold_shipped_elsewhere(order=order, incoming=incoming)
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
@@ -535,6 +538,15 @@ def order_transition_locked(
     """For other apps' services (shipping's print and scan): run one transition on an order they have
     already locked in their own transaction, with the same permission check, save and audit event."""
     _transition(order=order, name=name, actor=actor, note=note, data=data)
+
+
+def _cancel_on_platform(*, order: Order, note: str) -> None:
+    """The platform closed a known order: cancel it (stock released) and close its open to-dos, which
+    no longer need anyone (a refund request settled by the refund, for one)."""
+    from rules.services import exceptions_close_for_cancelled_order
+
+    _cancel(order=order, actor=None, note=note)
+    exceptions_close_for_cancelled_order(order_id=order.pk, note=note)
 
 
 def _cancel(*, order: Order, actor: AbstractBaseUser | None, note: str) -> None:

@@ -174,11 +174,16 @@ def test_every_line_refunded_cancels_the_order_and_releases_everything(shelf):
     apply_event("taobao", trade, "refund_complete", line=0)
     accepted(post_signed(channel, trade))
     assert active_reserved(order.pk) == {SOCK: 1}
+    apply_event("taobao", trade, "refund_request", line=1)
+    accepted(post_signed(channel, trade))
+    task = open_task(order.pk, "refund_requested")
     apply_event("taobao", trade, "refund_complete", line=1)
     body = accepted(post_signed(channel, trade))
 
     order.refresh_from_db()
+    task.refresh_from_db()
     assert body["state"] == order.state == "cancelled"
+    assert task.state == TaskState.RESOLVED and task.resolution == Resolution.CANCELLED  # nothing left to decide
     assert active_reserved(order.pk) == {}
     assert StockLevel.objects.aggregate(r=Sum("reserved"))["r"] == 0
     assert_stock_agrees()
