@@ -21,3 +21,10 @@ def fill_print_queue() -> dict:
         "numbered": result.numbered,
         "failed": result.failed,
     }
+
+
+def give_back_number(shipment_id: int) -> bool:
+    """The e-waybill number of a parcel voided by a refund goes back to the platform (idempotent)."""
+    from shipping.services.parcels import parcel_number_give_back
+
+    return parcel_number_give_back(shipment_id=shipment_id)

@@ -5,6 +5,7 @@ Lock order: orders (orders.locks, pk order) → shipments (shipping.locks, pk or
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ from shipping.models import PrintBatch, PrintBatchState, Shipment, ShipmentLine,
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
 
 #: an order whose lines may be put into parcels (numbering waits until every order of a parcel is ready)
 PARCELLABLE_STATES = (OrderState.READY, OrderState.PRINTED)
@@ -330,10 +333,13 @@ def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipmen
             continue
         ShipmentLine.objects.filter(shipment=shipment, order_line=line).delete()
         if not shipment.lines.exists():
+            numbered = bool(shipment.tracking_number) and shipment.channel.platform != "manual"
             shipment.state = ShipmentState.VOIDED
             shipment.voided_at = now
             shipment.failure_reason = gettext("Every line in it was refunded.")
             shipment.save(update_fields=["state", "voided_at", "failure_reason"])
+            if numbered:  # give the unused number back to the platform once this is stored
+                transaction.on_commit(lambda pk=shipment.pk: _enqueue_number_give_back(pk))
         changed.append(shipment)
     if changed:
         order_event_record(
@@ -354,3 +360,52 @@ def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipmen
         # what was still waiting was the refunded line: everything that ships has left
         order_transition_locked(order=order, name="ship", note=gettext("the rest of the order was refunded"))
     return changed
+
+
+def _enqueue_number_give_back(shipment_id: int) -> None:
+    from django.conf import settings
+
+    if not getattr(settings, "SHIPPING_ENQUEUE_TASKS", True):
+        return
+    try:
+        from django_q.tasks import async_task
+
+        async_task("shipping.tasks.give_back_number", shipment_id)
+    except Exception:  # the broker being down must not fail the refund; the number just stays unused
+        logger.warning("could not enqueue giving back the number of parcel %s", shipment_id, exc_info=True)
+
+
+def parcel_number_give_back(*, shipment_id: int) -> bool:
+    """Cancel the e-waybill number of a parcel voided because every line in it was refunded, so the
+    platform returns it to the account's quota. Outside any transaction (a platform call). Idempotent:
+    a number the platform already cancelled counts as given back. A number the carrier already
+    collected, or that the platform refuses to cancel, raises an alert for a person (the parcel stays
+    voided either way: it is never scanned or written back). Transport trouble raises
+    `RetryableChannelError` for the task's retry. Returns whether the number is given back."""
+    from orders.channels import get_adapter
+    from orders.channels.base import ChannelError, WaybillErrorCode
+    from orders.services import alert_raise
+
+    shipment = Shipment.objects.select_related("channel", "carrier", "account").get(pk=shipment_id)
+    if shipment.state != ShipmentState.VOIDED or not shipment.tracking_number or shipment.channel.platform == "manual":
+        return False
+    try:
+        get_adapter(shipment.channel).waybill_cancel(
+            carrier_code=shipment.carrier.code_on(shipment.channel.platform),
+            tracking_number=shipment.tracking_number,
+            branch_code=shipment.account.branch_code if shipment.account else "",
+        )
+    except ChannelError as exc:
+        if exc.code == WaybillErrorCode.ALREADY_CANCELLED:
+            return True
+        if exc.retryable:
+            raise
+        alert_raise(
+            key=f"waybill-give-back:{shipment.pk}",
+            source="shipping",
+            message=gettext("Number %(number)s of refunded parcel %(key)s could not be given back: %(reason)s")
+            % {"number": shipment.tracking_number, "key": shipment.parcel_key, "reason": exc},
+            channel=shipment.channel,
+        )
+        return False
+    return True

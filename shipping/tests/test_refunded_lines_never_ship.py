@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import requests
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
@@ -28,6 +29,7 @@ from shipping import services
 from shipping.models import PrintBatch, Shipment, ShipmentLine, ShipmentState
 from shipping.print_selectors import packing_slips, pick_rows
 from shipping.selectors import order_barcode
+from shipping.services.parcels import parcel_number_give_back
 from shipping.tests.conftest import account_on, assert_ledger_equals_levels, make_stock, reload, scan
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +158,11 @@ def test_a_line_refunded_after_printing_leaves_its_parcel_and_the_rest_ships(sho
     assert_stock_agrees()
 
 
-def test_every_line_refunded_after_numbering_cancels_the_order_and_voids_its_parcel(shop, warehouse):
+def test_every_line_refunded_after_numbering_cancels_the_order_and_voids_its_parcel(
+    shop, emulator, warehouse, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_q.conf import Conf
+
     for sku in _skus():
         stock(sku, warehouse, 10)
     channel = shop("douyin")
@@ -169,13 +175,22 @@ def test_every_line_refunded_after_numbering_cancels_the_order_and_voids_its_par
 
     apply_event("douyin", native, "refund_complete", line=0)
     apply_event("douyin", native, "refund_complete", line=1)
-    post_signed(channel, native)
+    settings.SHIPPING_ENQUEUE_TASKS = True
+    monkeypatch.setattr(Conf, "SYNC", True)  # the task after the commit runs right there
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(channel, native)
 
     parcel.refresh_from_db()
     assert reload(order).state == "cancelled"
     assert parcel.state == ShipmentState.VOIDED and not parcel.lines.exists()
     assert StockLevel.objects.aggregate(r=Sum("reserved"))["r"] == 0
     assert_stock_agrees()
+
+    # after the commit, a task gave the unused number back to the platform; a replay changes nothing
+    waybills = requests.get(f"{emulator.base_url}/_emulator/waybills", params={"platform": "douyin"}, timeout=5)
+    (issued,) = [w for w in waybills.json()["waybills"] if w["tracking_number"] == parcel.tracking_number]
+    assert issued["state"] == "cancelled"
+    assert parcel_number_give_back(shipment_id=parcel.pk) is True
 
 
 def _skus():
