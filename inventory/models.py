@@ -291,6 +291,7 @@ class DiffKind(models.TextChoices):
     LEDGER = "ledger", _("Ledger sum ≠ on hand")
     RESERVED = "reserved", _("Active reservations ≠ reserved")
     CLOSED_ORDER = "closed_order", _("Active reservation of a closed order")
+    REFUNDED_LINE = "refunded_line", _("Active reservation of a refunded line")
     CHANNEL = "channel", _("Channel stock ≠ pushed")
 
 

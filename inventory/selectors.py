@@ -46,6 +46,29 @@ def lines_with_held_quantity(*, order_id: int):
     return OrderLine.objects.filter(order_id=order_id).annotate(held=Coalesce(held, 0)).order_by("pk")
 
 
+def line_ships(line) -> bool:
+    """Whether an order line still needs stock: it carries units and is not refunded (a line the
+    platform refunded or closed before shipment is never reserved, picked or parcelled)."""
+    from orders.models import LineRefundState
+
+    return line.quantity > 0 and line.refund_state != LineRefundState.REFUNDED
+
+
+def units_still_needed(*, order_id: int) -> dict[int, int]:
+    """OrderLine id -> units its active reservations should still cover: the line's quantity (none
+    for a refunded line) less what already shipped (committed reservations)."""
+    committed = dict(
+        StockReservation.objects.filter(order_id=order_id, state=ReservationState.COMMITTED)
+        .values("order_line_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("order_line_id", "total")
+    )
+    return {
+        line.pk: (line.quantity if line_ships(line) else 0) - committed.get(line.pk, 0)
+        for line in lines_with_held_quantity(order_id=order_id)
+    }
+
+
 def available_by_sku(*, sku_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Available units (on hand − reserved) per SKU over active warehouses."""
     qs = StockLevel.objects.filter(warehouse__active=True)
@@ -63,8 +86,11 @@ def waiting_units_by_sku(*, sku_ids: Iterable[int]) -> dict[int, int]:
     listings = ChannelListing.objects.filter(sku_id__in=sku_ids).exclude(platform_sku_id="")
     codes = dict(Sku.objects.filter(pk__in=sku_ids).values_list("code", "pk"))
     by_platform = {(c, p): s for c, p, s in listings.values_list("channel_id", "platform_sku_id", "sku_id")}
+    from orders.models import LineRefundState
+
     lines = (
         OrderLine.objects.filter(order__state=OrderState.AWAITING_STOCK)
+        .exclude(refund_state=LineRefundState.REFUNDED)
         .filter(Q(sku_code__in=list(codes)) | Q(platform_sku_id__in=[p for _, p in by_platform]))
         .exclude(stock_reservations__state=ReservationState.ACTIVE)
         .values_list("order__channel_id", "platform_sku_id", "sku_code", "quantity")

@@ -67,7 +67,17 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["sku_code", "platform_sku_id", "title", "quantity", "unit_price", "discount_amount", "paid_amount"]
+    fields = [
+        "sku_code",
+        "platform_sku_id",
+        "title",
+        "quantity",
+        "unit_price",
+        "discount_amount",
+        "paid_amount",
+        "refund_state",
+        "refund_status",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -78,7 +88,7 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["at", "event", "from_state_label", "to_state_label", "event_actor", "note"]
+    fields = ["at", "event", "from_state_label", "to_state_label", "event_actor", "event_note"]
     readonly_fields = fields
     ordering = ["-id"]
 
@@ -100,6 +110,10 @@ class OrderEventInline(admin.TabularInline):
     @admin.display(description=_("by"))
     def event_actor(self, obj: OrderEvent) -> str:
         return str(obj.actor) if obj.actor else self.get_empty_value_display()
+
+    @admin.display(description=_("note"))
+    def event_note(self, obj: OrderEvent) -> str:
+        return obj.description
 
 
 class ChannelAdminForm(forms.ModelForm):

@@ -28,9 +28,11 @@ Control endpoints (JSON):
                                   method?, path?, delay?, after?}  fail the next `count` matching calls
                                   (after letting `after` of them through)
     GET    /_emulator/faults     DELETE /_emulator/faults
-    POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|address_change|memo,
-                                  push_url?, app_key?}  change an order as the platform would (modified time
-                                  bumped); with push_url, also POST the platform's push (Douyin, Kuaishou)
+    POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|refund_complete|
+                                  refund_withdraw|address_change|memo, line?, push_url?, app_key?}  change an
+                                  order as the platform would (modified time bumped; the refund events act on
+                                  line `line`, 0-based, where the platform has line-level after-sales); with
+                                  push_url, also POST the platform's push (Douyin, Kuaishou)
     POST   /_emulator/reset      forget orders, shipments, stock, calls, faults and waybills (shops stay)
 
 E-waybills (orders/emulator_waybills.py): every shop is subscribed to each carrier of its platform at
@@ -317,15 +319,19 @@ class ChannelEmulator:
             self.tracking.reset()
 
     # buyer/platform events and pushes (for the traffic simulator) -------------------------
-    def apply_event(self, platform: str, external_id: str, event: str) -> dict[str, Any]:
-        """Change a stored order the way the platform would (pay, cancel, refund request, new address,
-        seller memo) and bump its modified time, so the next incremental pull sees it."""
+    def apply_event(self, platform: str, external_id: str, event: str, *, line: int = 0) -> dict[str, Any]:
+        """Change a stored order the way the platform would (pay, cancel, a refund requested /
+        completed / withdrawn on line `line`, new address, seller memo) and bump its modified time,
+        so the next incremental pull sees it."""
         platform = platform_of(platform)
         if event not in EVENTS:
             raise ValueError(f"event must be one of {sorted(EVENTS)}")
         with self.lock:
             order = self.book[platform][str(external_id)]["order"]
-            apply_event(platform, order, event)
+            try:
+                apply_event(platform, order, event, line=line)
+            except IndexError:
+                raise ValueError(f"order {external_id} has no line {line}") from None
             return order
 
     def push_message(self, platform: str, app_key: str, external_id: str, event: str) -> tuple[dict[str, str], bytes]:
@@ -1347,7 +1353,7 @@ class ChannelEmulator:
                 return Reply(200, {"faults": [asdict(f) for f in self.faults]})
             if action == "events" and req.method == "POST":
                 order_id = str(data["external_id"])
-                self.apply_event(platform, order_id, data["event"])
+                self.apply_event(platform, order_id, data["event"], line=int(data.get("line", 0)))
                 reply: dict[str, Any] = {"ok": True}
                 if data.get("push_url"):
                     app_key = data.get("app_key") or self.book[platform][order_id]["app_key"] or ""
@@ -1621,12 +1627,14 @@ def _req_time(params: dict[str, Any], name: str, parse: Any, code: Any) -> datet
 
 # ---- pushes -----------------------------------------------------------------------------------
 DOUYIN_TAGS = {"created": "100", "pay": "101", "ship": "102", "address_change": "105", "cancel": "106"}
-DOUYIN_TAGS |= {"memo": "113", "refund_request": "200"}
+DOUYIN_TAGS |= {"memo": "113", "refund_request": "200", "refund_complete": "206", "refund_withdraw": "207"}  # (u)
 KUAISHOU_EVENTS = {
     "pay": "kwaishop_order_paySuccess",
     "ship": "kwaishop_order_delivering",
     "cancel": "kwaishop_order_orderFail",
     "refund_request": "kwaishop_aftersales_addRefund",
+    "refund_complete": "kwaishop_aftersales_refundSuccess",  # (u)
+    "refund_withdraw": "kwaishop_aftersales_refundClose",  # (u)
     "address_change": "kwaishop_order_addressChange",
     "memo": "kwaishop_order_sellerNoteChange",
 }

@@ -165,6 +165,7 @@ class PullReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale: int = 0  # older than the stored order (an overlap window re-read), ignored
     invalid: list[str] = field(default_factory=list)
     quarantined: int = 0
     cursor: datetime | None = None
@@ -265,6 +266,8 @@ def _ingest_pulled(channel: Channel, incoming, report: PullReport) -> None:
         report.created += 1
     elif result.changed:
         report.updated += 1
+    elif result.stale:
+        report.stale += 1
     else:
         report.unchanged += 1
 

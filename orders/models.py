@@ -342,6 +342,8 @@ EVENT_LABELS = {
     "mark_delivered": pgettext_lazy("order event", "delivered"),
     "mark_returned": pgettext_lazy("order event", "returned"),
     "cancel": pgettext_lazy("order event", "cancelled"),
+    "lines_changed": pgettext_lazy("order event", "lines changed on the platform"),
+    "parcel_line_removed": pgettext_lazy("order event", "refunded line taken out of its parcels"),
 }
 
 
@@ -370,6 +372,22 @@ class OrderEvent(models.Model):
         return str(EVENT_LABELS.get(self.kind, self.kind))
 
     @property
+    def description(self) -> str:
+        """The note in the reader's language: per-line changes and parcel changes are stored as codes
+        with their figures (`data`) and put into words here; other events show their note."""
+        if self.kind == "lines_changed":
+            return "; ".join(describe_line_change(item) for item in self.data.get("lines", []))
+        if self.kind == "parcel_line_removed":
+            parcels = ", ".join(
+                p.get("tracking_number") or p.get("parcel_key", "") for p in self.data.get("parcels", [])
+            )
+            return _("Line %(sku)s was refunded: taken out of parcel(s) %(parcels)s.") % {
+                "sku": self.data.get("sku_code") or self.data.get("line_id", ""),
+                "parcels": parcels,
+            }
+        return self.note
+
+    @property
     def from_state_label(self) -> str:
         return _state_label(self.from_state)
 
@@ -380,6 +398,42 @@ class OrderEvent(models.Model):
 
 def _state_label(state: str) -> str:
     return str(OrderState(state).label) if state in OrderState.values else state
+
+
+def _refund_label(state: str) -> str:
+    return str(LineRefundState(state).label) if state in LineRefundState.values else str(state)
+
+
+def describe_line_change(item: dict) -> str:
+    """One line's changes (OrderEvent data of a `lines_changed` event) in words ops can read."""
+    who = item.get("sku_code") or item.get("external_line_id") or item.get("line_id", "")
+    changes = item.get("changes", {})
+    if item.get("added"):
+        quantity = changes.get("quantity", {}).get("to", "")
+        return str(_("line %(line)s added (quantity %(quantity)s)") % {"line": who, "quantity": quantity})
+    parts = []
+    if "refund_state" in changes:
+        parts.append(
+            _("refund %(before)s → %(after)s")
+            % {
+                "before": _refund_label(changes["refund_state"].get("from", "")),
+                "after": _refund_label(changes["refund_state"].get("to", "")),
+            }
+        )
+    if "quantity" in changes:
+        parts.append(
+            _("quantity %(before)s → %(after)s")
+            % {"before": changes["quantity"].get("from", ""), "after": changes["quantity"].get("to", "")}
+        )
+    if "refund_status" in changes:
+        parts.append(
+            _("platform refund code %(before)s → %(after)s")
+            % {
+                "before": changes["refund_status"].get("from") or "—",
+                "after": changes["refund_status"].get("to") or "—",
+            }
+        )
+    return str(_("line %(line)s: %(changes)s") % {"line": who, "changes": ", ".join(str(p) for p in parts)})
 
 
 class InboundMessage(models.Model):

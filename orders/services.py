@@ -20,7 +20,7 @@ from django_fsm import TransitionNotAllowed
 
 from orders import locks
 from orders.channels import guard
-from orders.channels.base import NormalizedOrder, PayloadError
+from orders.channels.base import NormalizedLine, NormalizedOrder, PayloadError
 from orders.errors import ChannelDisabled, OrderPermissionDenied, OrderTransitionNotAllowed
 from orders.models import (
     OPEN_STATES,
@@ -28,6 +28,7 @@ from orders.models import (
     AlertSeverity,
     Channel,
     InboundMessage,
+    LineRefundState,
     Order,
     OrderEvent,
     OrderLine,
@@ -35,6 +36,7 @@ from orders.models import (
     PlatformStatus,
     QuarantinedMessage,
 )
+from orders.signals import line_refund_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -83,7 +85,9 @@ RECHECK_ON = {
     "buyer_message",
     "seller_memo",
     "amount_changed",
+    "lines",
 }
+ALL_LINES_REFUNDED_NOTE = "every line refunded on the platform"
 
 # Which transitions a person needs which permission for (system calls pass actor=None).
 TRANSITION_PERMISSIONS = {
@@ -99,12 +103,47 @@ TRANSITION_PERMISSIONS = {
 
 
 @dataclass
+class LineChange:
+    """What one platform update changed on one stored line: {field: (before, after)}; `added` for a
+    line the platform listed for the first time."""
+
+    line: OrderLine
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    added: bool = False
+
+    @property
+    def refund_change(self) -> tuple[str, str] | None:
+        return self.fields.get("refund_state")
+
+    def as_data(self) -> dict[str, Any]:
+        """JSON form, for the audit event and the webhook answer."""
+        return {
+            "line_id": self.line.pk,
+            "external_line_id": self.line.external_line_id,
+            "sku_code": self.line.sku_code,
+            "title": self.line.title[:80],
+            "added": self.added,
+            "changes": {name: {"from": before, "to": after} for name, (before, after) in sorted(self.fields.items())},
+        }
+
+
+@dataclass
 class IngestResult:
     order: Order
     created: bool
     changed: bool
     stale: bool = False
     changes: set[str] = field(default_factory=set)
+    line_changes: list[LineChange] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """What happened, in one word: created | updated | unchanged | stale."""
+        if self.created:
+            return "created"
+        if self.stale:
+            return "stale"
+        return "updated" if self.changed else "unchanged"
 
 
 # ---- the pipeline ------------------------------------------------------------------------
@@ -116,36 +155,50 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     2. reserve stock (inventory) for a new order;
     3. evaluate the rules;
     4. route: ready | on_hold | awaiting_stock (lanes are a field on ready orders).
-    A later message for a known order updates it and re-checks it through the same steps.
+    A later message for a known order updates it and re-checks it through the same steps; its
+    lines follow the platform's (refund state, quantity, new lines: `_reconcile_lines`), a refunded
+    line gives its stock back and leaves its parcels, and an order whose every line is refunded is
+    cancelled. A line that arrives refunded is never reserved.
     """
     if not channel.enabled:
         raise ChannelDisabled(channel.pk)
     validate_fits(incoming=incoming)
     order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
     if created:
-        _write_lines(order=order, incoming=incoming)
+        lines = _write_lines(order=order, incoming=incoming)
         _record(order=order, kind="received", to_state=order.state, note=f"via {source}")
         if incoming.platform_status in CLOSED_PLATFORM_STATUSES:
             _cancel(order=order, actor=None, note=f"already closed on the platform ({incoming.platform_status_raw})")
+        elif _all_refunded(lines):
+            _cancel(order=order, actor=None, note=ALL_LINES_REFUNDED_NOTE)
         elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES:
             _hold_shipped_elsewhere(order=order, incoming=incoming)
-        else:
+        else:  # a line that arrives refunded is stored but never reserved (inventory skips it)
             _check_and_route(order=order, trigger="ingest", changes=set())
         return IngestResult(order=order, created=True, changed=True)
 
     if _is_stale(order=order, incoming=incoming):
-        return IngestResult(order=order, created=False, changed=False, stale=True)
+        # as old as the stored order: a redelivery (unchanged); older: an out-of-order message (stale)
+        redelivery = incoming.modified_at == order.platform_modified_at
+        return IngestResult(order=order, created=False, changed=False, stale=not redelivery)
     changes = _apply_update(order=order, incoming=incoming)
+    line_changes = _reconcile_lines(order=order, incoming=incoming)
+    if line_changes:
+        changes.add("lines")
     if not changes:
         return IngestResult(order=order, created=False, changed=False)
     _record(order=order, kind="platform_update", note=", ".join(sorted(changes)), data={"source": source})
+    if line_changes:
+        _after_line_changes(order=order, line_changes=line_changes)
     if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
-        _cancel(order=order, actor=None, note=f"closed on the platform ({incoming.platform_status_raw})")
+        _cancel_on_platform(order=order, note=f"closed on the platform ({incoming.platform_status_raw})")
+    elif line_changes and order.state in OPEN_STATES and _all_refunded(order.lines.all()):
+        _cancel_on_platform(order=order, note=ALL_LINES_REFUNDED_NOTE)
     elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES and order.state in OPEN_STATES:
         _hold_shipped_elsewhere(order=order, incoming=incoming)
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
         _check_and_route(order=order, trigger="platform_update", changes=changes)
-    return IngestResult(order=order, created=False, changed=True, changes=changes)
+    return IngestResult(order=order, created=False, changed=True, changes=changes, line_changes=line_changes)
 
 
 MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
@@ -225,23 +278,97 @@ def _copy_fields(*, order: Order, incoming: NormalizedOrder) -> None:
     order.compute_ship_by()
 
 
-def _write_lines(*, order: Order, incoming: NormalizedOrder) -> None:
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            external_line_id=line.external_line_id,
-            platform_item_id=line.platform_item_id,
-            platform_sku_id=line.platform_sku_id,
-            sku_code=line.sku_code,
-            title=line.title[:300],
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount_amount=line.discount_amount,
-            paid_amount=line.paid_amount,
-            refund_status=line.refund_status,
-        )
-        for line in incoming.lines
+def _write_lines(*, order: Order, incoming: NormalizedOrder) -> list[OrderLine]:
+    lines = [_new_line(order=order, line=line) for line in incoming.lines]
+    OrderLine.objects.bulk_create(lines)
+    return lines
+
+
+def _new_line(*, order: Order, line: NormalizedLine) -> OrderLine:
+    return OrderLine(
+        order=order,
+        external_line_id=line.external_line_id,
+        platform_item_id=line.platform_item_id,
+        platform_sku_id=line.platform_sku_id,
+        sku_code=line.sku_code,
+        title=line.title[:300],
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        discount_amount=line.discount_amount,
+        paid_amount=line.paid_amount,
+        refund_status=line.refund_status,
+        refund_state=line_refund_state(line),
     )
+
+
+def line_refund_state(line: NormalizedLine) -> str:
+    """The state OrderHub keeps for an incoming line: a line the platform closed ships nothing, so it
+    counts as refunded whatever its refund code says (the raw code stays in `refund_status`)."""
+    if line.closed:
+        return LineRefundState.REFUNDED
+    return line.refund_state if line.refund_state in LineRefundState.values else LineRefundState.NONE
+
+
+def _all_refunded(lines) -> bool:
+    lines = list(lines)
+    return bool(lines) and all(line.refund_state == LineRefundState.REFUNDED for line in lines)
+
+
+#: the stored line fields an update follows, compared and copied as they come
+RECONCILED_LINE_FIELDS = ("refund_state", "refund_status", "quantity")
+
+
+def _reconcile_lines(*, order: Order, incoming: NormalizedOrder) -> list[LineChange]:
+    """Make the stored lines follow the platform's, matched by `external_line_id` (in order, for the
+    platforms whose line id is the SKU id and may repeat): refund state and code, quantity, and lines
+    the platform lists for the first time. A stored line the platform no longer lists is kept as it is
+    (no platform removes lines from a paid order; a closed line comes with its closed status)."""
+    stored: dict[str, list[OrderLine]] = {}
+    for line in order.lines.all().order_by("pk"):
+        stored.setdefault(line.external_line_id, []).append(line)
+    result: list[LineChange] = []
+    for native in incoming.lines:
+        candidates = stored.get(native.external_line_id) or []
+        if not candidates:
+            line = _new_line(order=order, line=native)
+            line.save()
+            result.append(LineChange(line=line, added=True, fields={"quantity": (0, line.quantity)}))
+            continue
+        line = candidates.pop(0)
+        wanted = {
+            "refund_state": line_refund_state(native),
+            "refund_status": native.refund_status,
+            "quantity": native.quantity,
+        }
+        changed = {name: (getattr(line, name), value) for name, value in wanted.items() if getattr(line, name) != value}
+        if not changed:
+            continue
+        for name, (_before, after) in changed.items():
+            setattr(line, name, after)
+        line.save(update_fields=list(changed))
+        result.append(LineChange(line=line, fields=changed))
+    return result
+
+
+def _after_line_changes(*, order: Order, line_changes: list[LineChange]) -> None:
+    """Audit the per-line changes, give back stock that no line needs any more (a refunded line's
+    reservation, the excess of a smaller quantity; parcels drop refunded lines through the signal),
+    and tell listeners of every refund state change, in either direction."""
+    from inventory.services import release_beyond_need
+
+    _record(order=order, kind="lines_changed", data={"lines": [change.as_data() for change in line_changes]})
+    released = any(
+        change.fields.get("refund_state", (None, None))[1] == LineRefundState.REFUNDED
+        or change.fields.get("quantity", (0, 0))[1] < change.fields.get("quantity", (0, 0))[0]
+        for change in line_changes
+    )
+    if released:
+        release_beyond_need(order=order)
+    for change in line_changes:
+        if change.refund_change is None:
+            continue
+        previous, current = change.refund_change
+        line_refund_changed.send(sender=OrderLine, order=order, line=change.line, previous=previous, current=current)
 
 
 def _is_stale(*, order: Order, incoming: NormalizedOrder) -> bool:
@@ -255,7 +382,7 @@ def _apply_update(*, order: Order, incoming: NormalizedOrder) -> set[str]:
     changes: set[str] = set()
     if any(getattr(order, f) != getattr(incoming, f) for f in RECEIVER_FIELDS):
         changes.add("address_changed")
-    if incoming.refund_requested and not order.refund_requested:
+    if incoming.refund_requested != order.refund_requested:  # a request, or one withdrawn or settled
         changes.add("refund_requested")
     if incoming.paid_at and not order.paid_at:
         changes.add("paid")
@@ -413,6 +540,15 @@ def order_transition_locked(
     _transition(order=order, name=name, actor=actor, note=note, data=data)
 
 
+def _cancel_on_platform(*, order: Order, note: str) -> None:
+    """The platform closed a known order: cancel it (stock released) and close its open to-dos, which
+    no longer need anyone (a refund request settled by the refund, for one)."""
+    from rules.services import exceptions_close_for_cancelled_order
+
+    _cancel(order=order, actor=None, note=note)
+    exceptions_close_for_cancelled_order(order_id=order.pk, note=note)
+
+
 def _cancel(*, order: Order, actor: AbstractBaseUser | None, note: str) -> None:
     from inventory.services import release_for_order
 
@@ -457,6 +593,12 @@ def _transition(
         order._history_user = actor
     order.save(update_fields=fields)
     _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note, data=data)
+
+
+def order_event_record(*, order: Order, kind: str, note: str = "", data: dict | None = None) -> OrderEvent:
+    """For other apps' services: an audit event on an order they hold locked in their transaction
+    (shipping records the parcels a refunded line left)."""
+    return _record(order=order, kind=kind, note=note, data=data)
 
 
 def _record(

@@ -293,6 +293,16 @@ def exception_resolve(
     return task
 
 
+def exceptions_close_for_cancelled_order(*, order_id: int, note: str) -> int:
+    """The platform closed the order (cancelled, or every line refunded): its open to-dos need no
+    decision any more, so they are resolved as cancelled (no person acted). The caller holds the
+    order's lock. Returns how many were open."""
+    tasks = rule_locks.open_tasks_for_update(order_id=order_id)
+    for task in tasks:
+        _resolve(task=task, actor=None, resolution=Resolution.CANCELLED, note=note)
+    return len(tasks)
+
+
 def _resolve_all_open(*, order_id: int, actor: AbstractBaseUser, resolution: str, note: str) -> None:
     for task in rule_locks.open_tasks_for_update(order_id=order_id):
         _resolve(task=task, actor=actor, resolution=resolution, note=note)

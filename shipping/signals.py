@@ -1,5 +1,6 @@
 """Orders that become ready go to the print queue at once: after the commit that made them ready, one
-coalesced task fills the queue (the one-minute schedule catches anything a lost task left)."""
+coalesced task fills the queue (the one-minute schedule catches anything a lost task left). A line
+refunded before it left the warehouse is taken out of its parcels in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django_fsm.signals import post_transition
 
-from orders.models import Order, OrderState
+from orders.models import LineRefundState, Order, OrderLine, OrderState
+from orders.signals import line_refund_changed
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +40,12 @@ def _enqueue_print_queue() -> None:
         async_task("shipping.tasks.fill_print_queue")
     except Exception:  # the broker being down must not fail anything; the schedule catches up
         logger.warning("could not enqueue the print queue; the schedule will catch up", exc_info=True)
+
+
+@receiver(line_refund_changed, sender=OrderLine)
+def _line_refunded(sender, order: Order, line: OrderLine, previous: str, current: str, **kwargs) -> None:
+    # sent inside the transaction that stored the refund, with the order locked: parcels follow it
+    if current == LineRefundState.REFUNDED:
+        from shipping.services.parcels import parcels_drop_refunded_line
+
+        parcels_drop_refunded_line(order=order, line=line)

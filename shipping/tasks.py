@@ -49,3 +49,10 @@ def check_no_pickup() -> dict:
     from shipping import services
 
     return {"flagged": len(services.tracking_check_no_pickup())}
+
+
+def give_back_number(shipment_id: int) -> bool:
+    """The e-waybill number of a parcel voided by a refund goes back to the platform (idempotent)."""
+    from shipping.services.parcels import parcel_number_give_back
+
+    return parcel_number_give_back(shipment_id=shipment_id)

@@ -96,6 +96,7 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
             )
         )
 
+    diffs.extend(_refunded_line_diffs(run=run))
     diffs.extend(_channel_diffs(run=run, progress=progress))
     ReconciliationDiff.objects.bulk_create(diffs)
     run.diff_count = len(diffs)
@@ -113,6 +114,36 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
             severity=AlertSeverity.WARNING,
         )
     return run
+
+
+def _refunded_line_diffs(*, run: ReconciliationRun) -> list[ReconciliationDiff]:
+    """Stock still held for a line the platform refunded, on an order that is still open (a closed
+    order's reservations are reported as closed_order): it should have been released at the refund."""
+    from orders.models import OPEN_STATES, LineRefundState
+
+    rows = (
+        StockReservation.objects.filter(
+            state=ReservationState.ACTIVE,
+            order__state__in=OPEN_STATES,
+            order_line__refund_state=LineRefundState.REFUNDED,
+        )
+        .values("order_id", "order_line_id", "order_line__sku_code", "sku_id", "warehouse_id")
+        .annotate(total=Sum("quantity"))
+        .order_by("order_id", "order_line_id", "sku_id", "warehouse_id")
+    )
+    return [
+        ReconciliationDiff(
+            run=run,
+            kind=DiffKind.REFUNDED_LINE,
+            sku_id=row["sku_id"],
+            warehouse_id=row["warehouse_id"],
+            order_id=row["order_id"],
+            expected=0,
+            actual=row["total"],
+            note=f"order line {row['order_line_id']} ({row['order_line__sku_code']}) is refunded",
+        )
+        for row in rows
+    ]
 
 
 def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: str) -> ReconciliationDiff:
@@ -183,6 +214,8 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
     reserved: the level's reserved is set to its active reservations (zero-quantity, ledger-only
       adjustment row as the audit);
     closed_order: the closed order's reservations are released;
+    refunded_line: the order (locked first, as every stock path does) gives back what its lines no
+      longer need: the refunded lines' reservations;
     channel: a fresh push is requested, starting from the figure the platform reported.
     Lock order: diff rows → stock levels → reservations → push rows → listings."""
     diffs = locks.diffs_for_update(diff_ids=diff_ids)
@@ -195,6 +228,8 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
             movement = _correct_reserved(diff, actor)
         elif diff.kind == DiffKind.CLOSED_ORDER:
             _correct_closed_order(diff)
+        elif diff.kind == DiffKind.REFUNDED_LINE and diff.order_id:
+            _correct_refunded_line(diff)
         elif diff.kind == DiffKind.CHANNEL and diff.listing_id:
             _correct_channel(diff)
         diff.corrected_at = now
@@ -271,6 +306,14 @@ def _correct_reserved(diff: ReconciliationDiff, actor) -> StockMovement | None:
     ).movement
     stock_changed(available={diff.sku_id: sum(lv.on_hand - lv.reserved for lv in levels if lv.warehouse.active)})
     return movement
+
+
+def _correct_refunded_line(diff: ReconciliationDiff) -> None:
+    from inventory.services.reservation import release_beyond_need
+    from orders import locks as order_locks
+
+    order = order_locks.order_for_update(order_id=diff.order_id)
+    release_beyond_need(order=order)
 
 
 def _correct_closed_order(diff: ReconciliationDiff) -> None:

@@ -88,7 +88,7 @@ def _plan(needs: list[tuple[int, int, int]], levels: list[StockLevel]) -> list[t
 def reserve_for_order(*, order: Order) -> ReservationOutcome:
     """Reserve every line of a (locked) order, all or nothing. Idempotent: what is already
     reserved for a line counts, so an order with its reservations in place returns complete."""
-    lines = [line for line in selectors.lines_with_held_quantity(order_id=order.pk) if line.quantity > 0]
+    lines = [line for line in selectors.lines_with_held_quantity(order_id=order.pk) if selectors.line_ships(line)]
     mapping = selectors.sku_ids_for_lines(channel_id=order.channel_id, lines=lines)
     unmatched = [line.pk for line in lines if line.pk not in mapping]
     if unmatched:
@@ -179,6 +179,46 @@ def release_for_order(*, order: Order) -> int:
     released = release_reservations(levels=levels, reservations=reservations)
     stock_changed(available=_available(levels), increased=True, skus={lv.sku_id: lv.sku for lv in levels})
     return released
+
+
+@transaction.atomic(savepoint=False)
+def release_beyond_need(*, order: Order) -> int:
+    """Give back what a (locked) order holds beyond what its lines still need: the whole active
+    reservation of a refunded line, the excess of a line whose quantity the platform lowered. Units
+    already shipped (committed) stay as they are: after shipment a refund is a return. A reservation
+    only partly given back is split, the released part kept as its own row (audit), so active
+    reservations always equal `reserved`. Nothing moves on hand, so the ledger is untouched.
+    Returns the units released."""
+    levels, reservations = _locked_active(order.pk)
+    if not reservations:
+        return 0
+    left = selectors.units_still_needed(order_id=order.pk)
+    released: list[StockReservation] = []
+    for reservation in reservations:  # pk order: the oldest reservation of a line is kept first
+        keep = min(max(left.get(reservation.order_line_id, 0), 0), reservation.quantity)
+        left[reservation.order_line_id] = left.get(reservation.order_line_id, 0) - keep
+        excess = reservation.quantity - keep
+        if excess == 0:
+            continue
+        if keep == 0:
+            released.append(reservation)
+            continue
+        StockReservation.objects.filter(pk=reservation.pk).update(quantity=keep)
+        released.append(
+            StockReservation.objects.create(
+                order_id=order.pk,
+                order_line_id=reservation.order_line_id,
+                level_id=reservation.level_id,
+                sku_id=reservation.sku_id,
+                warehouse_id=reservation.warehouse_id,
+                quantity=excess,
+            )
+        )
+    if not released:
+        return 0
+    units = release_reservations(levels=levels, reservations=released)
+    stock_changed(available=_available(levels), increased=True, skus={lv.sku_id: lv.sku for lv in levels})
+    return units
 
 
 def release_reservations(*, levels: list[StockLevel], reservations: list[StockReservation]) -> int:

@@ -21,6 +21,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
             "discount_amount",
             "paid_amount",
             "refund_status",
+            "refund_state",
         ]
 
 

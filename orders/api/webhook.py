@@ -37,12 +37,39 @@ class RawBodyParser(BaseParser):
         return stream.read()
 
 
+class WebhookLineChangeSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField(help_text=_("OrderHub's id of the line"))
+    external_line_id = serializers.CharField(help_text=_("the platform's id of the line"))
+    sku_code = serializers.CharField()
+    title = serializers.CharField()
+    added = serializers.BooleanField(help_text=_("the platform listed this line for the first time"))
+    changes = serializers.DictField(
+        child=serializers.DictField(),
+        help_text=_('per changed field ("refund_state", "refund_status", "quantity"): {"from": …, "to": …}'),
+    )
+
+
 class WebhookAcceptedSerializer(serializers.Serializer):
     order_id = serializers.IntegerField()
     external_id = serializers.CharField()
     state = serializers.CharField()
-    created = serializers.BooleanField()
-    duplicate = serializers.BooleanField()
+    result = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged", "stale"],
+        help_text=_(
+            "created: a new order; updated: the message changed the stored order (see `changed`); "
+            "unchanged: nothing new (a redelivery); stale: older than what is stored, ignored"
+        ),
+    )
+    created = serializers.BooleanField(help_text=_("same as result == created"))
+    changed = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_(
+            'what an update changed: "address_changed", "refund_requested", "paid", "platform_hold", '
+            '"buyer_message", "seller_memo", "amount_changed", "lines", and "status:" followed by the new '
+            "platform status"
+        ),
+    )
+    lines = WebhookLineChangeSerializer(many=True, help_text=_("the lines an update changed or added"))
 
 
 class WebhookErrorSerializer(serializers.Serializer):
@@ -124,8 +151,10 @@ class ChannelWebhookView(APIView):
                 "order_id": order.pk,
                 "external_id": order.external_id,
                 "state": order.state,
+                "result": result.outcome,
                 "created": result.created,
-                "duplicate": not result.created and not result.changed,
+                "changed": sorted(result.changes),
+                "lines": [change.as_data() for change in result.line_changes],
             },
             status=status.HTTP_202_ACCEPTED,
         )

@@ -72,7 +72,11 @@ class NormalizedLine:
     unit_price: Decimal  # yuan
     discount_amount: Decimal = Decimal("0")  # yuan, this line's share of shop coupons/promotions
     paid_amount: Decimal = Decimal("0")  # yuan
-    refund_status: str = ""
+    refund_status: str = ""  # the platform's own after-sale code for this line, kept as sent
+    #: the line's after-sale state in OrderHub's vocabulary (orders.models.LineRefundState values)
+    refund_state: str = "none"
+    #: the platform closed this line (e.g. Taobao line status TRADE_CLOSED): nothing of it ships
+    closed: bool = False
 
 
 @dataclass

@@ -420,6 +420,19 @@ NEUTRAL_STATUSES = (
 #: after a refused ship call, a re-read order in one of these states means "already shipped"
 SHIPPED_STATUSES = frozenset({SHIPPED, DELIVERED, COMPLETED})
 
+# A line's after-sale state: mirrors orders.models.LineRefundState (a test keeps them equal). Each
+# adapter maps its platform's own line codes here and keeps the raw code in `refund_status`.
+LINE_REFUND_NONE = "none"
+LINE_REFUND_REQUESTED = "requested"
+LINE_REFUND_REFUNDED = "refunded"
+LINE_REFUND_STATES = (LINE_REFUND_NONE, LINE_REFUND_REQUESTED, LINE_REFUND_REFUNDED)
+
+
+def any_line_refund_requested(lines: Iterable[Any]) -> bool:
+    """The order-level `refund_requested` flag derived from line-level data: some line that still
+    ships has an open request (a closed or refunded line needs no decision any more)."""
+    return any(line.refund_state == LINE_REFUND_REQUESTED and not line.closed for line in lines)
+
 
 # ---- e-waybills -------------------------------------------------------------------------------
 #: the platforms' own words for each e-waybill refusal (shared/channels/shipping.md §1 "Failure

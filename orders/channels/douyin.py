@@ -56,6 +56,14 @@ ALREADY_SHIPPED = "60110"
 RETRYABLE_BUSINESS = frozenset({"60109"})  # still in risk review: try later
 #: after_sale_status values that mean the after-sale is over (u: inner fields unconfirmed)
 CLOSED_AFTER_SALE = frozenset({0, 12, 27, 28, 29})
+#: after_sale_status 12: the after-sale succeeded, i.e. the line was refunded (u); the others in
+#: CLOSED_AFTER_SALE are refused or withdrawn requests, which leave the line as it was (u)
+AFTER_SALE_SUCCEEDED = 12
+#: a sub-order's own order_status that says it was refunded: 21 before shipment, 22 after, 39 after
+#: receipt (README §4 lists them for the order; the sub-order carries the same codes)
+REFUNDED_LINE_STATUSES = frozenset({21, 22, 39})
+#: a sub-order closed without a refund (cancelled): nothing of it ships
+CLOSED_LINE_STATUSES = frozenset({4})
 SIGNED_NAMES = ("app_key", "method", "param_json", "timestamp", "v")
 
 
@@ -172,7 +180,7 @@ class Adapter(c.PlatformAdapter):
             buyer_message=c.text(order.get("buyer_words")),
             seller_memo=c.text(order.get("seller_words")),
             is_presale=_int(order.get("trade_type")) == 2 or any(_int(r.get("pre_sale_type")) in (1, 2) for r in rows),
-            refund_requested=any(_after_sale_open(r) for r in rows),
+            refund_requested=c.any_line_refund_requested(lines),
             platform_hold=status == c.HOLD,
             created_at=c.parse_epoch(order.get("create_time"), "create_time"),
             paid_at=c.parse_epoch(order.get("pay_time"), "pay_time"),
@@ -480,6 +488,17 @@ def _after_sale_open(row: dict[str, Any]) -> bool:
     return status is not None and status not in CLOSED_AFTER_SALE
 
 
+def _line_refund_state(row: dict[str, Any]) -> str:
+    """A sub-order's after-sale state from its own `order_status` and `after_sale_info` (u: the inner
+    after-sale fields are unconfirmed, README §4)."""
+    after_sale = _int(c.dig(row, "after_sale_info", "after_sale_status"))
+    if _int(row.get("order_status")) in REFUNDED_LINE_STATUSES or after_sale == AFTER_SALE_SUCCEEDED:
+        return c.LINE_REFUND_REFUNDED
+    if _after_sale_open(row):
+        return c.LINE_REFUND_REQUESTED
+    return c.LINE_REFUND_NONE
+
+
 def _line(row: dict[str, Any], field: str) -> NormalizedLine:
     line_id = c.text(c.require(row, "order_id", f"{field}.order_id"))
     out_sku_id = c.text(row.get("out_sku_id"))
@@ -494,6 +513,8 @@ def _line(row: dict[str, Any], field: str) -> NormalizedLine:
         discount_amount=c.fen(row.get("promotion_amount"), f"{field}.promotion_amount"),
         paid_amount=c.fen(row.get("pay_amount"), f"{field}.pay_amount"),
         refund_status=c.text(c.dig(row, "after_sale_info", "after_sale_status", default="")),
+        refund_state=_line_refund_state(row),
+        closed=_int(row.get("order_status")) in CLOSED_LINE_STATUSES,
     )
 
 

@@ -6,7 +6,8 @@ in the platform's own wire shape, the same shape as the samples in shared/channe
 Everything is driven by one `random.Random`, so a seed reproduces a run.
 
 The platform's side of an order's later life lives here too: `native_id`, `native_modified` and
-`apply_event(platform, order, event)` (pay, cancel, refund_request, address_change, memo), used by
+`apply_event(platform, order, event, line=…)` (pay, cancel, refund_request / refund_complete /
+refund_withdraw on one line, address_change, memo), used by
 the emulator and meant for the traffic simulator.
 """
 
@@ -790,19 +791,87 @@ def _event_cancel(platform: str, order: dict[str, Any]) -> None:
         order["status"] = "cancelled"
 
 
-def _event_refund_request(platform: str, order: dict[str, Any]) -> None:
+def _event_refund_request(platform: str, order: dict[str, Any], line: int = 0) -> None:
+    """The buyer asks for a refund of line `line` (0-based) before shipment."""
     if platform == "taobao":
-        c.dig(order, "orders", "order")[0]["refund_status"] = "WAIT_SELLER_AGREE"
+        _taobao_lines(order, line)["refund_status"] = "WAIT_SELLER_AGREE"
     elif platform == "jd":
-        order["orderState"] = "LOCKED"
+        order["orderState"] = "LOCKED"  # (u) JD's order search shows after-sales only as this state
     elif platform == "pdd":
-        order["refund_status"] = 2
+        order["refund_status"] = 2  # order-level only on PDD
     elif platform == "douyin":
-        order["sku_order_list"][0]["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2}
+        _douyin_line(order, line)["after_sale_info"] = {
+            "after_sale_status": 6,
+            "after_sale_type": 2,
+            "refund_status": 1,
+        }
     elif platform == "kuaishou":
-        order["orderRefundList"] = [{"refundId": 1, "refundStatus": 10}]
+        order["orderRefundList"] = [{"refundId": _kuaishou_refund_id(order), "refundStatus": 10}]
     else:
-        order["refund_requested"] = True
+        _manual_line(order, line)["refund_state"] = "requested"
+        _manual_line(order, line)["refund_status"] = "REFUND_REQUESTED"
+
+
+def _event_refund_complete(platform: str, order: dict[str, Any], line: int = 0) -> None:
+    """The platform refunds line `line` (the seller agreed, or the platform decided): that line closes;
+    when every line is refunded the whole order closes as refunded."""
+    if platform == "taobao":
+        row = _taobao_lines(order, line)
+        row.update(refund_status="SUCCESS", status="TRADE_CLOSED")
+        if all(r.get("status") == "TRADE_CLOSED" for r in c.dig(order, "orders", "order")):
+            order["status"] = "TRADE_CLOSED"
+    elif platform == "jd":
+        order["orderState"] = "TRADE_CANCELED"  # JD's order search has no line-level refund (README §4)
+    elif platform == "pdd":
+        order["refund_status"] = 4
+    elif platform == "douyin":
+        sub = _douyin_line(order, line)
+        sub["order_status"] = 21
+        sub["after_sale_info"] = {"after_sale_status": 12, "after_sale_type": 2, "refund_status": 3}
+        if all(s.get("order_status") == 21 for s in order.get("sku_order_list", [])):
+            order["order_status"] = 21
+    elif platform == "kuaishou":
+        order["orderRefundList"] = [{"refundId": _kuaishou_refund_id(order), "refundStatus": 60}]
+        order["orderBaseInfo"]["status"] = 80
+    else:
+        _manual_line(order, line).update(refund_state="refunded", refund_status="REFUNDED")
+        if all(ln.get("refund_state") == "refunded" for ln in order.get("lines", [])):
+            order["status"] = "refunded"
+
+
+def _event_refund_withdraw(platform: str, order: dict[str, Any], line: int = 0) -> None:
+    """The buyer withdraws the refund request on line `line`: the line ships as before."""
+    if platform == "taobao":
+        _taobao_lines(order, line)["refund_status"] = "CLOSED"
+    elif platform == "jd":
+        order["orderState"] = "WAIT_SELLER_STOCK_OUT"
+    elif platform == "pdd":
+        order["refund_status"] = 1
+    elif platform == "douyin":
+        _douyin_line(order, line)["after_sale_info"] = {"after_sale_status": 28, "after_sale_type": 2}  # (u)
+    elif platform == "kuaishou":
+        order["orderRefundList"] = [{"refundId": _kuaishou_refund_id(order), "refundStatus": 70}]  # (u)
+    else:
+        _manual_line(order, line).update(refund_state="none", refund_status="REFUND_CLOSED")
+        order["refund_requested"] = False
+
+
+def _taobao_lines(order: dict[str, Any], line: int) -> dict[str, Any]:
+    return c.dig(order, "orders", "order")[line]
+
+
+def _douyin_line(order: dict[str, Any], line: int) -> dict[str, Any]:
+    return order["sku_order_list"][line]
+
+
+def _manual_line(order: dict[str, Any], line: int) -> dict[str, Any]:
+    return order["lines"][line]
+
+
+def _kuaishou_refund_id(order: dict[str, Any]) -> int:
+    """One refund per Kuaishou order (one line each): its id stays the same through its life."""
+    existing = order.get("orderRefundList") or []
+    return existing[0]["refundId"] if existing else int(c.dig(order, "orderBaseInfo", "oid")) * 3
 
 
 def _event_address_change(platform: str, order: dict[str, Any]) -> None:
@@ -840,16 +909,24 @@ EVENTS = {
     "pay": _event_pay,
     "cancel": _event_cancel,
     "refund_request": _event_refund_request,
+    "refund_complete": _event_refund_complete,
+    "refund_withdraw": _event_refund_withdraw,
     "address_change": _event_address_change,
     "memo": _event_memo,
 }
+#: events about one line of the order (`line`: its 0-based position); the others concern the order
+LINE_EVENTS = frozenset({"refund_request", "refund_complete", "refund_withdraw"})
 
 
-def apply_event(platform: str, order: dict[str, Any], event: str) -> None:
-    """Change a native order in place as the platform would for `event`, and bump its modified time."""
+def apply_event(platform: str, order: dict[str, Any], event: str, *, line: int = 0) -> None:
+    """Change a native order in place as the platform would for `event` (for a line event, on line
+    `line`), and bump its modified time."""
     if event not in EVENTS:
         raise ValueError(f"event must be one of {sorted(EVENTS)}")
-    EVENTS[event](platform, order)
+    if event in LINE_EVENTS:
+        EVENTS[event](platform, order, line)
+    else:
+        EVENTS[event](platform, order)
     touch(platform, order)
 
 

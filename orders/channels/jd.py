@@ -140,6 +140,9 @@ class Adapter(c.PlatformAdapter):
 
     @staticmethod
     def _line(row: dict[str, Any], field: str, coupon_rows: list[dict[str, Any]]) -> NormalizedLine:
+        """`itemInfoList[]` carries no status or refund field (README §3.2: "—"): JD after-sales live in
+        a separate domain, so every JD line keeps refund state none and the order-level `LOCKED`
+        state (u) raises `refund_requested` for the whole order."""
         sku_id = c.text(c.require(row, "skuId", f"{field}.skuId"))
         qty = c.quantity(row.get("itemTotal"), f"{field}.itemTotal")
         price = c.yuan(row.get("jdPrice"), f"{field}.jdPrice", required=True)

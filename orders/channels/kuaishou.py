@@ -53,6 +53,9 @@ STATUS_MAP = {
 RISK_HOLD_CODE = 10001
 REFUND_OPEN = range(10, 51)  # refundStatus 10–50: a refund in progress
 REFUND_DONE = 60
+#: a refund the buyer withdrew or that was closed without refunding (u: the code is not in the sheet;
+#: any refundStatus outside 10–60 reads as "no refund")
+REFUND_CLOSED = 70
 SIGNED_NAMES = ("access_token", "appkey", "method", "param", "signMethod", "timestamp", "version")
 WINDOW = timedelta(days=7)
 NO_MORE = "nomore"
@@ -149,6 +152,13 @@ class Adapter(c.PlatformAdapter):
         if not isinstance(item, dict) or not item:
             raise PayloadError("orderItemInfo", "the order's line is required")
         line = _line(item, external_id, base)
+        # one line per order: the order's refund list is that line's after-sale history; a completed
+        # refund wins over an open one (u: how a second request after a refund is listed)
+        line.refund_status = ",".join(str(s) for s in sorted(x for x in refund_states if x is not None))[:40]
+        if REFUND_DONE in refund_states:
+            line.refund_state = c.LINE_REFUND_REFUNDED
+        elif any(s in REFUND_OPEN for s in refund_states if s is not None):
+            line.refund_state = c.LINE_REFUND_REQUESTED
         address = c.obj(payload.get("orderAddress"), "orderAddress")
         name = c.text(address.get("desensitiseConsignee"))
         phone = c.text(address.get("desensitiseMobile"))
@@ -181,7 +191,7 @@ class Adapter(c.PlatformAdapter):
             buyer_message=c.text(base.get("remark")),
             seller_memo=_note_text(payload.get("orderNote") or base.get("orderNote")),
             is_presale=_int(base.get("preSale")) == 1 or _int(base.get("activityType")) == 6,
-            refund_requested=any(s in REFUND_OPEN for s in refund_states if s is not None),
+            refund_requested=c.any_line_refund_requested([line]),
             platform_hold=status == c.HOLD,
             created_at=c.parse_epoch(base.get("createTime"), "orderBaseInfo.createTime", millis=True),
             paid_at=c.parse_epoch(base.get("payTime"), "orderBaseInfo.payTime", millis=True),

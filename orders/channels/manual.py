@@ -16,7 +16,10 @@ A bridge speaks this JSON instead of a marketplace dialect. One order (the shape
         {"line_id": "1", "item_id": "700001", "sku_id": "5100001", "sku_code": "DEMO-TEE-WHT-L",
          "title": "纯棉短袖T恤", "quantity": 2,     quantity required, integer ≥ 1
          "unit_price": "89.00",                     required, yuan string ≥ 0
-         "discount": "20.00", "paid": "158.00", "refund_status": ""}
+         "discount": "20.00", "paid": "158.00", "refund_status": "",
+         "refund_state": "none", "closed": false} refund_state: none | requested | refunded (the
+                                                    bridge's own code goes in refund_status);
+                                                    closed: the line ships nothing
       ],
       "goods_amount": "217.90", "postage": "0.00", "discount": "20.00", "paid": "197.90",
       "coupons": [{"kind": "shop_coupon", "name": "满150减20", "amount": "20.00", "line_id": "1"}],
@@ -137,7 +140,7 @@ class Adapter(c.PlatformAdapter):
             buyer_message=c.text(order.get("buyer_message")),
             seller_memo=c.text(order.get("seller_memo")),
             is_presale=bool(order.get("is_presale")),
-            refund_requested=bool(order.get("refund_requested")),
+            refund_requested=bool(order.get("refund_requested")) or c.any_line_refund_requested(lines),
             platform_hold=bool(order.get("platform_hold")) or status == c.HOLD,
             created_at=c.parse_iso_time(order.get("created_at"), "created_at"),
             paid_at=c.parse_iso_time(order.get("paid_at"), "paid_at"),
@@ -152,6 +155,12 @@ class Adapter(c.PlatformAdapter):
         price = _amount(row.get("unit_price"), f"{field}.unit_price", required=True)
         discount = _amount(row.get("discount"), f"{field}.discount")
         paid = row.get("paid")
+        refund_state = c.text(row.get("refund_state")) or c.LINE_REFUND_NONE
+        if refund_state not in c.LINE_REFUND_STATES:
+            raise PayloadError(f"{field}.refund_state", f"must be one of {', '.join(c.LINE_REFUND_STATES)}")
+        closed = row.get("closed", False)
+        if not isinstance(closed, bool):
+            raise PayloadError(f"{field}.closed", "must be true or false")
         return NormalizedLine(
             external_line_id=c.text(row.get("line_id")),
             platform_item_id=c.text(row.get("item_id")),
@@ -163,6 +172,8 @@ class Adapter(c.PlatformAdapter):
             discount_amount=discount,
             paid_amount=_amount(paid, f"{field}.paid") if paid not in (None, "") else price * qty - discount,
             refund_status=c.text(row.get("refund_status")),
+            refund_state=refund_state,
+            closed=closed,
         )
 
     # HTTP -----------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ class Adapter(c.PlatformAdapter):
         external_id = c.text(c.require(order, "order_sn"))
         status, raw_status = _status(order)
         rows = c.object_list(order.get("item_list"), "item_list")
-        lines = [_line(row, f"item_list[{i}]") for i, row in enumerate(rows)]
+        refund = _int(order.get("refund_status"))
+        lines = [_line(row, f"item_list[{i}]", refund) for i, row in enumerate(rows)]
         name = c.text(order.get("receiver_name_mask"))
         phone = c.text(order.get("receiver_phone_mask"))
         address = c.text(order.get("receiver_address_mask"))
@@ -363,7 +364,18 @@ def _status(order: dict[str, Any]) -> tuple[str, str]:
     return status, raw
 
 
-def _line(row: dict[str, Any], field: str) -> NormalizedLine:
+def _line_refund_state(refund: int | None) -> str:
+    """PDD reports after-sales for the whole order only (`refund_status`: 1 none, 2/3 in progress,
+    4 refunded; README §4); `item_list[]` has no refund field. Every line therefore carries the
+    order's state (u: a partial refund of one line cannot be told apart from a whole-order one)."""
+    if refund in REFUND_OPEN:
+        return c.LINE_REFUND_REQUESTED
+    if refund == REFUND_DONE:
+        return c.LINE_REFUND_REFUNDED
+    return c.LINE_REFUND_NONE
+
+
+def _line(row: dict[str, Any], field: str, refund: int | None = None) -> NormalizedLine:
     sku_id = c.text(c.require(row, "sku_id", f"{field}.sku_id"))
     qty = c.quantity(row.get("goods_count"), f"{field}.goods_count")
     price = c.yuan(row.get("goods_price"), f"{field}.goods_price", required=True)
@@ -377,6 +389,8 @@ def _line(row: dict[str, Any], field: str) -> NormalizedLine:
         unit_price=price,
         discount_amount=c.ZERO,
         paid_amount=price * qty,
+        refund_status="" if refund is None else str(refund),
+        refund_state=_line_refund_state(refund),
     )
 
 

@@ -46,6 +46,18 @@ STATUS_MAP = {
     "TRADE_CLOSED": c.REFUNDED,
 }
 OPEN_REFUND_STATUSES = frozenset({"WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS"})
+#: a line's own `refund_status` -> LineRefundState (README §3.2/§4). `CLOSED` is a request the buyer
+#: withdrew (or that was closed): back to none. `SELLER_REFUSE_BUYER` (the seller refused, the buyer
+#: may still escalate) is not in the sheet's open set, so it reads as none (u).
+REFUND_STATES = {
+    **dict.fromkeys(OPEN_REFUND_STATUSES, c.LINE_REFUND_REQUESTED),
+    "SUCCESS": c.LINE_REFUND_REFUNDED,
+    "CLOSED": c.LINE_REFUND_NONE,
+    "NO_REFUND": c.LINE_REFUND_NONE,
+    "SELLER_REFUSE_BUYER": c.LINE_REFUND_NONE,
+}
+#: line `status` values that close the line: nothing of it ships any more
+CLOSED_LINE_STATUSES = frozenset({"TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"})
 TRADE_FIELDS = (
     "tid,tid_str,type,status,buyer_nick,buyer_open_uid,created,pay_time,modified,consign_time,send_time,"
     "total_fee,discount_fee,adjust_fee,post_fee,payment,step_trade_status,step_paid_fee,buyer_message,"
@@ -136,7 +148,7 @@ class Adapter(c.PlatformAdapter):
             buyer_message=c.text(trade.get("buyer_message")),
             seller_memo=c.text(trade.get("seller_memo")),
             is_presale=bool(step) or trade.get("type") == "step",
-            refund_requested=any(line.refund_status in OPEN_REFUND_STATUSES for line in lines),
+            refund_requested=c.any_line_refund_requested(lines),
             platform_hold=status == c.HOLD,
             created_at=c.parse_local_time(trade.get("created"), "created"),
             paid_at=c.parse_local_time(trade.get("pay_time"), "pay_time"),
@@ -162,6 +174,7 @@ class Adapter(c.PlatformAdapter):
                 row.get("part_mjz_discount"), f"{field}.part_mjz_discount"
             )
         paid_raw = row.get("divide_order_fee") or row.get("payment")
+        refund_status = c.text(row.get("refund_status"))
         return NormalizedLine(
             external_line_id=oid,
             platform_item_id=c.text(row.get("num_iid")),
@@ -172,7 +185,9 @@ class Adapter(c.PlatformAdapter):
             unit_price=price,
             discount_amount=discount,
             paid_amount=c.yuan(paid_raw, f"{field}.divide_order_fee"),
-            refund_status=c.text(row.get("refund_status")),
+            refund_status=refund_status,
+            refund_state=REFUND_STATES.get(refund_status, c.LINE_REFUND_NONE),
+            closed=c.text(row.get("status")) in CLOSED_LINE_STATUSES,
         )
 
     @staticmethod

@@ -71,3 +71,33 @@ def make_order_in_state(channel: Channel, state: str, **overrides) -> Order:
     result = ingest_order(channel=channel, incoming=make_incoming(**overrides), source="test")
     Order.objects.filter(pk=result.order.pk).update(state=state)
     return Order.objects.get(pk=result.order.pk)
+
+
+def two_line_draft(serial: int):
+    """A clean paid order in the fakes' neutral form (render it with `fakes.RENDERERS[platform]`):
+    2 × DEMO-TEE-WHT-L and 1 × DEMO-SOCK-BLK-3P, the shared sample's shape, to a plain address."""
+    from orders.channels import common as c
+    from orders.channels.fakes import CATALOG, Draft, DraftLine
+
+    now = c.now_shanghai() - timedelta(minutes=10)
+    return Draft(
+        serial=serial,
+        status="awaiting_shipment",
+        lines=[DraftLine(CATALOG[0], 2), DraftLine(CATALOG[2], 1)],
+        name="李四",
+        phone="13812345678",
+        region=("浙江省", "杭州市", "西湖区", "文新街道", "310012"),
+        street=f"文三路{serial % 900 + 1}号2幢301室",
+        buyer_nick=f"buyer{serial}",
+        buyer_id=f"fakeBuyer{serial:012d}",
+        created=now,
+        paid=now + timedelta(seconds=30),
+        modified=now + timedelta(seconds=40),
+    )
+
+
+def open_task(order_id: int, code: str):
+    """The order's open exception task of type `code`, or None."""
+    from rules.models import ExceptionTask, TaskState
+
+    return ExceptionTask.objects.filter(order_id=order_id, exception_type__code=code, state=TaskState.OPEN).first()

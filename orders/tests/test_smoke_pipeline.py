@@ -33,4 +33,4 @@ def test_clean_order_goes_to_ready(channel):
     assert result.created
     assert result.order.state == "ready"
     again = ingest_order(channel=channel, incoming=incoming, source="test")
-    assert not again.created and again.stale
+    assert not again.created and not again.changed and again.outcome == "unchanged"  # a redelivery

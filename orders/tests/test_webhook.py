@@ -44,7 +44,7 @@ def test_signed_native_order_is_accepted_with_order_id_and_state():
     body = response.json()
     order = Order.objects.get(pk=body["order_id"])
     assert body["state"] == order.state
-    assert body["created"] is True and body["duplicate"] is False
+    assert body["created"] is True and body["result"] == "created"
     assert order.external_id == "3301234500012345678"
     assert order.source == "push"
     assert order.raw_payload["tid_str"] == "3301234500012345678"
@@ -63,7 +63,7 @@ def test_replayed_delivery_is_one_order():
     body = dumps(taobao_trade())
     first, second = post_signed(channel, body), post_signed(channel, body)
     assert first.status_code == second.status_code == 202
-    assert second.json()["duplicate"] is True
+    assert second.json()["result"] == "unchanged" and second.json()["changed"] == []
     assert second.json()["order_id"] == first.json()["order_id"]
     assert Order.objects.count() == 1 and OrderLine.objects.count() == 2
 

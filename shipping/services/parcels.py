@@ -5,6 +5,7 @@ Lock order: orders (orders.locks, pk order) → shipments (shipping.locks, pk or
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -14,13 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from orders import locks as order_locks
-from orders.models import Order, OrderState
+from orders.models import LineRefundState, Order, OrderLine, OrderState
 from shipping import locks, selectors
 from shipping.errors import ParcelPlanInvalid
 from shipping.models import PrintBatch, PrintBatchState, Shipment, ShipmentLine, ShipmentState, WaybillAccount
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
 
 #: an order whose lines may be put into parcels (numbering waits until every order of a parcel is ready)
 PARCELLABLE_STATES = (OrderState.READY, OrderState.PRINTED)
@@ -60,11 +63,12 @@ def _warehouse_id(order_ids: list[int]) -> int | None:
 
 
 def _remaining(order: Order, parcelled: dict[int, int]) -> list[tuple[int, int]]:
-    """(OrderLine id, units not yet in a live parcel) for the lines that carry something."""
+    """(OrderLine id, units not yet in a live parcel) for the lines that carry something. A refunded
+    line carries nothing: it is never parcelled, picked or packed."""
     return [
         (line.pk, line.quantity - parcelled.get(line.pk, 0))
         for line in order.lines.all().order_by("pk")
-        if line.quantity - parcelled.get(line.pk, 0) > 0
+        if line.refund_state != LineRefundState.REFUNDED and line.quantity - parcelled.get(line.pk, 0) > 0
     ]
 
 
@@ -302,3 +306,106 @@ def order_parcel_states(*, order_id: int) -> dict[str, int]:
     for state in selectors.live_shipments(order_id=order_id).values_list("state", flat=True):
         counts[state] += 1
     return dict(counts)
+
+
+#: parcel states a refunded line can still be taken out of (it has not left the warehouse)
+UNSHIPPED_STATES = (ShipmentState.PENDING, ShipmentState.NUMBERED, ShipmentState.PRINTED)
+
+
+def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipment]:
+    """A line refunded before it left: take it out of every unshipped parcel of its (locked) order, so
+    no pick list, packing slip or scan carries it. A parcel left with nothing in it is voided; one that
+    had a number keeps it only as history (the number is never scanned again), and the order's event
+    says which parcels changed, so a printed label or slip can be taken off the shelf. Returns the
+    parcels changed. Runs inside the transaction that stored the refund."""
+    from orders.services import order_event_record, order_transition_locked
+
+    rows = list(
+        ShipmentLine.objects.filter(order_line=line, shipment__state__in=UNSHIPPED_STATES).values_list(
+            "shipment_id", flat=True
+        )
+    )
+    shipments = locks.shipments_for_update(shipment_ids=rows)
+    now = timezone.now()
+    changed: list[Shipment] = []
+    for shipment in shipments:
+        if shipment.state not in UNSHIPPED_STATES:
+            continue
+        ShipmentLine.objects.filter(shipment=shipment, order_line=line).delete()
+        if not shipment.lines.exists():
+            numbered = bool(shipment.tracking_number) and shipment.channel.platform != "manual"
+            shipment.state = ShipmentState.VOIDED
+            shipment.voided_at = now
+            shipment.failure_reason = gettext("Every line in it was refunded.")
+            shipment.save(update_fields=["state", "voided_at", "failure_reason"])
+            if numbered:  # give the unused number back to the platform once this is stored
+                transaction.on_commit(lambda pk=shipment.pk: _enqueue_number_give_back(pk))
+        changed.append(shipment)
+    if changed:
+        order_event_record(
+            order=order,
+            kind="parcel_line_removed",
+            data={
+                "line_id": line.pk,
+                "sku_code": line.sku_code,
+                "parcels": [
+                    {"parcel_key": s.parcel_key, "tracking_number": s.tracking_number, "state": s.state}
+                    for s in changed
+                ],
+            },
+        )
+    if order.state == OrderState.PARTIALLY_SHIPPED and _fully_in(
+        order, {ShipmentState.SHIPPED, ShipmentState.DELIVERED}
+    ):
+        # what was still waiting was the refunded line: everything that ships has left
+        order_transition_locked(order=order, name="ship", note=gettext("the rest of the order was refunded"))
+    return changed
+
+
+def _enqueue_number_give_back(shipment_id: int) -> None:
+    from django.conf import settings
+
+    if not getattr(settings, "SHIPPING_ENQUEUE_TASKS", True):
+        return
+    try:
+        from django_q.tasks import async_task
+
+        async_task("shipping.tasks.give_back_number", shipment_id)
+    except Exception:  # the broker being down must not fail the refund; the number just stays unused
+        logger.warning("could not enqueue giving back the number of parcel %s", shipment_id, exc_info=True)
+
+
+def parcel_number_give_back(*, shipment_id: int) -> bool:
+    """Cancel the e-waybill number of a parcel voided because every line in it was refunded, so the
+    platform returns it to the account's quota. Outside any transaction (a platform call). Idempotent:
+    a number the platform already cancelled counts as given back. A number the carrier already
+    collected, or that the platform refuses to cancel, raises an alert for a person (the parcel stays
+    voided either way: it is never scanned or written back). Transport trouble raises
+    `RetryableChannelError` for the task's retry. Returns whether the number is given back."""
+    from orders.channels import get_adapter
+    from orders.channels.base import ChannelError, WaybillErrorCode
+    from orders.services import alert_raise
+
+    shipment = Shipment.objects.select_related("channel", "carrier", "account").get(pk=shipment_id)
+    if shipment.state != ShipmentState.VOIDED or not shipment.tracking_number or shipment.channel.platform == "manual":
+        return False
+    try:
+        get_adapter(shipment.channel).waybill_cancel(
+            carrier_code=shipment.carrier.code_on(shipment.channel.platform),
+            tracking_number=shipment.tracking_number,
+            branch_code=shipment.account.branch_code if shipment.account else "",
+        )
+    except ChannelError as exc:
+        if exc.code == WaybillErrorCode.ALREADY_CANCELLED:
+            return True
+        if exc.retryable:
+            raise
+        alert_raise(
+            key=f"waybill-give-back:{shipment.pk}",
+            source="shipping",
+            message=gettext("Number %(number)s of refunded parcel %(key)s could not be given back: %(reason)s")
+            % {"number": shipment.tracking_number, "key": shipment.parcel_key, "reason": exc},
+            channel=shipment.channel,
+        )
+        return False
+    return True
