@@ -1,5 +1,6 @@
 """Orders that become ready go to the print queue at once: after the commit that made them ready, one
-coalesced task fills the queue (the one-minute schedule catches anything a lost task left)."""
+coalesced task fills the queue (the one-minute schedule catches anything a lost task left). A shipped
+line's refund on the platform opens (or, withdrawn, cancels) a return."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django_fsm.signals import post_transition
 
-from orders.models import Order, OrderState
+from orders.models import Order, OrderLine, OrderState
+from orders.signals import line_refund_changed
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +40,12 @@ def _enqueue_print_queue() -> None:
         async_task("shipping.tasks.fill_print_queue")
     except Exception:  # the broker being down must not fail anything; the schedule catches up
         logger.warning("could not enqueue the print queue; the schedule will catch up", exc_info=True)
+
+
+@receiver(line_refund_changed, sender=OrderLine)
+def _line_refund_changed(sender, order: Order, line: OrderLine, previous: str, current: str, **kwargs) -> None:
+    """A shipped line's refund requested or completed opens a return; a withdrawn one cancels it
+    (inside the transaction that stored the change: the return is there exactly when the line is)."""
+    from shipping.services.returns import return_follow_line_refund
+
+    return_follow_line_refund(order=order, line=line, current=current)
