@@ -310,6 +310,7 @@ def _receive(
         raise ReturnNotFound(reference)
     order = order_locks.order_for_update(order_id=found[1])
     rma = locks.return_for_update(return_id=found[0])
+    rma.order = order  # one instance: the answer shows the state this receipt leaves it in
     items = list(rma.items.select_related("sku", "order_line").order_by("pk"))
     asked = _assign(rma=rma, items=items, units=units)
     answer = _replay_of(rma=rma, asked=asked, request_key=request_key)
