@@ -266,8 +266,10 @@ class ReceiveForm(forms.Form):
         self.fields["request_key"].initial = uuid.uuid4().hex  # a double submit receives once
         for item in items:
             for condition, label in ReturnCondition.choices:
+                # bounded by what the item expects in all; the service refuses more than is still
+                # outstanding (and knows a double submit of this form by its key)
                 self.fields[f"{condition}_{item.pk}"] = forms.IntegerField(
-                    label=label, min_value=0, max_value=max(item.outstanding, 0), initial=0, required=False
+                    label=label, min_value=0, max_value=item.expected_quantity, initial=0, required=False
                 )
 
     def clean(self):
