@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from orders.models import Lane
@@ -476,7 +477,7 @@ class Return(models.Model):
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    received_at = models.DateTimeField(pgettext_lazy("return", "received at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     history = HistoricalRecords()
 
@@ -547,7 +548,9 @@ class ReturnReceipt(models.Model):
 
     rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("return"))
     item = models.ForeignKey(ReturnItem, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("item"))
-    condition = models.CharField(_("condition"), max_length=12, choices=ReturnCondition.choices)
+    condition = models.CharField(
+        pgettext_lazy("returned goods", "condition"), max_length=12, choices=ReturnCondition.choices
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     warehouse = models.ForeignKey(
         "inventory.Warehouse", on_delete=models.PROTECT, related_name="+", verbose_name=_("warehouse")
