@@ -191,7 +191,7 @@ def return_follow_line_refund(*, order: Order, line: OrderLine, current: str) ->
             units = _room(line_ids=[line.pk]).get(line.pk, 0)
             if units <= 0:
                 return None
-            note = gettext("Refund %(state)s on the platform (%(code)s).") % {
+            note = gettext("After-sale on the platform: %(state)s (%(code)s).") % {
                 "state": LineRefundState(current).label,
                 "code": line.refund_status or "-",
             }
