@@ -12,6 +12,7 @@ from inventory import services
 from inventory.models import (
     ChannelListing,
     InventoryEvent,
+    QuarantineEntry,
     ReconciliationDiff,
     ReconciliationRun,
     Sku,
@@ -225,3 +226,14 @@ class ReconciliationDiffAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
         self.message_user(
             request, _("%(count)d difference(s) corrected.") % {"count": len(corrected)}, messages.SUCCESS
         )
+
+
+@admin.register(QuarantineEntry)
+class QuarantineEntryAdmin(ReadOnlyAdmin):
+    """Each warehouse's quarantine location (隔离区): damaged returns, kept out of sellable stock."""
+
+    list_display = ["at", "warehouse", "sku", "quantity", "reason", "source", "reference", "order"]
+    list_filter = ["warehouse", "reason", "source"]
+    search_fields = ["sku__code", "reference", "note"]
+    list_select_related = ["sku", "warehouse", "order"]
+    date_hierarchy = "at"

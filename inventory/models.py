@@ -322,3 +322,43 @@ class ReconciliationDiff(models.Model):
     @property
     def difference(self) -> int:
         return self.actual - self.expected
+
+
+class QuarantineEntry(models.Model):
+    """Units put in a warehouse's quarantine location (隔离区), e.g. a damaged return: kept apart from
+    sellable stock, so they change neither on hand, available, nor any storefront. Append-only like
+    the ledger; (source, reference) is unique, so a replayed call records nothing twice."""
+
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="quarantine_entries", verbose_name=_("warehouse")
+    )
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="quarantine_entries", verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    reason = models.CharField(_("reason"), max_length=24, default="damaged")
+    source = models.CharField(_("source"), max_length=24)
+    reference = models.CharField(_("reference"), max_length=128)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("order")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor")
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("quarantined stock")
+        verbose_name_plural = _("quarantined stock")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "reference"], name="quarantine_unique_reference"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="quarantine_quantity_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}@{self.warehouse_id} × {self.quantity} ({self.reason})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("quarantine entries are append-only: record a new entry instead")
+        super().save(*args, **kwargs)

@@ -9,10 +9,11 @@ missing permissions: grants an administrator gave a group on top stay.
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
 - ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
   alerts, send a failed tracking subscription again, retry or resolve quarantined platform orders,
-  keep the blacklist; receiver details in full.
+  keep the blacklist; open, receive, close and cancel returns (RMA); receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
-  voids and re-issues a parcel's number, marks orders printed / shipped; records stock movements
-  (WMS API, stocktake import). Scanning itself is done by scanner devices with their own tokens.
+  voids and re-issues a parcel's number, marks orders printed / shipped; opens and receives returns
+  (RMA); records stock movements (WMS API, stocktake import). Scanning itself is done by scanner
+  devices with their own tokens.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
@@ -41,6 +42,7 @@ _INVENTORY_READ = tuple(
         "inventoryevent",
         "reconciliationrun",
         "reconciliationdiff",
+        "quarantineentry",
     )
 )
 _RULES_READ = tuple(
@@ -62,6 +64,9 @@ _SHIPPING_READ = tuple(
         "scanrecord",
         "trackingsubscription",
         "trackingevent",
+        "return",
+        "returnitem",
+        "returnreceipt",
     )
 )
 
@@ -81,6 +86,9 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_SHIPPING_READ,
         "shipping.void_shipment",
         "shipping.retry_trackingsubscription",
+        "shipping.add_return",
+        "shipping.receive_return",
+        "shipping.change_return",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -99,6 +107,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_INVENTORY_READ,
         *_SHIPPING_READ,
         "shipping.void_shipment",
+        "shipping.add_return",
+        "shipping.receive_return",
         "orders.view_receiver_details",
         "orders.print_order",
         "orders.ship_order",

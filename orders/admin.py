@@ -279,7 +279,7 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
     list_select_related = ["channel"]
     date_hierarchy = "received_at"
     inlines = [OrderLineInline, OrderEventInline]
-    actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed"]
+    actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed", "action_open_return"]
     readonly_fields = ["state", "channel", "external_id", "deadline", "raw_payload_pretty", "received_at", "source"]
     exclude = ["raw_payload"]
 
@@ -383,6 +383,18 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
     @admin.action(description=_("Mark selected orders printed"))
     def action_mark_printed(self, request, queryset):
         self._bulk(request, queryset, "mark_printed")
+
+    def has_open_return_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("shipping.add_return")
+
+    @admin.action(description=_("Open a return (RMA) for chosen lines"), permissions=["open_return"])
+    def action_open_return(self, request, queryset):
+        """The shipping app's page: choose the lines and units expected back."""
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose one order to open a return for."), messages.WARNING)
+            return None
+        url = reverse("admin:shipping_return_open")
+        return HttpResponseRedirect(f"{url}?order={queryset.get().pk}")
 
 
 @admin.register(Alert)

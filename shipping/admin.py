@@ -251,5 +251,6 @@ class ScanRecordAdmin(ReadOnlyAdmin):
     list_select_related = ["device", "shipment", "shipment__carrier"]
 
 
-# print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin
-from shipping import print_admin  # noqa: E402, F401
+# print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin;
+# returns (RMA), their receive page and the page that opens one, by shipping.return_admin
+from shipping import print_admin, return_admin  # noqa: E402, F401

@@ -7,4 +7,4 @@ class ShippingConfig(AppConfig):
     verbose_name = _("Shipping")
 
     def ready(self) -> None:
-        from shipping import signals  # noqa: F401  (orders becoming ready feed the print queue)
+        from shipping import signals  # noqa: F401  (ready orders feed the print queue; refunds open returns)

@@ -75,3 +75,26 @@ class PrintRefused(ShippingError):
     a 400 on `field` when an input is wrong, else a 409."""
 
     code = "print_refused"
+
+
+class ReturnNotFound(ShippingError):
+    """No return (RMA) answers to the scanned reference (API: 404)."""
+
+    code = "not_found"
+
+    def __init__(self, reference: str):
+        super().__init__(gettext("No return answers to the reference %(reference)s.") % {"reference": reference})
+
+
+class ReturnRefused(ShippingError):
+    """The return cannot take these goods (closed, cancelled, wrong item, more than expected): a 409,
+    nothing stored."""
+
+    code = "return_refused"
+
+
+class ReturnInvalid(ShippingError):
+    """A return cannot be opened as asked (no shipped units left, a line of another order): a 400 on
+    `field`, nothing stored."""
+
+    code = "invalid"

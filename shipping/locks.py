@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shipping.models import Carrier, PrintBatch, PrintBatchState, ScannerDevice, Shipment, WaybillAccount
+from shipping.models import Carrier, PrintBatch, PrintBatchState, Return, ScannerDevice, Shipment, WaybillAccount
 
 
 def carriers_for_update() -> list[Carrier]:
@@ -64,3 +64,9 @@ def open_batch_for_update(*, account_id: int, lane: str) -> PrintBatch | None:
 
 def batch_for_update(*, batch_id: int) -> PrintBatch:
     return PrintBatch.objects.select_for_update().get(pk=batch_id)
+
+
+# ---- returns -------------------------------------------------------------------------------------
+def return_for_update(*, return_id: int) -> Return:
+    """A return row, after its order's lock (order → return → stock rows)."""
+    return Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=return_id)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from orders.models import Lane
@@ -506,3 +507,177 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+
+
+# ---- returns (RMA) -------------------------------------------------------------------------------
+class ReturnState(models.TextChoices):
+    EXPECTED = "expected", _("Expected")
+    PARTLY_RECEIVED = "partly_received", _("Partly received")
+    RECEIVED = "received", _("Received")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+#: a return still waiting for (some of) its goods: the scan may receive into it
+OPEN_RETURN_STATES = (ReturnState.EXPECTED, ReturnState.PARTLY_RECEIVED)
+
+
+class ReturnSource(models.TextChoices):
+    PLATFORM = "platform", _("Refund on the platform")
+    ADMIN = "admin", _("Opened by ops")
+
+
+class ReturnCondition(models.TextChoices):
+    RESELLABLE = "resellable", _("Resellable")
+    DAMAGED = "damaged", _("Damaged")
+
+
+class Return(models.Model):
+    """A return (RMA, 退货): goods of shipped order lines expected back at the warehouse. `number` is
+    ours (printed as a barcode on the return slip, scanned on arrival); `platform_refund_id` is the
+    platform's refund/after-sale id when known. States change only through shipping.services.returns."""
+
+    number = models.CharField(_("RMA number"), max_length=16, unique=True)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="returns", verbose_name=_("order"))
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="returns",
+        verbose_name=_("expected at warehouse"),
+    )
+    platform_refund_id = models.CharField(_("platform refund id"), max_length=64, blank=True)
+    source = models.CharField(_("opened by"), max_length=12, choices=ReturnSource.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ReturnState.choices, default=ReturnState.EXPECTED, db_index=True
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    received_at = models.DateTimeField(pgettext_lazy("return", "received at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("return (RMA)")
+        verbose_name_plural = _("returns (RMA)")
+        ordering = ["-id"]
+        permissions = [("receive_return", _("Can receive returned goods"))]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_RETURN_STATES
+
+
+class ReturnItem(models.Model):
+    """One order line expected back: how many, and how many came back in which condition."""
+
+    rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="items", verbose_name=_("return"))
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="return_items", verbose_name=_("order line")
+    )
+    sku = models.ForeignKey(
+        "inventory.Sku",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="return_items",
+        verbose_name=_("SKU"),
+    )
+    expected_quantity = models.PositiveIntegerField(_("expected quantity"))
+    received_resellable = models.PositiveIntegerField(_("received resellable"), default=0)
+    received_damaged = models.PositiveIntegerField(_("received damaged"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("return item")
+        verbose_name_plural = _("return items")
+        ordering = ["rma_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rma", "order_line"], name="return_item_unique_line"),
+            models.CheckConstraint(condition=models.Q(expected_quantity__gt=0), name="return_item_expects_some"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    expected_quantity__gte=models.F("received_resellable") + models.F("received_damaged")
+                ),
+                name="return_item_not_over_received",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line} ({self.received}/{self.expected_quantity})"
+
+    @property
+    def received(self) -> int:
+        return self.received_resellable + self.received_damaged
+
+    @property
+    def outstanding(self) -> int:
+        return self.expected_quantity - self.received
+
+
+class ReturnReceipt(models.Model):
+    """Units of one item received in one condition by one request (a scan under its Idempotency-Key,
+    or one admin form): the audit of receiving, and the key a replay is recognised by."""
+
+    rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("return"))
+    item = models.ForeignKey(ReturnItem, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("item"))
+    condition = models.CharField(
+        pgettext_lazy("returned goods", "condition"), max_length=12, choices=ReturnCondition.choices
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="+", verbose_name=_("warehouse")
+    )
+    request_key = models.CharField(_("request key"), max_length=128)
+    movement = models.ForeignKey(
+        "inventory.StockMovement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("stock movement"),
+    )
+    quarantine = models.ForeignKey(
+        "inventory.QuarantineEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("quarantine entry"),
+    )
+    device = models.ForeignKey(
+        ScannerDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("scanner")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("received by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("return receipt")
+        verbose_name_plural = _("return receipts")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "condition", "request_key"], name="return_receipt_once_per_key"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="return_receipt_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.condition} × {self.quantity}"

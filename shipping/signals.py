@@ -1,6 +1,7 @@
 """Orders that become ready go to the print queue at once: after the commit that made them ready, one
 coalesced task fills the queue (the one-minute schedule catches anything a lost task left). A line
-refunded before it left the warehouse is taken out of its parcels in the same transaction."""
+refunded before it left the warehouse is taken out of its parcels in the same transaction; a shipped
+line's refund on the platform opens (or, withdrawn, cancels) a return."""
 
 from __future__ import annotations
 
@@ -49,3 +50,12 @@ def _line_refunded(sender, order: Order, line: OrderLine, previous: str, current
         from shipping.services.parcels import parcels_drop_refunded_line
 
         parcels_drop_refunded_line(order=order, line=line)
+
+
+@receiver(line_refund_changed, sender=OrderLine)
+def _line_refund_changed(sender, order: Order, line: OrderLine, previous: str, current: str, **kwargs) -> None:
+    """A shipped line's refund requested or completed opens a return; a withdrawn one cancels it
+    (inside the transaction that stored the change: the return is there exactly when the line is)."""
+    from shipping.services.returns import return_follow_line_refund
+
+    return_follow_line_refund(order=order, line=line, current=current)

@@ -22,6 +22,7 @@ from inventory.services.push import (
     stock_push_request,
     stock_push_sweep,
 )
+from inventory.services.quarantine import quarantine_record_in_transaction
 from inventory.services.reconciliation import reconciliation_correct, reconciliation_run
 from inventory.services.reservation import (
     ReservationOutcome,
@@ -47,6 +48,7 @@ __all__ = [
     "expected_quantities",
     "movement_record_in_transaction",
     "push_quantity",
+    "quarantine_record_in_transaction",
     "reconciliation_correct",
     "reconciliation_run",
     "record_movement",

@@ -88,9 +88,11 @@ def movement_record_in_transaction(
     actor=None,
     note: str = "",
     ledger_only: bool = False,
+    order_id: int | None = None,
 ) -> MovementResult:
     """The body of record_movement, for callers that own the transaction (stocktake import,
-    reconciliation corrections). Must run inside an atomic block."""
+    reconciliation corrections, a received return). Must run inside an atomic block. `order_id`:
+    the order the movement belongs to (a return), shown in the ledger."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("movement_record_in_transaction needs an atomic block")
     errors: dict[str, list[str]] = {}
@@ -165,6 +167,7 @@ def movement_record_in_transaction(
         balance_after=new_on_hand,
         source=source,
         reference=reference,
+        order_id=order_id,
         actor=actor,
         note=note,
         flagged=bool(flag_reason),

@@ -96,6 +96,11 @@ API_ACCESS: dict[tuple[str, str], Api] = {
     ("post", "/api/v1/tracking/{backend}/callback"): Api(
         frozenset(), path_params=lambda w: {"backend": "kuaidi100"}, body=lambda w: {}, unauthenticated_status=401
     ),
+    ("post", "/api/v1/scans/return"): Api(
+        frozenset(),
+        body=lambda w: {"reference": "RMA00000000", "items": [{"barcode": "1", "condition": "resellable"}]},
+        unauthenticated_status=401,
+    ),
     ("get", "/api/v1/inventory/levels"): Api(frozenset(STOCK_READERS)),
     ("post", "/api/v1/inventory/movements"): Api(
         frozenset({W, S}),
@@ -173,6 +178,10 @@ ADMIN_ACCESS: dict[str, Page] = {
     # written by the scan and the tracking task; ops may send a failed one again (an action, not a change)
     "shipping.trackingsubscription": _page(SHIPPING_READERS),
     "shipping.scannerdevice": _page({S}, {S}, {S}),
+    # returns change only through receive / close / cancel (their own pages and actions, below); the
+    # order's receiver they show is masked as on the order pages (shipping/tests/test_returns_admin.py)
+    "shipping.return": _page(SHIPPING_READERS),
+    "inventory.quarantineentry": _page(STOCK_READERS),  # damaged returns: written by receiving only
 }
 
 #: registered only in some deployments: django-q2 shows its ORM queue only without REDIS_URL
@@ -204,6 +213,16 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
         "packing slips PDF",
         lambda w: reverse("admin:shipping_printbatch_packing_slips", args=[_first_pk("shipping.printbatch")]),
         frozenset(SHIPPING_READERS),
+    ),
+    (
+        "receive a return",
+        lambda w: reverse("admin:shipping_return_receive", args=[_first_pk("shipping.return")]),
+        frozenset({OPS, W, S}),
+    ),
+    (
+        "open a return",
+        lambda w: reverse("admin:shipping_return_open") + f"?order={w.order.pk}",
+        frozenset({OPS, W, S}),
     ),
 ]
 

@@ -188,3 +188,17 @@ def _shipping_rows(order: Order) -> None:
     ScanRecord.objects.create(
         device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200
     )
+    _return_rows(order, line, device.warehouse)
+
+
+def _return_rows(order: Order, line, warehouse) -> None:
+    """A return of the known order (its page shows the receiver) and a quarantined unit."""
+    from inventory.models import QuarantineEntry, Sku
+    from shipping.models import Return, ReturnItem, ReturnSource
+
+    sku = Sku.objects.order_by("pk").first()
+    rma = Return.objects.create(number="RMAMATRIX01", order=order, warehouse=warehouse, source=ReturnSource.ADMIN)
+    ReturnItem.objects.create(rma=rma, order_line=line, sku=sku, expected_quantity=line.quantity)
+    QuarantineEntry.objects.create(
+        warehouse=warehouse, sku=sku, quantity=1, source="return", reference="RMAMATRIX01:0", order=order
+    )
