@@ -7,11 +7,13 @@ runs after each migrate (and after the test database's flush), is idempotent, an
 missing permissions: grants an administrator gave a group on top stay.
 
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
-- ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
-  alerts, retry or resolve quarantined platform orders, keep the blacklist; receiver details in full.
+- ops: viewer + hold / release / cancel / mark printed orders, import waybill sheets (which mark
+  the orders they list shipped), resolve exception tasks, resolve alerts, retry or resolve
+  quarantined platform orders, keep the blacklist; receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
-  voids and re-issues a parcel's number, marks orders printed / shipped; records stock movements
-  (WMS API, stocktake import). Scanning itself is done by scanner devices with their own tokens.
+  voids and re-issues a parcel's number, marks orders printed / shipped, imports waybill sheets;
+  records stock movements (WMS API, stocktake import). Scanning itself is done by scanner devices
+  with their own tokens.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
@@ -59,6 +61,7 @@ _SHIPPING_READ = tuple(
         "writeback",
         "buyernotice",
         "scanrecord",
+        "waybillimport",
     )
 )
 
@@ -77,6 +80,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_RULES_READ,
         *_SHIPPING_READ,
         "shipping.void_shipment",
+        "shipping.import_waybills",
+        "orders.ship_order",  # a waybill sheet import marks the orders it lists shipped
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -95,6 +100,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_INVENTORY_READ,
         *_SHIPPING_READ,
         "shipping.void_shipment",
+        "shipping.import_waybills",
         "orders.view_receiver_details",
         "orders.print_order",
         "orders.ship_order",

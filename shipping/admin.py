@@ -250,5 +250,6 @@ class ScanRecordAdmin(ReadOnlyAdmin):
     list_select_related = ["device", "shipment", "shipment__carrier"]
 
 
-# print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin
-from shipping import print_admin  # noqa: E402, F401
+# print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin,
+# the waybill sheet import (运单导入) by shipping.import_admin
+from shipping import import_admin, print_admin  # noqa: E402, F401
