@@ -51,7 +51,7 @@ class WaybillImportAdmin(ImportMixin, ReadOnlyAdmin):
     formats = FORMATS
     import_form_class = WaybillSheetForm
     import_template_name = "admin/shipping/waybillimport/import.html"
-    change_list_template = "admin/shipping/waybillimport/change_list.html"
+    import_export_change_list_template = "admin/shipping/waybillimport/change_list.html"
     list_display = ["started_at", "file_name", "source", "imported_by", "rows_total", "rows_shipped", "rows_refused"]
     list_filter = ["source"]
     search_fields = ["file_name", "imported_by__username"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import tablib
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, override, pgettext_lazy
 from import_export import fields, resources
@@ -85,7 +86,7 @@ def _key(header: object) -> str:
 
 def header_map() -> dict[str, str]:
     """Accepted header (normalised) -> column key, in English, Chinese and the aliases."""
-    accepted: dict[str, str] = {}
+    accepted: dict[str, str] = {_key(column): column for column in (*COLUMNS, *RESULT_COLUMNS)}
     for column, aliases in HEADER_ALIASES.items():
         for alias in aliases:
             accepted[_key(alias)] = column
@@ -205,9 +206,13 @@ class WaybillSheetResource(resources.ModelResource):
         self.progress = progress
         self.outcomes: list[RowOutcome] = []
         self.record: WaybillImport | None = None
+        self._seen_numbers: dict[tuple[int, str], int] = {}  # (carrier, number) -> first row
+        self._user = None
+        self._file_name = ""
 
     # ---- headers: stable keys inside, the user's language outside --------------------------------
-    def get_display_name(self):
+    @classmethod
+    def get_display_name(cls):
         return gettext("waybill sheet")
 
     def get_diff_headers(self):
@@ -223,7 +228,7 @@ class WaybillSheetResource(resources.ModelResource):
         del dataset[0 : len(dataset)]
         for row in normalised:
             dataset.append(row)
-        self._seen_numbers: dict[tuple[int, str], int] = {}
+        self._seen_numbers = {}
         self._user = kwargs.get("user")
         self._file_name = kwargs.get("file_name") or ""
 
@@ -332,7 +337,11 @@ class WaybillSheetResource(resources.ModelResource):
         except DispatchRefused as exc:
             column = {"tracking_number": "tracking_number", "lines": "lines_ref"}.get(exc.field, "order_ref")
             raise ValidationError({str(COLUMNS[column]): [exc.message]}) from None
+        except IntegrityError:  # the same number bound to another parcel at the same moment
+            message = gettext("The parcel changed while it was imported: import the row again.")
+            raise ValidationError({str(COLUMNS["tracking_number"]): [message]}) from None
         instance.pk = shipment.pk
+        instance.carrier = shipment.carrier
         instance.parcel_key = shipment.parcel_key
         instance.order_state = instance.resolved_order.__class__.objects.get(
             pk=instance.resolved_order.pk

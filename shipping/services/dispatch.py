@@ -119,10 +119,20 @@ def order_dispatch_with_waybill(
         raise DispatchRefused(
             gettext("The tracking number is missing."), code="number_missing", field="tracking_number"
         )
-    orders = list(order_locks.orders_for_update(order_ids=[order_id]))
-    if not orders:
+    # An OrderHub parcel with this very number may carry other orders too (合单): lock all of them
+    # together, in pk order, as every other writer of a parcel does.
+    numbered_here = (
+        Shipment.objects.filter(selectors.LIVE, carrier=carrier, tracking_number=number, lines__order_id=order_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    order_ids = {order_id}
+    if numbered_here is not None:
+        order_ids |= set(selectors.order_ids_in_shipments(shipment_ids=[numbered_here]))
+    orders = list(order_locks.orders_for_update(order_ids=sorted(order_ids)))
+    order = next((o for o in orders if o.pk == order_id), None)
+    if order is None:
         raise DispatchRefused(gettext("Order %(id)s does not exist.") % {"id": order_id}, code="order_unknown")
-    order = orders[0]
     live = list(
         Shipment.objects.filter(selectors.LIVE, lines__order_id=order.pk)
         .distinct()
@@ -130,8 +140,10 @@ def order_dispatch_with_waybill(
         .order_by("pk")
     )
     same = next((s for s in live if s.carrier_id == carrier.pk and s.tracking_number == number), None)
-    if same is not None and same.state != ShipmentState.SHIPPED:
-        return _dispatch_numbered(order=order, shipment=same, lines=lines, actor=actor, note=note, data=data)
+    if same is not None and same.state != ShipmentState.SHIPPED and same.pk == numbered_here:
+        return _dispatch_numbered(
+            order=order, orders=orders, shipment=same, lines=lines, actor=actor, note=note, data=data
+        )
     _refuse_taken_number(carrier=carrier, number=number)  # first: a re-imported sheet reports its numbers
     _refuse_unless_dispatchable(order)
     numbered = [s for s in live if s.state != ShipmentState.SHIPPED and s.tracking_number]
@@ -181,14 +193,15 @@ def order_dispatch_with_waybill(
 def _dispatch_numbered(
     *,
     order: Order,
+    orders: list[Order],
     shipment: Shipment,
     lines: dict[int, int] | None,
     actor: AbstractBaseUser | None,
     note: str,
     data: dict[str, Any] | None,
 ) -> Shipment:
-    """The sheet names a number OrderHub issued for this order: ship that parcel, as a scan would."""
-    orders = list(order_locks.orders_for_update(order_ids=selectors.order_ids_in_shipments(shipment_ids=[shipment.pk])))
+    """The sheet names a number OrderHub issued for this order: ship that parcel (and every order it
+    carries, all locked by the caller), as a scan would."""
     for each in orders:
         _refuse_unless_dispatchable(each)
     if shipment.state not in (ShipmentState.NUMBERED, ShipmentState.PRINTED):
