@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
@@ -77,26 +77,38 @@ class WaybillImportAdmin(ImportMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("row results"))
     def row_results(self, obj: WaybillImport) -> str:
-        def describe(result: dict) -> str:
-            if result.get("errors"):
-                return "; ".join(f"{k}: {' '.join(v)}" for k, v in result["errors"].items())
-            return gettext("shipped in parcel %(parcel)s") % {"parcel": result.get("parcel", "")}
+        """One line per row: where the sheet said it goes, and what became of it."""
 
-        return format_html_join(
+        def outcome(result: dict) -> str:
+            if result.get("errors"):
+                return format_html_join(
+                    "", "<div>{}: {}</div>", ((k, " ".join(v)) for k, v in result["errors"].items())
+                )
+            return format_html("<div>{}</div>", gettext("shipped in parcel %(parcel)s") % {"parcel": result["parcel"]})
+
+        rows = format_html_join(
             "",
-            "<div>{} {} · {} {} · {} — {}</div>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    gettext("row"),
                     r.get("row"),
                     r.get("order"),
                     r.get("carrier"),
                     r.get("tracking_number"),
-                    describe(r),
+                    outcome(r),
                 )
                 for r in obj.results or []
             ),
         )
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            gettext("row"),
+            COLUMNS["order_ref"],
+            COLUMNS["carrier_ref"],
+            COLUMNS["tracking_number"],
+            gettext("result"),
+        )
+        return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>", head, rows)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -142,6 +154,7 @@ class WaybillImportAdmin(ImportMixin, ReadOnlyAdmin):
         if "fields_list" in context:
             context["fields_list"] = [(gettext("waybill sheet"), [str(label) for label in COLUMNS.values()])]
         if result is not None:
+            context["input_headers"] = [str(label) for label in COLUMNS.values()]
             context["valid_count"] = len(result.valid_rows())
             context["invalid_count"] = len(result.invalid_rows)
         return response

@@ -424,7 +424,7 @@ class WaybillImport(models.Model):
         permissions = [("import_waybills", _("Can import waybill sheets (ships the orders they list)"))]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.started_at:%Y-%m-%d %H:%M})"
+        return f"{self.file_name} ({timezone.localtime(self.started_at):%Y-%m-%d %H:%M})"
 
 
 # ---- printing (print page results) ---------------------------------------------------------------

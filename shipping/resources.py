@@ -25,6 +25,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, override, pgettext_lazy
 from import_export import fields, resources
+from import_export.results import InvalidRow, Result
 
 from shipping import selectors
 from shipping.errors import DispatchRefused
@@ -179,6 +180,15 @@ class RowOutcome:
     errors: dict[str, list[str]] | None = None
 
 
+class WaybillSheetResult(Result):
+    """The preview shows a refused row's values under the translated headers (import-export looks
+    them up by header, which here is the label in the user's language, not the column key)."""
+
+    def append_invalid_row(self, number, row, validation_error):
+        values = tuple(row.get(column, "") for column in COLUMNS)  # a refused row has no result columns
+        self.invalid_rows.append(InvalidRow(number=number, validation_error=validation_error, values=values))
+
+
 class WaybillSheetResource(resources.ModelResource):
     """One row = one parcel that left: validated, then shipped through the dispatch service."""
 
@@ -209,6 +219,9 @@ class WaybillSheetResource(resources.ModelResource):
         self._seen_numbers: dict[tuple[int, str], int] = {}  # (carrier, number) -> first row
         self._user = None
         self._file_name = ""
+
+    def get_result_class(self):
+        return WaybillSheetResult
 
     # ---- headers: stable keys inside, the user's language outside --------------------------------
     @classmethod

@@ -76,7 +76,7 @@ def test_preview_then_confirm_ships_only_the_good_rows_and_is_audited(orders):
     assert preview.status_code == 200
     assert "is on hold (地址待确认)" in body  # the bad row's reason, on its row
     assert "SF-ADMIN-1" in body and "Confirm import" in body  # the good row can still be imported
-    assert "1 row can be shipped" in body and "1 row is refused" in body
+    assert "1 row can be shipped." in body and "1 row is refused and will be left out." in body
     assert not Shipment.objects.filter(tracking_number__startswith="SF-ADMIN").exists()  # preview rolled back
 
     fields = dict(re.findall(r'name="(import_file_name|original_file_name|format|resource)" value="([^"]*)"', body))

@@ -129,6 +129,8 @@ def test_preview_reports_each_bad_row_on_its_column_and_changes_nothing(world):
     assert not result.has_errors(), [e.error for e in result.base_errors]
     assert good_numbers(result) == ["SF-1001", "ZT-2002"]
     assert_mixed_errors(result, o)
+    refused = {row.number: row.values for row in result.invalid_rows}  # shown under the preview's headers
+    assert refused[3] == ("NOPE-404", "", "SF", "SF-1003", "") and refused[5][2] == "火星快递"
     after = (Shipment.objects.count(), WriteBack.objects.count(), BuyerNotice.objects.count(), on_hand("SKU-TEE-L"))
     assert after == before
     assert reload(o["whole"]).state == OrderState.READY
