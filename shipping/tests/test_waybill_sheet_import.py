@@ -265,3 +265,42 @@ def test_a_user_without_the_import_permission_ships_nothing(world):
         result = run(sheet([[o["whole"].external_id, "", "SF", "SF-NOPE", ""]]), dry_run=False, user=viewer)
     assert errors_by_row(result)[1] == {"order": ["You may not import waybills."]}
     assert reload(o["whole"]).state == OrderState.READY
+
+
+@pytest.mark.django_db
+def test_a_manual_shops_printed_parcel_takes_the_sheets_number(shop, warehouse):
+    """A manual shop's parcel is printed without a number (the carrier's label brings it): the sheet
+    binds the number to that very parcel, as the scan's label number would."""
+    from shipping.services import parcels_mark_printed
+
+    store = shop("manual")
+    account_on(store, "ZTO")
+    order = ingest(store, lines=(("SKU-MUG-1", 3),))
+    (parcel,) = parcels_create(order_ids=[order.pk])
+    parcels_mark_printed(shipment_ids=[parcel.pk])
+    assert reload(order).state == OrderState.PRINTED
+    result = run(sheet([[f"OH{order.pk}", "", "ZTO", "ZT-LABEL-9", ""]]), dry_run=False)
+    assert good_numbers(result) == ["ZT-LABEL-9"]
+    parcel.refresh_from_db()
+    assert (parcel.state, parcel.tracking_number, parcel.account_id is not None) == (
+        ShipmentState.SHIPPED,
+        "ZT-LABEL-9",
+        True,
+    )
+    assert reload(order).state == OrderState.SHIPPED
+    assert Shipment.objects.filter(lines__order=order).distinct().count() == 1  # no second parcel
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("SKU-TEE-L × 2; SKU-MUG-1", [("SKU-TEE-L", 2), ("SKU-MUG-1", 1)]),
+        ("XL-A x 3，BOX2", [("XL-A", 3), ("BOX2", 1)]),  # a bare x counts only between spaces
+        ("A*2；B：4\nC: 1", [("A", 2), ("B", 4), ("C", 1)]),
+        ("", []),
+    ],
+)
+def test_lines_are_read_the_ways_people_write_them(text, parsed):
+    from shipping.resources import parse_lines
+
+    assert parse_lines(text) == parsed
