@@ -2,8 +2,9 @@
 
 An outbound scan ships one parcel in one transaction: the parcel, its orders (shipped, or partially
 shipped while other parcels wait), the stock of exactly the lines it carries, and the write-back
-and buyer-notice outbox rows (shipping.services.dispatch, shared with the waybill sheet import). A retry (same Idempotency-Key, or a parcel already shipped) answers
-the same and changes nothing; concurrent scans of one parcel queue on the order rows."""
+and buyer-notice outbox rows (shipping.services.dispatch, shared with the waybill sheet import).
+A retry (same Idempotency-Key, or a parcel already shipped) answers the same and changes nothing;
+concurrent scans of one parcel queue on the order rows."""
 
 from __future__ import annotations
 
