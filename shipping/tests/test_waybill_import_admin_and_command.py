@@ -20,6 +20,7 @@ from openpyxl import Workbook
 
 from orders.models import OrderState
 from shipping.models import Shipment, WaybillImport, WriteBack
+from shipping.resources import COLUMNS, normalise
 from shipping.tests.conftest import ingest, reload
 
 IMPORT_URL = "admin:shipping_waybillimport_import"
@@ -148,6 +149,9 @@ def test_template_downloads_with_headers_in_the_users_language_and_imports_back(
     assert chinese.headers == ["订单号", "店铺", "快递公司", "运单号", "商品明细（编码 × 数量）"]
     csv = client.get(reverse("admin:shipping_waybillimport_template", args=["csv"]))
     assert csv.content.decode("utf-8-sig").startswith("order,shop,carrier")
+    # either template, filled in as it comes, reads back with every column recognised
+    for template in (english, chinese):
+        assert normalise(template).headers == list(COLUMNS)
 
 
 @pytest.mark.django_db
