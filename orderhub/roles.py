@@ -7,13 +7,14 @@ runs after each migrate (and after the test database's flush), is idempotent, an
 missing permissions: grants an administrator gave a group on top stay.
 
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
-- ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
-  alerts, send a failed tracking subscription again, retry or resolve quarantined platform orders,
-  keep the blacklist; open, receive, close and cancel returns (RMA); receiver details in full.
+- ops: viewer + hold / release / cancel / mark printed orders, import waybill sheets (which mark
+  the orders they list shipped), resolve exception tasks, resolve alerts, send a failed tracking
+  subscription again, retry or resolve quarantined platform orders, keep the blacklist; open, receive,
+  close and cancel returns (RMA); receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
-  voids and re-issues a parcel's number, marks orders printed / shipped; opens and receives returns
-  (RMA); records stock movements (WMS API, stocktake import). Scanning itself is done by scanner
-  devices with their own tokens.
+  voids and re-issues a parcel's number, marks orders printed / shipped, imports waybill sheets;
+  opens and receives returns (RMA); records stock movements (WMS API, stocktake import). Scanning
+  itself is done by scanner devices with their own tokens.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
@@ -67,6 +68,7 @@ _SHIPPING_READ = tuple(
         "return",
         "returnitem",
         "returnreceipt",
+        "waybillimport",
     )
 )
 
@@ -89,6 +91,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "shipping.add_return",
         "shipping.receive_return",
         "shipping.change_return",
+        "shipping.import_waybills",
+        "orders.ship_order",  # a waybill sheet import marks the orders it lists shipped
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -109,6 +113,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "shipping.void_shipment",
         "shipping.add_return",
         "shipping.receive_return",
+        "shipping.import_waybills",
         "orders.view_receiver_details",
         "orders.print_order",
         "orders.ship_order",

@@ -252,5 +252,6 @@ class ScanRecordAdmin(ReadOnlyAdmin):
 
 
 # print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin;
-# returns (RMA), their receive page and the page that opens one, by shipping.return_admin
-from shipping import print_admin, return_admin  # noqa: E402, F401
+# returns (RMA), their receive page and the page that opens one, by shipping.return_admin; the
+# waybill sheet import (运单导入) by shipping.import_admin
+from shipping import import_admin, print_admin, return_admin  # noqa: E402, F401

@@ -98,3 +98,13 @@ class ReturnInvalid(ShippingError):
     `field`, nothing stored."""
 
     code = "invalid"
+
+
+class DispatchRefused(ShippingError):
+    """An order cannot leave with the waybill given (held, cancelled, already shipped, number taken,
+    line not on the order …): nothing was changed. `field` names the sheet column at fault."""
+
+    code = "dispatch_refused"
+
+    def __init__(self, message: str, *, code: str = "", field: str = "order", data: dict | None = None):
+        super().__init__(message, code=code, field=field, data=data)

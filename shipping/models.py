@@ -388,6 +388,46 @@ class ScanRecord(models.Model):
         return f"{self.kind} {self.idempotency_key}"
 
 
+class WaybillImport(models.Model):
+    """One waybill sheet imported (not the previews): who imported which file, when, and what became
+    of each row. Parcels shipped by it carry the user in their history and order events."""
+
+    SOURCE_ADMIN = "admin"
+    SOURCE_COMMAND = "command"
+    SOURCE_CHOICES = [(SOURCE_ADMIN, _("admin page")), (SOURCE_COMMAND, _("management command"))]
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    source = models.CharField(_("source"), max_length=12, choices=SOURCE_CHOICES, default=SOURCE_ADMIN)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_shipped = models.PositiveIntegerField(_("rows shipped"), default=0)
+    rows_refused = models.PositiveIntegerField(_("rows refused"), default=0)
+    results = models.JSONField(
+        _("row results"),
+        default=list,
+        blank=True,
+        help_text=_("Per row: the order, carrier and number read, the parcel shipped or the errors."),
+    )
+
+    class Meta:
+        verbose_name = _("waybill sheet import")
+        verbose_name_plural = _("waybill sheet imports")
+        ordering = ["-id"]
+        permissions = [("import_waybills", _("Can import waybill sheets (ships the orders they list)"))]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({timezone.localtime(self.started_at):%Y-%m-%d %H:%M})"
+
+
 # ---- printing (print page results) ---------------------------------------------------------------
 class PrintRecord(models.Model):
     """One result the print component reported for one label: who printed which number on which

@@ -117,3 +117,94 @@ def shipment_summary(*, shipment: Shipment) -> dict:
         },
         "orders": [{"id": o.pk, "external_id": o.external_id, "state": o.state} for o in orders],
     }
+
+
+# ---- waybill sheets: naming an order, a shop and a carrier the way people write them -------------
+#: short names people write for a carrier (sheets from carriers and warehouses), beyond the carrier's
+#: code, its name, each word of its name and its platform codes
+CARRIER_ALIASES = {
+    "顺丰": "SF",
+    "顺丰快递": "SF",
+    "中通": "ZTO",
+    "圆通": "YTO",
+    "圆通快递": "YTO",
+    "申通": "STO",
+    "韵达": "YUNDA",
+    "京东": "JD",
+    "京东快递": "JD",
+    "邮政ems": "EMS",
+    "极兔": "JT",
+    "极兔快递": "JT",
+    "j&t express": "JT",
+    "百世": "BEST",
+    "百世汇通": "BEST",
+    "德邦": "DEPPON",
+    "德邦物流": "DEPPON",
+}
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def carriers_named(text: str) -> list:
+    """The enabled carriers `text` names (code, full name, one word of the name, a platform code or a
+    known short name, case-insensitive). More than one means the text is ambiguous."""
+    from shipping.models import Carrier
+
+    wanted = _norm(text)
+    if not wanted:
+        return []
+    carriers = list(Carrier.objects.filter(enabled=True).order_by("pk"))
+    alias = CARRIER_ALIASES.get(wanted)
+    exact = [c for c in carriers if wanted in (_norm(c.code), _norm(c.name)) or (alias and c.code == alias)]
+    if exact:
+        return exact
+    return [
+        c
+        for c in carriers
+        if wanted in {_norm(word) for word in c.name.split()}
+        or wanted in {_norm(code) for code in (c.platform_codes or {}).values()}
+    ]
+
+
+def channels_named(text: str) -> list:
+    """Shops `text` names: the shop's name, its id, or its platform (taobao, 淘宝 …)."""
+    from orders.models import Channel, Platform
+
+    wanted = _norm(text)
+    if not wanted:
+        return []
+    channels = list(Channel.objects.order_by("pk"))
+    by_name = [c for c in channels if _norm(c.name) == wanted or str(c.pk) == wanted]
+    if by_name:
+        return by_name
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        chinese = {value: str(label) for value, label in Platform.choices}
+    platforms = {
+        value for value, label in Platform.choices if wanted in (_norm(value), _norm(str(label)), _norm(chinese[value]))
+    }
+    return [c for c in channels if c.platform in platforms]
+
+
+def orders_for_ref(*, ref: str, channels: list | None = None) -> list:
+    """Orders a sheet's order reference names: OrderHub's id (the packing slip's "OH123", or the bare
+    number) or the platform order id, limited to `channels` when the row names a shop. More than one
+    order means the reference is ambiguous."""
+    from orders.models import Order
+
+    ref = str(ref).strip()
+    if not ref:
+        return []
+    queryset = Order.objects.select_related("channel").order_by("pk")
+    if channels is not None:
+        queryset = queryset.filter(channel__in=channels)
+    own_id = order_id_from_barcode(ref)
+    if own_id is not None:
+        return list(queryset.filter(pk=own_id))
+    found = list(queryset.filter(external_id=ref))
+    if ref.isdigit() and len(ref) <= 12:
+        found += [o for o in queryset.filter(pk=int(ref)) if o not in found]
+    return found

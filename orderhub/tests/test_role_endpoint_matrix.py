@@ -177,6 +177,8 @@ ADMIN_ACCESS: dict[str, Page] = {
     "shipping.scanrecord": _page(SHIPPING_READERS),
     # written by the scan and the tracking task; ops may send a failed one again (an action, not a change)
     "shipping.trackingsubscription": _page(SHIPPING_READERS),
+    # the record of each waybill sheet imported; importing itself is the extra page below
+    "shipping.waybillimport": _page(SHIPPING_READERS),
     "shipping.scannerdevice": _page({S}, {S}, {S}),
     # returns change only through receive / close / cancel (their own pages and actions, below); the
     # order's receiver they show is masked as on the order pages (shipping/tests/test_returns_admin.py)
@@ -199,6 +201,12 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
     ("order export", lambda w: reverse("admin:orders_order_export"), frozenset(ORDER_READERS)),
     ("stock level export", lambda w: reverse("admin:inventory_stocklevel_export"), frozenset(STOCK_READERS)),
     ("diff export", lambda w: reverse("admin:inventory_reconciliationdiff_export"), frozenset(STOCK_READERS)),
+    ("waybill sheet import", lambda w: reverse("admin:shipping_waybillimport_import"), frozenset({OPS, W, S})),
+    (
+        "waybill sheet template",
+        lambda w: reverse("admin:shipping_waybillimport_template", args=["xlsx"]),
+        frozenset({OPS, W, S}),
+    ),
     (
         "print page",
         lambda w: reverse("admin:shipping_printbatch_print", args=[_first_pk("shipping.printbatch")]),

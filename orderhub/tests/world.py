@@ -161,6 +161,7 @@ def _shipping_rows(order: Order) -> None:
         TrackingEvent,
         TrackingSubscription,
         WaybillAccount,
+        WaybillImport,
         WriteBack,
     )
 
@@ -187,6 +188,12 @@ def _shipping_rows(order: Order) -> None:
     device = ScannerDevice.objects.order_by("pk").first()
     ScanRecord.objects.create(
         device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200
+    )
+    WaybillImport.objects.create(
+        file_name="pickup.xlsx",
+        rows_total=1,
+        rows_refused=1,
+        results=[{"row": 1, "order": "NOPE", "carrier": "SF", "tracking_number": "SF1", "errors": {"order": ["x"]}}],
     )
     _return_rows(order, line, device.warehouse)
 

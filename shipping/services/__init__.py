@@ -2,6 +2,7 @@
 
 from shipping.schedules import ensure_schedules
 from shipping.services.accounts import CarrierLoadReport, carriers_load_from_platform, waybill_account_refresh
+from shipping.services.dispatch import order_dispatch_with_waybill, parcel_dispatch
 from shipping.services.numbering import (
     NumberingReport,
     failure_reason,
@@ -76,6 +77,8 @@ __all__ = [
     "item_check_progress",
     "next_parcel_key",
     "number_parcels",
+    "order_dispatch_with_waybill",
+    "parcel_dispatch",
     "parcel_split",
     "parcel_void_and_reissue",
     "parcels_create",

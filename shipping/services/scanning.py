@@ -2,8 +2,9 @@
 
 An outbound scan ships one parcel in one transaction: the parcel, its orders (shipped, or partially
 shipped while other parcels wait), the stock of exactly the lines it carries, and the write-back
-and buyer-notice outbox rows. A retry (same Idempotency-Key, or a parcel already shipped) answers
-the same and changes nothing; concurrent scans of one parcel queue on the order rows."""
+and buyer-notice outbox rows (shipping.services.dispatch, shared with the waybill sheet import).
+A retry (same Idempotency-Key, or a parcel already shipped) answers the same and changes nothing;
+concurrent scans of one parcel queue on the order rows."""
 
 from __future__ import annotations
 
@@ -22,13 +23,10 @@ from orders.models import Order, OrderState, PlatformStatus
 from shipping import locks, selectors
 from shipping.errors import ItemCheckFailed, ParcelNotFound, ScanForbidden, ScanInputInvalid, ScanRefused
 from shipping.models import (
-    BuyerNotice,
     ScannerDevice,
     ScanRecord,
     Shipment,
-    ShipmentLine,
     ShipmentState,
-    WriteBack,
 )
 
 if TYPE_CHECKING:
@@ -266,9 +264,7 @@ def _scan_outbound(
     idempotency_key: str,
     request: dict,
 ) -> ScanAnswer:
-    from inventory.services import commit_for_lines
-    from orders.services import order_transition_locked
-    from shipping.services.tracking import tracking_subscription_open
+    from shipping.services.dispatch import parcel_dispatch
 
     found = _find_parcel(code=code, label_number=label_number)
     if found.warehouse_id and found.warehouse_id != device.warehouse_id:
@@ -283,34 +279,11 @@ def _scan_outbound(
         _bind_label(shipment=shipment, label_number=label_number)
         if item_barcodes or shipment.item_check:
             shipment.item_check = _check_items(shipment=shipment, barcodes=item_barcodes, require_complete=True)
-        carried: dict[int, dict[int, int]] = defaultdict(dict)
-        for line in ShipmentLine.objects.filter(shipment=shipment):
-            carried[line.order_id][line.order_line_id] = line.quantity
         note = gettext("scanned out by %(device)s, parcel %(number)s") % {
             "device": device.name,
             "number": shipment.tracking_number,
         }
-        for order in orders:
-            commit_for_lines(order=order, quantities=carried[order.pk], note=note)
-        locks.shipment_for_update(shipment_id=shipment.pk)
-        shipment.state = ShipmentState.SHIPPED
-        shipment.shipped_at = timezone.now()
-        shipment.shipped_by_device = device
-        shipment.save()
-        tracking_subscription_open(shipment=shipment)
-        for order in orders:
-            if _all_shipped(order):
-                name = "ship"
-            elif order.state == OrderState.PRINTED:
-                name = "ship_partially"
-            else:
-                name = ""
-            if name:
-                order_transition_locked(
-                    order=order, name=name, note=note, data={"shipment": shipment.pk, "device": device.pk}
-                )
-            WriteBack.objects.create(shipment=shipment, order=order)
-            BuyerNotice.objects.create(shipment=shipment, order=order, event=BuyerNotice.EVENT_SHIPPED)
+        parcel_dispatch(shipment=shipment, orders=orders, note=note, device=device)
     body = selectors.shipment_summary(shipment=shipment)
     if idempotency_key:
         ScanRecord.objects.create(
@@ -394,9 +367,3 @@ def _bind_label(*, shipment: Shipment, label_number: str) -> None:
         )
     shipment.tracking_number = label_number
     shipment.numbered_at = timezone.now()
-
-
-def _all_shipped(order: Order) -> bool:
-    from shipping.services.parcels import _fully_in
-
-    return _fully_in(order, {ShipmentState.SHIPPED})

@@ -61,7 +61,9 @@ def component() -> Iterator[PrintComponentEmulator]:
 
 
 @pytest.fixture
-def packer(transactional_db):
+def packer(transactional_db, django_db_serialized_rollback):
+    # serialized rollback: the flush after a transactional test must not re-create the roles under new
+    # ids (post_migrate), or the next serialized_rollback test fails restoring them
     user = get_user_model().objects.create_superuser("packer", "packer@example.com", "pack-pass-2026")
     return user
 
@@ -87,7 +89,7 @@ def row_status(browser: webdriver.Chrome, shipment: Shipment) -> str:
 
 
 @pytest.fixture
-def batch_with_three_labels(transactional_db):
+def batch_with_three_labels(transactional_db, django_db_serialized_rollback):
     """Order A in one parcel; order B (two lines) split into two parcels; both with buyer messages."""
     channel = make_channel(name="天猫旗舰店")
     account = make_account(channel)
