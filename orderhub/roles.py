@@ -8,7 +8,8 @@ missing permissions: grants an administrator gave a group on top stay.
 
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
 - ops: viewer + hold / release / cancel / mark printed orders, resolve exception tasks, resolve
-  alerts, retry or resolve quarantined platform orders, keep the blacklist; receiver details in full.
+  alerts, retry or resolve quarantined platform orders, keep the blacklist, retry a write-back now,
+  mark one done by hand, change a shipped parcel's tracking number; receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
   voids and re-issues a parcel's number, marks orders printed / shipped; records stock movements
   (WMS API, stocktake import). Scanning itself is done by scanner devices with their own tokens.
@@ -77,6 +78,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_RULES_READ,
         *_SHIPPING_READ,
         "shipping.void_shipment",
+        "shipping.retry_writeback",
+        "shipping.resolve_writeback",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",

@@ -342,6 +342,9 @@ EVENT_LABELS = {
     "mark_delivered": pgettext_lazy("order event", "delivered"),
     "mark_returned": pgettext_lazy("order event", "returned"),
     "cancel": pgettext_lazy("order event", "cancelled"),
+    "write_back_retried": pgettext_lazy("order event", "write-back retried"),
+    "write_back_by_hand": pgettext_lazy("order event", "written back by hand"),
+    "tracking_number_changed": pgettext_lazy("order event", "tracking number changed"),
 }
 
 

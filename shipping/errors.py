@@ -75,3 +75,9 @@ class PrintRefused(ShippingError):
     a 400 on `field` when an input is wrong, else a 409."""
 
     code = "print_refused"
+
+
+class WriteBackRefused(ShippingError):
+    """A person's write-back action (retry, mark done, change number) was refused."""
+
+    code = "write_back_refused"

@@ -8,6 +8,11 @@ SCHEDULES = {
         "func": "shipping.tasks.fill_print_queue",
         "minutes": 1,
     },
+    # the sweep: rows due again (backoff over, or a lease a dead worker left has run out)
+    "shipping: write-back sweep": {
+        "func": "shipping.tasks.drain_write_backs",
+        "minutes": 1,
+    },
 }
 
 

@@ -35,10 +35,18 @@ from shipping.services.scanning import (
     scanner_device_for_token,
     scanner_device_revoke,
 )
+from shipping.services.writeback import (
+    DrainReport,
+    shipment_change_tracking_number,
+    write_back_mark_done,
+    write_back_retry,
+    write_backs_drain,
+)
 
 __all__ = [
     "BatchFill",
     "CarrierLoadReport",
+    "DrainReport",
     "NumberingReport",
     "PrintOutcome",
     "QueueFill",
@@ -62,8 +70,12 @@ __all__ = [
     "scanner_device_create",
     "scanner_device_for_token",
     "scanner_device_revoke",
+    "shipment_change_tracking_number",
     "shipment_record_print_result",
     "shipment_refresh_print_data",
     "waybill_account_refresh",
     "waybill_request",
+    "write_back_mark_done",
+    "write_back_retry",
+    "write_backs_drain",
 ]

@@ -268,6 +268,7 @@ def _scan_outbound(
 ) -> ScanAnswer:
     from inventory.services import commit_for_lines
     from orders.services import order_transition_locked
+    from shipping.services.writeback import enqueue_drain as enqueue_write_back_drain
 
     found = _find_parcel(code=code, label_number=label_number)
     if found.warehouse_id and found.warehouse_id != device.warehouse_id:
@@ -309,6 +310,7 @@ def _scan_outbound(
                 )
             WriteBack.objects.create(shipment=shipment, order=order)
             BuyerNotice.objects.create(shipment=shipment, order=order, event=BuyerNotice.EVENT_SHIPPED)
+        transaction.on_commit(enqueue_write_back_drain)
     body = selectors.shipment_summary(shipment=shipment)
     if idempotency_key:
         ScanRecord.objects.create(
