@@ -930,7 +930,8 @@ class ChannelEmulator:
                 _need(params, ("order_sn", "logistics_id", "tracking_number"), 10000)
                 order = self._find("pdd", shop, params["order_sn"])
                 modify = params.get("redelivery_type") == "2"  # 修改发货 (u): only a shipped order
-                if order is None or order.get("order_status") != (2 if modify else 1):
+                refunded = order is not None and _int(order.get("refund_status"), 1) == 4  # 退款成功: closed
+                if order is None or refunded or order.get("order_status") != (2 if modify else 1):
                     raise ApiError(50001, "订单状态不允许发货")
                 if not _known_carrier("pdd", params["logistics_id"]) or not _valid_number(params["tracking_number"]):
                     raise ApiError(10000, "参数错误：logistics_id / tracking_number")  # (u) code
