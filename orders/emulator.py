@@ -57,7 +57,7 @@ re-read as the platform does (Taobao `invoice_no` per sub-order, JD `waybill`, P
 + `extra_track_list`, Douyin `logistics_info`, Kuaishou `orderLogisticsInfo`, manual
 `tracking_numbers`). A carrier code not in the platform's list (§6) is refused (Taobao 41, JD
 errorCode 10400010 (u), PDD 10000 (u), Douyin 60018, Kuaishou 802002 (u), manual bad_carrier), as is
-a number failing the carrier's number rule (Taobao B60, Douyin 60017; the emulator's rule: 6–32
+a number failing the carrier's number rule (Taobao B60, Douyin 60017; the emulator's rule: 4–32
 letters/digits). Multi-parcel calls: Taobao `sub_tid`+`is_split`, JD `|`/`,` groups, PDD
 `pdd.order.upload.extra.logistics` (u), Douyin `order.logisticsAddMultiPack` (`request_id` replays
 answer success without a second shipment), Kuaishou `open.order.goods.split.deliver` (u). Number
@@ -1729,7 +1729,7 @@ def _known_carrier(platform: str, code: Any) -> bool:
 
 
 #: the emulator's stand-in for a carrier's number rule (each carrier has its own; u)
-_NUMBER_RULE = re.compile(r"[A-Za-z0-9]{6,32}")
+_NUMBER_RULE = re.compile(r"[A-Za-z0-9]{4,32}")
 
 
 def _valid_number(number: Any) -> bool:

@@ -124,7 +124,10 @@ def write_backs_drain(*, limit: int | None = None) -> DrainReport:
             break
         for claim in claims:
             report.claimed += len(claim.row_ids)
-            report.add(write_back_claim(claim))
+            try:
+                report.add(write_back_claim(claim))
+            except Exception:  # one order's trouble must not stop the others; its lease runs out
+                logger.exception("write-back of order %s failed; its rows come back after the lease", claim.order_id)
     return report
 
 
