@@ -10,7 +10,8 @@ missing permissions: grants an administrator gave a group on top stay.
 - ops: viewer + hold / release / cancel / mark printed orders, import waybill sheets (which mark
   the orders they list shipped), resolve exception tasks, resolve alerts, send a failed tracking
   subscription again, retry or resolve quarantined platform orders, keep the blacklist; open, receive,
-  close and cancel returns (RMA); receiver details in full.
+  close and cancel returns (RMA); retry a write-back now, mark one done by hand, change a shipped
+  parcel's tracking number; receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
   voids and re-issues a parcel's number, marks orders printed / shipped, imports waybill sheets;
   opens and receives returns (RMA); records stock movements (WMS API, stocktake import). Scanning
@@ -93,6 +94,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "shipping.change_return",
         "shipping.import_waybills",
         "orders.ship_order",  # a waybill sheet import marks the orders it lists shipped
+        "shipping.retry_writeback",
+        "shipping.resolve_writeback",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",

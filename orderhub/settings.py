@@ -260,6 +260,16 @@ TRACKING_POLL_BATCH = int(os.environ.get("TRACKING_POLL_BATCH", "200"))
 # Subscribe attempts before a row is failed (with an alert); retries back off exponentially.
 TRACKING_SUBSCRIBE_MAX_ATTEMPTS = int(os.environ.get("TRACKING_SUBSCRIBE_MAX_ATTEMPTS", "8"))
 
+# Write-back (shipping): a failed retryable call waits base × 2^(n−1) seconds (capped, with jitter:
+# between half and all of it); after WRITEBACK_MAX_ATTEMPTS failures the row is a dead letter and
+# an alert is raised. A drain leases its rows for WRITEBACK_LEASE_SECONDS (longer than the calls
+# of one order take); a lease a dead worker left runs out and the sweep picks the row up again.
+WRITEBACK_BACKOFF_BASE_SECONDS = float(os.environ.get("WRITEBACK_BACKOFF_BASE_SECONDS", "30"))
+WRITEBACK_BACKOFF_CAP_SECONDS = float(os.environ.get("WRITEBACK_BACKOFF_CAP_SECONDS", "3600"))
+WRITEBACK_MAX_ATTEMPTS = int(os.environ.get("WRITEBACK_MAX_ATTEMPTS", "8"))
+WRITEBACK_LEASE_SECONDS = float(os.environ.get("WRITEBACK_LEASE_SECONDS", "120"))
+WRITEBACK_BATCH_SIZE = int(os.environ.get("WRITEBACK_BATCH_SIZE", "50"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -24,9 +24,10 @@ Control endpoints (JSON):
     POST   /_emulator/stock      {platform, app_key, item_id, sku_id, quantity}  set the quantity the platform
                                   shows (a seller editing it in the console): drift for reconciliation tests
     GET    /_emulator/calls?platform=…                  the last signed API calls (params as received)
-    POST   /_emulator/faults     {platform, kind: http500|timeout|error_code, count, code?, sub_code?, msg?,
+    POST   /_emulator/faults     {platform, kind: http500|timeout|error_code|slow, count, code?, sub_code?, msg?,
                                   method?, path?, delay?, after?}  fail the next `count` matching calls
-                                  (after letting `after` of them through)
+                                  (after letting `after` of them through); "slow" lets the call take
+                                  effect and answers `delay` s later (a worker can die waiting)
     GET    /_emulator/faults     DELETE /_emulator/faults
     POST   /_emulator/events     {platform, external_id, event: pay|cancel|refund_request|refund_complete|
                                   refund_withdraw|address_change|memo, line?, push_url?, app_key?}  change an
@@ -58,6 +59,19 @@ with `taobao.trade.fullinfo.get`, as on the real platform. Already-shipped order
 platform's "already shipped" error where one exists (Taobao B04, Douyin 60110) and a generic
 business refusal elsewhere.
 
+Ship write-back (README §5): every ship call that takes effect is kept in `shipments` (platform,
+api, kind ship|modify, order, carrier code, number(s), lines) and each order shows its numbers on
+re-read as the platform does (Taobao `invoice_no` per sub-order, JD `waybill`, PDD `tracking_number`
++ `extra_track_list`, Douyin `logistics_info`, Kuaishou `orderLogisticsInfo`, manual
+`tracking_numbers`). A carrier code not in the platform's list (§6) is refused (Taobao 41, JD
+errorCode 10400010 (u), PDD 10000 (u), Douyin 60018, Kuaishou 802002 (u), manual bad_carrier), as is
+a number failing the carrier's number rule (Taobao B60, Douyin 60017; the emulator's rule: 4–32
+letters/digits). Multi-parcel calls: Taobao `sub_tid`+`is_split`, JD `|`/`,` groups, PDD
+`pdd.order.upload.extra.logistics` (u), Douyin `order.logisticsAddMultiPack` (`request_id` replays
+answer success without a second shipment), Kuaishou `open.order.goods.split.deliver` (u). Number
+changes: PDD `redelivery_type=2` (u), Kuaishou `open.seller.order.logistics.update` (u), manual
+`orders/tracking`.
+
 Stock: the write APIs record a level per (platform, app_key, item, sku) in `stock_levels` (JD stock
 is per SKU, so its item part is ""); the read APIs the adapters' `fetch_stock` use answer from the
 same levels: `taobao.item.sku.get` / `taobao.item.seller.get`, `jingdong.stock.read.findSkuStock`,
@@ -72,6 +86,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -86,6 +101,7 @@ import requests
 from orders.channels import common as c
 from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
 from orders.channels.base import ChannelCredentials, PayloadError
+from orders.channels.carriers import CARRIER_TABLE
 from orders.channels.fakes import EVENTS, apply_event, generate_orders, native_id, native_modified
 from orders.emulator_tracking import TrackingDesk
 from orders.emulator_waybills import WAYBILL_FAULT_KINDS, Parcel, Refusal, Waybill, WaybillDesk, carrier_names
@@ -100,7 +116,7 @@ PATHS = {
     "manual": "/manual",
 }
 ADAPTERS = {"taobao": taobao, "jd": jd, "pdd": pdd, "douyin": douyin, "kuaishou": kuaishou, "manual": manual}
-CALL_FAULT_KINDS = ("http500", "timeout", "error_code", "reply")
+CALL_FAULT_KINDS = ("http500", "timeout", "error_code", "reply", "slow")
 FAULT_KINDS = CALL_FAULT_KINDS + WAYBILL_FAULT_KINDS
 CALL_LOG_SIZE = 1000
 
@@ -202,6 +218,8 @@ class ChannelEmulator:
         self.shops: dict[tuple[str, str], Shop] = {}
         self.book: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in PLATFORMS}
         self.shipments: list[dict[str, Any]] = []
+        self.ship_request_ids: set[tuple[str, str]] = set()  # idempotency keys of ship calls taken
+        self.split_orders: set[tuple[str, str]] = set()  # orders shipped in packages (more may follow)
         self.stock_updates: list[dict[str, Any]] = []
         self.stock_levels: dict[tuple[str, str, str, str], int] = {}
         self.faults: list[Fault] = []
@@ -311,6 +329,8 @@ class ChannelEmulator:
             for orders in self.book.values():
                 orders.clear()
             self.shipments.clear()
+            self.ship_request_ids.clear()
+            self.split_orders.clear()
             self.stock_updates.clear()
             self.stock_levels.clear()
             self.faults.clear()
@@ -402,10 +422,13 @@ class ChannelEmulator:
         if fault and fault.kind == "reply":
             return Reply(200, fault.body)
         try:
-            if fault:
+            if fault and fault.kind != "slow":
                 raise ApiError(fault.code or "15", fault.msg, fault.sub_code)
             answer = handler(api, request)
-            return answer if isinstance(answer, Reply) else Reply(200, answer)
+            answer = answer if isinstance(answer, Reply) else Reply(200, answer)
+            if fault:  # "slow": the call takes effect at once, the answer comes `delay` s later
+                answer.delay = max(answer.delay, fault.delay)
+            return answer
         except ApiError as err:
             return Reply(200, _error_body(platform, err))
 
@@ -451,6 +474,7 @@ class ChannelEmulator:
                 "tracking_number": str(tracking),
                 "carrier_code": str(carrier),
                 "at": c.now_shanghai().isoformat(),
+                "kind": "ship",
                 **extra,
             }
         )
@@ -593,16 +617,34 @@ class ChannelEmulator:
             raise ApiError(15, "Remote service error", f"{prefix}:B01")
         if trade.get("status") not in ("WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"):
             raise ApiError(15, "Remote service error", f"{prefix}:B04")
+        if not _known_carrier("taobao", params["company_code"]):
+            raise ApiError(41, "Invalid arguments:company_code", "isv.invalid-parameter:company_code")  # (u)
+        if not _valid_number(params["out_sid"]):
+            raise ApiError(15, "Remote service error", f"{prefix}:B60")
         sub_tids = [s for s in params.get("sub_tid", "").split(",") if s]
-        for line in c.dig(trade, "orders", "order", default=[]):
-            if not sub_tids or c.text(line.get("oid_str") or line.get("oid")) in sub_tids:
-                line["status"] = "WAIT_BUYER_CONFIRM_GOODS"
+        waiting = [
+            ln
+            for ln in c.dig(trade, "orders", "order", default=[])
+            if ln.get("status") != "WAIT_BUYER_CONFIRM_GOODS"
+            and (not sub_tids or c.text(ln.get("oid_str") or ln.get("oid")) in sub_tids)
+        ]
+        if not waiting:  # every named sub-order has left already
+            raise ApiError(15, "Remote service error", f"{prefix}:B04")
+        for line in waiting:
+            line["status"] = "WAIT_BUYER_CONFIRM_GOODS"
+            line["invoice_no"], line["logistics_company"] = params["out_sid"], params["company_code"]
         lines = c.dig(trade, "orders", "order", default=[])
         done = all(ln.get("status") == "WAIT_BUYER_CONFIRM_GOODS" for ln in lines)
         trade["status"] = "WAIT_BUYER_CONFIRM_GOODS" if done else "SELLER_CONSIGNED_PART"
         trade["consign_time"] = trade["modified"] = _now_s()
         self._record_shipment(
-            "taobao", shop, params["tid"], params["out_sid"], params["company_code"], line_ids=sub_tids
+            "taobao",
+            shop,
+            params["tid"],
+            params["out_sid"],
+            params["company_code"],
+            line_ids=sub_tids,
+            api="taobao.logistics.offline.send",
         )
         return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
 
@@ -731,10 +773,27 @@ class ChannelEmulator:
                 if order is None or order.get("orderState") not in ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY"):
                     refusal = {"success": False, "errorCode": "10400001", "chineseErrCode": "订单状态不正确，不能出库"}
                     return {key: {"code": "0", "sopjosshipment_result": refusal}}
+                carriers = c.text(biz.get("logiCoprId")).split("|")
+                groups = [[n for n in g.split(",") if n] for g in c.text(biz.get("logiNo")).split("|")]
+                bad = len(carriers) != len(groups) or any(
+                    not (_known_carrier("jd", code) or code == "1274") for code in carriers
+                )
+                if bad or not all(groups) or not all(_valid_number(n) for g in groups for n in g):
+                    # (u) invented code: the refusal of a carrier or number JD does not accept
+                    refusal = {"success": False, "errorCode": "10400010", "chineseErrCode": "承运商或运单号错误"}
+                    return {key: {"code": "0", "sopjosshipment_result": refusal}}
                 order["orderState"] = "WAIT_GOODS_RECEIVE_CONFIRM"
                 order["waybill"], order["logisticsId"] = c.text(biz.get("logiNo")), c.text(biz.get("logiCoprId"))
                 order["modified"] = _now_s()
-                self._record_shipment("jd", shop, order["orderId"], biz.get("logiNo"), biz.get("logiCoprId"))
+                self._record_shipment(
+                    "jd",
+                    shop,
+                    order["orderId"],
+                    biz.get("logiNo"),
+                    biz.get("logiCoprId"),
+                    api=api,
+                    tracking_numbers=[n for g in groups for n in g],
+                )
                 return {key: {"code": "0", "sopjosshipment_result": {"success": True}}}
             if api in ("jingdong.stock.write.updateSkuStock", "jingdong.stock.write.increaseSkuStock"):
                 if biz.get("skuId") in (None, "") or biz.get("stockNum") in (None, ""):
@@ -887,8 +946,12 @@ class ChannelEmulator:
             if api == "pdd.logistics.online.send":
                 _need(params, ("order_sn", "logistics_id", "tracking_number"), 10000)
                 order = self._find("pdd", shop, params["order_sn"])
-                if order is None or order.get("order_status") != 1:
+                modify = params.get("redelivery_type") == "2"  # 修改发货 (u): only a shipped order
+                refunded = order is not None and _int(order.get("refund_status"), 1) == 4  # 退款成功: closed
+                if order is None or refunded or order.get("order_status") != (2 if modify else 1):
                     raise ApiError(50001, "订单状态不允许发货")
+                if not _known_carrier("pdd", params["logistics_id"]) or not _valid_number(params["tracking_number"]):
+                    raise ApiError(10000, "参数错误：logistics_id / tracking_number")  # (u) code
                 order["order_status"] = 2
                 order["tracking_number"], order["logistics_id"] = (
                     params["tracking_number"],
@@ -896,9 +959,35 @@ class ChannelEmulator:
                 )
                 order["shipping_time"] = order["updated_at"] = _now_s()
                 self._record_shipment(
-                    "pdd", shop, params["order_sn"], params["tracking_number"], params["logistics_id"]
+                    "pdd",
+                    shop,
+                    params["order_sn"],
+                    params["tracking_number"],
+                    params["logistics_id"],
+                    api=api,
+                    kind="modify" if modify else "ship",
                 )
                 return {"logistics_online_send_response": {"is_success": True}}
+            if api == "pdd.order.upload.extra.logistics":  # (u) parameters: a public SDK's model
+                _need(params, ("order_sn", "extra_track_list"), 10000)
+                order = self._find("pdd", shop, params["order_sn"])
+                if order is None or order.get("order_status") != 2:
+                    raise ApiError(50001, "订单未发货，不能上传额外运单")  # (u) invented
+                extras = _json_param(params, "extra_track_list", 10000)
+                if not isinstance(extras, list) or not extras:
+                    raise ApiError(10000, "参数错误：extra_track_list")
+                for extra in extras:
+                    code, number = c.text(extra.get("shipping_id")), c.text(extra.get("tracking_number"))
+                    if not _known_carrier("pdd", code) or not _valid_number(number):
+                        raise ApiError(10000, "参数错误：shipping_id / tracking_number")  # (u) code
+                for extra in extras:
+                    code, number = c.text(extra.get("shipping_id")), c.text(extra.get("tracking_number"))
+                    order.setdefault("extra_track_list", []).append(
+                        {"shipping_id": int(code), "tracking_number": number}
+                    )
+                    self._record_shipment("pdd", shop, params["order_sn"], number, code, api=api)
+                order["updated_at"] = _now_s()
+                return {"order_upload_extra_logistics_response": {"success": True}}
             if api == "pdd.goods.quantity.update":
                 _need(params, ("goods_id", "quantity"), 10000)
                 is_delta = params.get("update_type") == "2"
@@ -986,6 +1075,9 @@ class ChannelEmulator:
         order = self._find("douyin", shop, c.text(biz.get("order_id")))
         if order is None:
             raise ApiError(50002, "业务处理失败", "isv.business-failed:60000")
+        request_id = c.text(biz.get("request_id"))
+        if api == "order.logisticsAddMultiPack" and ("douyin", request_id) in self.ship_request_ids:
+            return _douyin_ok({})  # the same request_id again: the packs went already (idempotent)
         status = _int(order.get("order_status"), 0)
         refusals = {4: "60021", 21: "60068", 5: "60113", 105: "60109"}
         if status in (3, 22, 39) or (status == 101 and api == "order.logisticsAdd"):
@@ -993,23 +1085,36 @@ class ChannelEmulator:
         if status in refusals:
             raise ApiError(50002, "订单状态不允许发货", f"isv.business-failed:{refusals[status]}")
         if api == "order.logisticsAdd":
-            wanted, tracking, carrier = None, biz.get("logistics_code"), biz.get("company_code")
+            packs = [(None, biz.get("logistics_code"), biz.get("company_code"))]
         else:
-            pack = (biz.get("pack_list") or [{}])[0]
-            wanted = {c.text(s.get("shipped_order_id")) for s in pack.get("shipped_order_info", [])}
-            tracking, carrier = pack.get("logistics_code"), pack.get("company_code")
-        if not tracking or not carrier:
+            packs = [
+                (
+                    {c.text(s.get("shipped_order_id")) for s in pack.get("shipped_order_info", [])},
+                    pack.get("logistics_code"),
+                    pack.get("company_code"),
+                )
+                for pack in biz.get("pack_list") or []
+            ]
+        if not packs or not all(tracking and carrier for _w, tracking, carrier in packs):
             raise ApiError(40002, "缺少参数", "isv.missing-parameter:logistics_code")
-        for sub in order.get("sku_order_list", []):
-            if wanted is None or c.text(sub.get("order_id")) in wanted:
-                sub["order_status"] = 3
+        for _wanted, tracking, carrier in packs:
+            if not _known_carrier("douyin", carrier):
+                raise ApiError(50002, "该物流公司不支持发货", "isv.business-failed:60018")
+            if not _valid_number(tracking):
+                raise ApiError(50002, "运单号校验失败", "isv.business-failed:60017")
+        for wanted, tracking, carrier in packs:
+            for sub in order.get("sku_order_list", []):
+                if wanted is None or c.text(sub.get("order_id")) in wanted:
+                    sub["order_status"] = 3
+            order.setdefault("logistics_info", []).append({"tracking_no": tracking, "company": carrier})
+            self._record_shipment(
+                "douyin", shop, order["order_id"], tracking, carrier, line_ids=sorted(wanted or []), api=api
+            )
         all_done = all(_int(s.get("order_status"), 0) == 3 for s in order.get("sku_order_list", []))
         order["order_status"] = 3 if all_done else 101
         order["ship_time"] = order["update_time"] = int(time.time())
-        order.setdefault("logistics_info", []).append({"tracking_no": tracking, "company": carrier})
-        self._record_shipment(
-            "douyin", shop, order["order_id"], tracking, carrier, line_ids=sorted(wanted) if wanted else []
-        )
+        if request_id:
+            self.ship_request_ids.add(("douyin", request_id))
         return _douyin_ok({})
 
     def _douyin_waybill(self, api: str, shop: Shop, biz: dict[str, Any]) -> dict[str, Any] | Reply:
@@ -1132,19 +1237,19 @@ class ChannelEmulator:
                 return {"result": 1, "data": order}
             if api.startswith("open.express."):
                 return self._kuaishou_waybill(api, shop, biz)
-            if api == "open.seller.order.goods.deliver":
+            if api in ("open.seller.order.goods.deliver", "open.order.goods.split.deliver"):
+                return self._kuaishou_ship(shop, api, biz)
+            if api == "open.seller.order.logistics.update":  # (u) parameter names
                 order = self._find("kuaishou", shop, c.text(biz.get("orderId")))
-                if not biz.get("expressNo") or biz.get("expressCode") in (None, ""):
-                    raise ApiError(4000, "expressNo and expressCode are required")
                 base = (order or {}).get("orderBaseInfo", {})
-                if order is None or base.get("status") != 30 or base.get("riskCode") == kuaishou.RISK_HOLD_CODE:
-                    raise ApiError(802001, "订单状态不允许发货")
-                base["status"] = 40
-                base["sendTime"] = base["updateTime"] = int(time.time() * 1000)
-                order.setdefault("orderLogisticsInfo", []).append(
-                    {"expressNo": biz["expressNo"], "expressCode": biz["expressCode"]}
+                if order is None or base.get("status") != 40:
+                    raise ApiError(802001, "订单状态不允许修改物流")
+                self._kuaishou_check_express(biz.get("expressCode"), biz.get("expressNo"))
+                order["orderLogisticsInfo"] = [{"expressNo": biz["expressNo"], "expressCode": biz["expressCode"]}]
+                base["updateTime"] = int(time.time() * 1000)
+                self._record_shipment(
+                    "kuaishou", shop, base["oid"], biz["expressNo"], biz["expressCode"], api=api, kind="modify"
                 )
-                self._record_shipment("kuaishou", shop, base["oid"], biz["expressNo"], biz["expressCode"])
                 return {"result": 1}
             if api == "open.item.sku.stock.update":
                 change = _int(biz.get("skuChangeStock"), 0)
@@ -1160,6 +1265,42 @@ class ChannelEmulator:
                 skus = [{"kwaiSkuId": _id_value(sku), "skuStock": quantity} for (_item, sku), quantity in rows.items()]
                 return {"result": 1, "data": {"kwaiItemId": biz["kwaiItemId"], "skuInfos": skus}}
         raise ApiError(4000, f"unknown method {api}")
+
+    @staticmethod
+    def _kuaishou_check_express(code: Any, number: Any) -> None:
+        if not number or code in (None, ""):
+            raise ApiError(4000, "expressNo and expressCode are required")
+        if not _known_carrier("kuaishou", c.text(code)) or not _valid_number(c.text(number)):
+            raise ApiError(802002, "快递公司编码或运单号错误")  # (u) invented code
+
+    def _kuaishou_ship(self, shop: Shop, api: str, biz: dict[str, Any]) -> dict[str, Any]:
+        """Whole order (`goods.deliver`), or one or more packages of it (`goods.split.deliver`, (u)
+        shape: `deliveryItemInfoList` [{expressNo, expressCode, itemIdList}]); a split order may take
+        further packages after its first."""
+        order = self._find("kuaishou", shop, c.text(biz.get("orderId")))
+        split = api == "open.order.goods.split.deliver"
+        packs = biz.get("deliveryItemInfoList") if split else [biz]
+        if not isinstance(packs, list) or not packs:
+            raise ApiError(4000, "deliveryItemInfoList is required")
+        for pack in packs:
+            self._kuaishou_check_express(pack.get("expressCode"), pack.get("expressNo"))
+        base = (order or {}).get("orderBaseInfo", {})
+        open_states = (30, 40) if split and ("kuaishou", c.text(biz.get("orderId"))) in self.split_orders else (30,)
+        if order is None or base.get("status") not in open_states or base.get("riskCode") == kuaishou.RISK_HOLD_CODE:
+            raise ApiError(802001, "订单状态不允许发货")
+        base["status"] = 40
+        base["sendTime"] = base["updateTime"] = int(time.time() * 1000)
+        if split:
+            self.split_orders.add(("kuaishou", c.text(biz.get("orderId"))))
+        for pack in packs:
+            order.setdefault("orderLogisticsInfo", []).append(
+                {"expressNo": pack["expressNo"], "expressCode": pack["expressCode"]}
+            )
+            lines = [c.text(i) for i in pack.get("itemIdList") or []]
+            self._record_shipment(
+                "kuaishou", shop, base["oid"], pack["expressNo"], pack["expressCode"], api=api, line_ids=lines
+            )
+        return {"result": 1}
 
     def _kuaishou_waybill(self, api: str, shop: Shop, biz: dict[str, Any]) -> dict[str, Any] | Reply:
         """open.express.ebill.get (≤10, one `baseResponse` per requestId, printData inline),
@@ -1263,9 +1404,18 @@ class ChannelEmulator:
                     raise ApiError("not_found", "no such order")
                 if order.get("status") in ("shipped", "delivered", "completed"):
                     raise ApiError("already_shipped", "the order is already shipped")
-                if order.get("status") != "awaiting_shipment":
+                if order.get("status") not in ("awaiting_shipment", "partially_shipped"):
                     raise ApiError("bad_state", f"cannot ship an order that is {order.get('status')}")
-                order["status"] = "shipped"
+                if c.text(biz.get("carrier_code")) not in CARRIER_TABLE:
+                    raise ApiError("bad_carrier", f"unknown carrier {biz.get('carrier_code')!r}")
+                if not _valid_number(c.text(biz.get("tracking_number"))):
+                    raise ApiError("bad_tracking_number", "the tracking number fails the carrier's rule")
+                wanted = [c.text(x) for x in biz.get("line_ids") or []]
+                shipped = set(order.get("shipped_line_ids") or []) | set(wanted)
+                every = {c.text(ln.get("line_id")) for ln in order.get("lines") or []}
+                order["shipped_line_ids"] = sorted(shipped)
+                order["status"] = "partially_shipped" if wanted and not every <= shipped else "shipped"
+                order.setdefault("tracking_numbers", []).append(c.text(biz.get("tracking_number")))
                 order["modified_at"] = c.now_shanghai().isoformat()
                 self._record_shipment(
                     "manual",
@@ -1273,7 +1423,28 @@ class ChannelEmulator:
                     order["external_id"],
                     biz.get("tracking_number"),
                     biz.get("carrier_code"),
-                    line_ids=biz.get("line_ids") or [],
+                    line_ids=wanted,
+                    api=api,
+                )
+                return {"code": "ok"}
+            if api == "orders/tracking":
+                order = self._find("manual", shop, c.text(biz.get("external_id")))
+                previous = c.text(biz.get("previous_tracking_number"))
+                if order is None or previous not in (order.get("tracking_numbers") or []):
+                    raise ApiError("not_found", "no such order or tracking number")
+                if c.text(biz.get("carrier_code")) not in CARRIER_TABLE:
+                    raise ApiError("bad_carrier", f"unknown carrier {biz.get('carrier_code')!r}")
+                numbers = order["tracking_numbers"]
+                numbers[numbers.index(previous)] = c.text(biz.get("tracking_number"))
+                order["modified_at"] = c.now_shanghai().isoformat()
+                self._record_shipment(
+                    "manual",
+                    shop,
+                    order["external_id"],
+                    biz.get("tracking_number"),
+                    biz.get("carrier_code"),
+                    api=api,
+                    kind="modify",
                 )
                 return {"code": "ok"}
             if api == "stock/update":
@@ -1569,6 +1740,19 @@ def _cloud_print_data(platform: str, w: Waybill) -> str:
     return c.compact_json(
         {"encryptedData": label["encrypted"], "signature": label["signature"], **template, "ver": version}
     )
+
+
+def _known_carrier(platform: str, code: Any) -> bool:
+    """The platform's carrier list (README §6) knows this code: anything else is refused."""
+    return c.text(code) in {known for known, _name in carrier_names(platform)}
+
+
+#: the emulator's stand-in for a carrier's number rule (each carrier has its own; u)
+_NUMBER_RULE = re.compile(r"[A-Za-z0-9]{4,32}")
+
+
+def _valid_number(number: Any) -> bool:
+    return bool(_NUMBER_RULE.fullmatch(c.text(number)))
 
 
 def _douyin_ok(data: dict[str, Any] | list[Any]) -> dict[str, Any]:

@@ -344,6 +344,9 @@ EVENT_LABELS = {
     "cancel": pgettext_lazy("order event", "cancelled"),
     "lines_changed": pgettext_lazy("order event", "lines changed on the platform"),
     "parcel_line_removed": pgettext_lazy("order event", "refunded line taken out of its parcels"),
+    "write_back_retried": pgettext_lazy("order event", "write-back retried"),
+    "write_back_by_hand": pgettext_lazy("order event", "written back by hand"),
+    "tracking_number_changed": pgettext_lazy("order event", "tracking number changed"),
 }
 
 

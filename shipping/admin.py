@@ -1,11 +1,17 @@
 """Shipping admin: carriers, e-waybill accounts (refresh, quota), parcels (void and re-issue), scanner
-devices (token shown once, revoke), and the outbox rows read-only. Thin: the services do the work."""
+devices (token shown once, revoke), write-backs (attempts, retry now, mark done by hand, change a
+shipped parcel's number) and the other outbox rows read-only. Thin: the services do the work."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -15,12 +21,14 @@ from shipping.errors import ShippingError
 from shipping.models import (
     BuyerNotice,
     Carrier,
+    OutboxState,
     ScannerDevice,
     ScanRecord,
     Shipment,
     ShipmentLine,
     WaybillAccount,
     WriteBack,
+    WriteBackAttempt,
 )
 from shipping.tracking_admin import TrackingEventInline, TrackingFilter  # also registers the subscriptions
 
@@ -168,6 +176,50 @@ class ShipmentAdmin(ReadOnlyHistoryAdmin):
         order_ids = sorted({line.order_id for line in obj.lines.all()})  # a parcel carries lines, an order once
         return format_html_join(", ", "{}", ((order_id,) for order_id in order_ids))
 
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/change-tracking-number/",
+                self.admin_site.admin_view(self.change_tracking_number_view),
+                name="shipping_shipment_change_tracking_number",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_tracking_number_view(self, request: HttpRequest, object_id: int):
+        """A shipped parcel's number was wrong: store the new one and tell the platform (its modify
+        call, or a task for a person where it has none)."""
+        if not request.user.has_perm("shipping.retry_writeback"):
+            raise PermissionDenied
+        shipment = get_object_or_404(Shipment.objects.select_related("carrier"), pk=object_id)
+        back_url = reverse("admin:shipping_shipment_change", args=[shipment.pk])
+        form = TrackingNumberForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.shipment_change_tracking_number(
+                    shipment_id=shipment.pk,
+                    tracking_number=form.cleaned_data["tracking_number"],
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except ShippingError as exc:
+                form.add_error("tracking_number", exc.message)
+            else:
+                self.message_user(request, _("Tracking number changed; the platform will be told."), messages.SUCCESS)
+                return HttpResponseRedirect(back_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Change the tracking number of a shipped parcel"),
+            "intro": _("Parcel %(key)s, now %(carrier)s %(number)s.")
+            % {"key": shipment.parcel_key, "carrier": shipment.carrier.code, "number": shipment.tracking_number},
+            "form": form,
+            "submit_label": _("Change"),
+            "back_url": back_url,
+            "back_label": Shipment._meta.verbose_name_plural,
+            "opts": Shipment._meta,
+        }
+        return TemplateResponse(request, "admin/shipping/writeback/action_form.html", context)
+
     @admin.action(description=_("Void and re-issue the number"), permissions=["void"])
     def void_and_reissue(self, request: HttpRequest, queryset: QuerySet[Shipment]) -> None:
         for shipment in queryset.order_by("pk"):
@@ -230,11 +282,154 @@ class ScannerDeviceAdmin(ReadOnlyHistoryAdmin):
         self.message_user(request, _("%(n)d scanner(s) revoked.") % {"n": queryset.count()}, messages.SUCCESS)
 
 
+class WriteBackAttemptInline(admin.TabularInline):
+    model = WriteBackAttempt
+    fields = ["at", "api", "request", "response", "error", "outcome", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("note"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+        help_text=_("What was done on the platform (who, when, which number)."),
+    )
+
+
+class TrackingNumberForm(forms.Form):
+    tracking_number = forms.CharField(label=_("new tracking number"), max_length=64)
+    note = forms.CharField(label=_("note"), max_length=2000, required=False)
+
+
 @admin.register(WriteBack)
-class WriteBackAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "order", "shipment", "state", "attempts", "next_attempt_at", "last_error"]
-    list_filter = ["state"]
+class WriteBackAdmin(ReadOnlyHistoryAdmin):
+    """The write-back list: state, platform, attempts; ops retry now or mark done by hand (audited)."""
+
+    list_display = [
+        "created_at",
+        "order",
+        "channel",
+        "tracking_number",
+        "action",
+        "state",
+        "failure",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = ["state", "failure", "action", "order__channel__platform", "order__channel"]
     list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
+    search_fields = ["order__external_id", "shipment__tracking_number", "shipment__parcel_key"]
+    readonly_fields = [
+        "order",
+        "shipment",
+        "action",
+        "previous_tracking_number",
+        "state",
+        "failure",
+        "attempts",
+        "next_attempt_at",
+        "claimed_until",
+        "last_error",
+        "note",
+        "created_at",
+        "done_at",
+    ]
+    exclude = ["claim_token"]
+    inlines = [WriteBackAttemptInline]
+    actions = ["retry_now", "mark_done_by_hand"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # rows change through the drain and the two actions only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("shipping.retry_writeback")
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("shipping.resolve_writeback")
+
+    @admin.display(description=_("channel"), ordering="order__channel")
+    def channel(self, obj: WriteBack) -> str:
+        return obj.order.channel.name
+
+    @admin.display(description=_("tracking number"), ordering="shipment__tracking_number")
+    def tracking_number(self, obj: WriteBack) -> str:
+        return f"{obj.shipment.carrier.code} {obj.shipment.tracking_number}"
+
+    @admin.action(description=_("Retry now"), permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[WriteBack]) -> None:
+        try:
+            queued = services.write_back_retry(
+                write_back_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+            )
+        except ShippingError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, _("%(n)d write-back(s) queued again.") % {"n": queued}, messages.SUCCESS)
+
+    @admin.action(description=_("Mark done by hand (with a note)"), permissions=["resolve"])
+    def mark_done_by_hand(self, request: HttpRequest, queryset: QuerySet[WriteBack]):
+        first = queryset.exclude(state=OutboxState.DONE).order_by("pk").first()
+        if first is None:
+            self.message_user(request, _("The selected write-backs are already done."), messages.WARNING)
+            return None
+        if queryset.count() > 1:
+            self.message_user(request, _("Mark one write-back at a time: each needs its own note."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:shipping_writeback_mark_done", args=[first.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/mark-done/",
+                self.admin_site.admin_view(self.mark_done_view),
+                name="shipping_writeback_mark_done",
+            ),
+            *super().get_urls(),
+        ]
+
+    def mark_done_view(self, request: HttpRequest, object_id: int):
+        """A required note, then the service (which checks the permission again and audits)."""
+        if not self.has_resolve_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(WriteBack.objects.select_related("order", "shipment"), pk=object_id)
+        back_url = reverse("admin:shipping_writeback_change", args=[row.pk])
+        form = NoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.write_back_mark_done(write_back_id=row.pk, actor=request.user, note=form.cleaned_data["note"])
+            except ShippingError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("Write-back marked done by hand."), messages.SUCCESS)
+                return HttpResponseRedirect(back_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark write-back done by hand"),
+            "intro": _("Order %(order)s, parcel %(number)s: only when the number is on the platform already.")
+            % {"order": row.order.external_id, "number": row.shipment.tracking_number},
+            "form": form,
+            "submit_label": _("Mark done"),
+            "back_url": back_url,
+            "back_label": WriteBack._meta.verbose_name_plural,
+            "opts": WriteBack._meta,
+        }
+        return TemplateResponse(request, "admin/shipping/writeback/action_form.html", context)
 
 
 @admin.register(BuyerNotice)

@@ -108,3 +108,9 @@ class DispatchRefused(ShippingError):
 
     def __init__(self, message: str, *, code: str = "", field: str = "order", data: dict | None = None):
         super().__init__(message, code=code, field=field, data=data)
+
+
+class WriteBackRefused(ShippingError):
+    """A person's write-back action (retry, mark done, change number) was refused."""
+
+    code = "write_back_refused"

@@ -291,20 +291,97 @@ class OutboxRow(models.Model):
         abstract = True
 
 
-class WriteBack(OutboxRow):
-    """Outbox row: tell the platform this order left in this parcel (drained by the write-back task)."""
+class WriteBackAction(models.TextChoices):
+    SHIP = "ship", _("Ship")
+    MODIFY = "modify", _("Change tracking number")
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="write_backs")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="write_backs")
+
+class WriteBackFailure(models.TextChoices):
+    """Why a write-back stopped (state failed): each one is a different job for a person."""
+
+    DEAD_LETTER = "dead_letter", _("Retries exhausted")
+    REFUSED = "refused", _("Refused by the platform")
+    ORDER_CLOSED = "order_closed", _("Platform order closed")
+    NOT_SUPPORTED = "not_supported", _("No platform API: change it by hand")
+
+
+class WriteBack(OutboxRow):
+    """Outbox row: tell the platform this order left in this parcel (drained by the write-back task).
+
+    A drain leases the row (`claimed_until`, `claim_token`) in a short transaction, calls the platform
+    with no transaction open, then records the outcome under the same token. A lease that runs out
+    (the worker died) makes the row due again for the sweep."""
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.PROTECT, related_name="write_backs", verbose_name=_("parcel")
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="write_backs", verbose_name=_("order")
+    )
+    action = models.CharField(_("action"), max_length=10, choices=WriteBackAction.choices, default=WriteBackAction.SHIP)
+    previous_tracking_number = models.CharField(
+        _("previous tracking number"),
+        max_length=64,
+        blank=True,
+        help_text=_("The number the platform holds, when the action changes it."),
+    )
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True, db_index=True)
+    claim_token = models.CharField(_("claim token"), max_length=32, blank=True)
+    failure = models.CharField(_("failure"), max_length=16, choices=WriteBackFailure.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    history = HistoricalRecords(
+        excluded_fields=["claimed_until", "claim_token", "next_attempt_at"], verbose_name=_("historical write-back")
+    )
 
     class Meta(OutboxRow.Meta):
         verbose_name = _("write-back")
         verbose_name_plural = _("write-backs")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["shipment", "order"], name="write_back_once_per_parcel_order")]
+        permissions = [
+            ("retry_writeback", _("Can retry a write-back now")),
+            ("resolve_writeback", _("Can mark a write-back done by hand")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order} ← {self.shipment}"
+
+
+class AttemptOutcome(models.TextChoices):
+    UNKNOWN = "unknown", _("Unknown (no answer recorded)")
+    SHIPPED = "shipped", _("Shipped")
+    ALREADY_SHIPPED = "already_shipped", _("Already shipped (confirmed)")
+    RETRY = "retry", _("Failed, will retry")
+    DEAD_LETTER = "dead_letter", _("Failed, retries exhausted")
+    REFUSED = "refused", _("Refused")
+    ORDER_CLOSED = "order_closed", _("Platform order closed")
+    NOT_SUPPORTED = "not_supported", _("Not supported")
+
+
+class WriteBackAttempt(models.Model):
+    """One call to the platform for a write-back: written before the call (outcome unknown), so a
+    worker that dies mid-call leaves a trace the next drain reconciles by re-reading the order."""
+
+    write_back = models.ForeignKey(
+        WriteBack, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("write-back")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    api = models.CharField(_("platform API"), max_length=64, blank=True)
+    request = models.JSONField(_("request"), default=dict, blank=True, help_text=_("Parameters sent, no credentials."))
+    response = models.JSONField(_("response"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.UNKNOWN
+    )
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("write-back attempt")
+        verbose_name_plural = _("write-back attempts")
+        ordering = ["write_back_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.write_back_id} {self.api} {self.outcome}"
 
 
 class BuyerNotice(OutboxRow):

@@ -11,6 +11,11 @@ SCHEDULES = {
     "shipping: tracking subscriptions (sweep)": {"func": "shipping.tasks.drain_tracking_subscriptions", "minutes": 5},
     "shipping: tracking poll (lost callbacks)": {"func": "shipping.tasks.poll_tracking", "minutes": 60},
     "shipping: no pickup check": {"func": "shipping.tasks.check_no_pickup", "minutes": 30},
+    # the sweep: rows due again (backoff over, or a lease a dead worker left has run out)
+    "shipping: write-back sweep": {
+        "func": "shipping.tasks.drain_write_backs",
+        "minutes": 1,
+    },
 }
 
 

@@ -8,6 +8,21 @@ from django.core.cache import cache
 PRINT_QUEUE_ENQUEUED_KEY = "shipping:enqueued:print-queue"
 
 
+def drain_write_backs() -> dict:
+    """Write back every due parcel (after a scan, and the sweep schedule for leases a dead worker left)."""
+    from shipping.services import writeback
+
+    cache.delete(writeback.ENQUEUED_KEY)  # rows written from now on queue the next run
+    report = writeback.write_backs_drain()
+    return {
+        "claimed": report.claimed,
+        "done": len(report.done),
+        "retrying": len(report.retrying),
+        "failed": len(report.failed),
+        "deferred": len(report.deferred),
+    }
+
+
 def fill_print_queue() -> dict:
     """Ready orders into parcels, print batches and numbers (schedule, and after orders become ready)."""
     from shipping import services

@@ -218,6 +218,16 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
         frozenset(SHIPPING_READERS),
     ),
     (
+        "write-back: mark done by hand",
+        lambda w: reverse("admin:shipping_writeback_mark_done", args=[_first_pk("shipping.writeback")]),
+        frozenset({OPS, S}),
+    ),
+    (
+        "parcel: change a shipped parcel's tracking number",
+        lambda w: reverse("admin:shipping_shipment_change_tracking_number", args=[_first_pk("shipping.shipment")]),
+        frozenset({OPS, S}),
+    ),
+    (
         "packing slips PDF",
         lambda w: reverse("admin:shipping_printbatch_packing_slips", args=[_first_pk("shipping.printbatch")]),
         frozenset(SHIPPING_READERS),

@@ -150,11 +150,32 @@ class PushMessage:
 
 
 @dataclass
+class ShipPackage:
+    """One more parcel of the same order, for platforms that take every number in one call (JD)."""
+
+    tracking_number: str
+    carrier_code: str
+
+
+@dataclass
 class ShipRequest:
+    """One ship write-back. `line_ids` (the platform's line ids) is set only for a split shipment: the
+    parcel carries part of the order, or the order travels in several parcels (README §5)."""
+
     external_id: str
     tracking_number: str
     carrier_code: str  # the platform's own code for the carrier (shared/channels/README.md §6)
     line_ids: list[str] = field(default_factory=list)
+    #: no earlier parcel of this order was written back (PDD: the first parcel uses online.send)
+    first: bool = True
+    #: further parcels travelling with this one, sent in the same call (JD `|`/`,` groups)
+    packages: list[ShipPackage] = field(default_factory=list)
+    #: the number the platform holds now, when this request changes a written-back number
+    previous_tracking_number: str = ""
+
+    @property
+    def split(self) -> bool:
+        return bool(self.line_ids)
 
 
 @dataclass
@@ -287,6 +308,36 @@ class ChannelAdapter(abc.ABC):
 
     @abc.abstractmethod
     def ship(self, request: ShipRequest) -> dict[str, Any]: ...
+
+    #: several parcels of one order go in one ship call (JD) rather than one call per parcel
+    ships_packages_together: ClassVar[bool] = False
+
+    def ship_params(self, request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """The API name and business parameters `ship` sends (no credentials: safe to record)."""
+        return "ship", {
+            "external_id": request.external_id,
+            "tracking_number": request.tracking_number,
+            "carrier_code": request.carrier_code,
+            "line_ids": request.line_ids,
+        }
+
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """The tracking numbers the platform shows on a re-read order (`order.raw`): the proof that an
+        "already shipped" answer is our shipment and not someone else's."""
+        return set()
+
+    def modify_params(self, request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """The platform's call that replaces a written-back tracking number; `PermanentChannelError`
+        with code "not_supported" where the platform has none (a person changes it by hand)."""
+        raise PermanentChannelError(
+            f"{self.platform} has no API to change a tracking number after shipment", code="not_supported"
+        )
+
+    def modify_tracking(self, request: ShipRequest) -> dict[str, Any]:
+        """Replace `request.previous_tracking_number` with `request.tracking_number` on the platform."""
+        raise PermanentChannelError(
+            f"{self.platform} has no API to change a tracking number after shipment", code="not_supported"
+        )
 
     @abc.abstractmethod
     def update_stock(self, update: StockUpdate) -> dict[str, Any]: ...

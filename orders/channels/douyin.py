@@ -279,6 +279,11 @@ class Adapter(c.PlatformAdapter):
         """Success is `code == 10000`; sub_code 60110 (already shipped) surfaces as AlreadyDoneError."""
         return self.call(*self.ship_params(request))
 
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """`logistics_info[].tracking_no` of the order detail."""
+        rows = order.raw.get("logistics_info") or []
+        return {c.text(r.get("tracking_no")) for r in rows if isinstance(r, dict) and r.get("tracking_no")}
+
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
         """Overwrite (`incremental=false`) with `idempotent_id(update)`."""
         return self.call(

@@ -247,14 +247,27 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"JD order {external_id} not returned", code="not_found", payload=body)
         return self.read_order(detail["orderInfo"])
 
+    #: JD ships a whole order once: several parcels go in one call, numbers grouped by carrier
+    ships_packages_together = True
+
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """§5: several carriers joined with `|` in `logiCoprId`, the matching groups of numbers in
+        `logiNo` (`|` between carriers, `,` within one carrier)."""
+        groups: dict[str, list[str]] = {request.carrier_code: [request.tracking_number]}
+        for package in request.packages:
+            groups.setdefault(package.carrier_code, []).append(package.tracking_number)
         business = {
             "orderId": request.external_id,
-            "logiCoprId": request.carrier_code,
-            "logiNo": request.tracking_number,
+            "logiCoprId": "|".join(groups),
+            "logiNo": "|".join(",".join(numbers) for numbers in groups.values()),
         }
         return "jingdong.pop.order.shipment", business
+
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """`waybill` of the order, split on the same `|` / `,` separators the ship call uses."""
+        text = c.text(order.raw.get("waybill"))
+        return {n for group in text.split("|") for n in group.split(",") if n}
 
     def ship(self, request: ShipRequest) -> dict[str, Any]:
         body = self.call(*self.ship_params(request))

@@ -274,6 +274,22 @@ class Adapter(c.PlatformAdapter):
 
     @staticmethod
     def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """Whole order: `open.seller.order.goods.deliver`. Split: `open.order.goods.split.deliver`
+        (§5) with one `deliveryItemInfoList` entry for this parcel — (u) the parameter names of the
+        split call were not researched; `orderId` / `expressNo` / `expressCode` follow the whole-order
+        call and `itemIdList` names the lines carried."""
+        if request.split:
+            business: dict[str, Any] = {
+                "orderId": _id(request.external_id),
+                "deliveryItemInfoList": [
+                    {
+                        "expressNo": request.tracking_number,
+                        "expressCode": _id(request.carrier_code),
+                        "itemIdList": [_id(line_id) for line_id in request.line_ids],
+                    }
+                ],
+            }
+            return "open.order.goods.split.deliver", business
         business = {
             "orderId": _id(request.external_id),
             "expressNo": request.tracking_number,
@@ -286,6 +302,25 @@ class Adapter(c.PlatformAdapter):
             return self.call(*self.ship_params(request))
         except PermanentChannelError as exc:
             self.confirm_shipped(request.external_id, exc)
+
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """`orderLogisticsInfo[].expressNo` of the order detail."""
+        rows = order.raw.get("orderLogisticsInfo") or []
+        return {c.text(r.get("expressNo")) for r in rows if isinstance(r, dict) and r.get("expressNo")}
+
+    @staticmethod
+    def modify_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        """`open.seller.order.logistics.update` (§5): the order's new number and carrier. (u) Its
+        parameter names were not researched; they follow the deliver call."""
+        business = {
+            "orderId": _id(request.external_id),
+            "expressNo": request.tracking_number,
+            "expressCode": _id(request.carrier_code),
+        }
+        return "open.seller.order.logistics.update", business
+
+    def modify_tracking(self, request: ShipRequest) -> dict[str, Any]:
+        return self.call(*self.modify_params(request))
 
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
         """Delta-only API: push quantity − last_pushed (changeType 1 add, 2 subtract; u)."""

@@ -24,7 +24,8 @@ A bridge speaks this JSON instead of a marketplace dialect. One order (the shape
       "goods_amount": "217.90", "postage": "0.00", "discount": "20.00", "paid": "197.90",
       "coupons": [{"kind": "shop_coupon", "name": "满150减20", "amount": "20.00", "line_id": "1"}],
       "buyer_message": "", "seller_memo": "",
-      "created_at": "2024-03-08T20:15:31+08:00", "paid_at": "…", "modified_at": "…", "ship_by": "…"
+      "created_at": "2024-03-08T20:15:31+08:00", "paid_at": "…", "modified_at": "…", "ship_by": "…",
+      "tracking_numbers": []                         optional: the numbers written back so far
     }
 
 Amounts are yuan as decimal strings (integers are accepted; JSON floats are refused so a bridge
@@ -38,6 +39,9 @@ HMAC-SHA256(app_secret, "app_key=<k>&body=<raw body>&timestamp=<ts>") — see `s
                    → {"code": "ok", "orders": [order…], "has_next": bool}
     /orders/get    {"external_id"}                      → {"code": "ok", "order": order}
     /orders/ship   {"external_id", "tracking_number", "carrier_code", "line_ids"} → {"code": "ok"}
+                   (line_ids: the lines this parcel carries, for a split shipment; empty = the rest)
+    /orders/tracking {"external_id", "previous_tracking_number", "tracking_number", "carrier_code"}
+                   → {"code": "ok"}   replace a number already written back
     /stock/update  {"item_id", "sku_id", "quantity"}    → {"code": "ok"}
     /stock/get     {"item_id", "sku_id"}                → {"code": "ok", "quantity": N}
                    (the quantity buyers see now; an unknown SKU answers code "not_found")
@@ -226,16 +230,36 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError(f"order {external_id} not returned", code="not_found", payload=reply)
         return self.read_order(reply["order"])
 
+    @staticmethod
+    def ship_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        business = {
+            "external_id": request.external_id,
+            "tracking_number": request.tracking_number,
+            "carrier_code": request.carrier_code,
+            "line_ids": request.line_ids,
+        }
+        return "orders/ship", business
+
     def ship(self, request: ShipRequest) -> dict[str, Any]:
-        return self.call(
-            "orders/ship",
-            {
-                "external_id": request.external_id,
-                "tracking_number": request.tracking_number,
-                "carrier_code": request.carrier_code,
-                "line_ids": request.line_ids,
-            },
-        )
+        """`already_shipped` surfaces as AlreadyDoneError (the write-back re-reads the order)."""
+        return self.call(*self.ship_params(request))
+
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """`tracking_numbers` of the bridge's order (every parcel written back to the shop)."""
+        return {c.text(n) for n in order.raw.get("tracking_numbers") or [] if n}
+
+    @staticmethod
+    def modify_params(request: ShipRequest) -> tuple[str, dict[str, Any]]:
+        business = {
+            "external_id": request.external_id,
+            "previous_tracking_number": request.previous_tracking_number,
+            "tracking_number": request.tracking_number,
+            "carrier_code": request.carrier_code,
+        }
+        return "orders/tracking", business
+
+    def modify_tracking(self, request: ShipRequest) -> dict[str, Any]:
+        return self.call(*self.modify_params(request))
 
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
         return self.call(

@@ -304,6 +304,11 @@ class Adapter(c.PlatformAdapter):
             raise PermanentChannelError("Taobao did not confirm the shipment", code="not_success", payload=body)
         return body
 
+    def shipped_tracking_numbers(self, order: NormalizedOrder) -> set[str]:
+        """`invoice_no` of each sub-order (`orders.order[]`) of the full trade."""
+        lines = c.dig(order.raw, "orders", "order", default=[]) or []
+        return {c.text(line.get("invoice_no")) for line in lines if isinstance(line, dict) and line.get("invoice_no")}
+
     def update_stock(self, update: StockUpdate) -> dict[str, Any]:
         """Overwrite (type=1): idempotent, so a retried outbox row cannot double-count."""
         return self.call(

@@ -48,7 +48,6 @@ from shipping.services.scanning import (
 )
 from shipping.services.tracking import (
     ApplyResult,
-    DrainReport,
     PollReport,
     tracking_apply_update,
     tracking_check_no_pickup,
@@ -57,12 +56,17 @@ from shipping.services.tracking import (
     tracking_subscription_retry,
     tracking_subscriptions_drain,
 )
+from shipping.services.writeback import (
+    shipment_change_tracking_number,
+    write_back_mark_done,
+    write_back_retry,
+    write_backs_drain,
+)
 
 __all__ = [
     "ApplyResult",
     "BatchFill",
     "CarrierLoadReport",
-    "DrainReport",
     "NumberingReport",
     "PollReport",
     "PrintOutcome",
@@ -97,6 +101,7 @@ __all__ = [
     "scanner_device_create",
     "scanner_device_for_token",
     "scanner_device_revoke",
+    "shipment_change_tracking_number",
     "shipment_record_print_result",
     "shipment_refresh_print_data",
     "tracking_apply_update",
@@ -107,4 +112,7 @@ __all__ = [
     "tracking_subscriptions_drain",
     "waybill_account_refresh",
     "waybill_request",
+    "write_back_mark_done",
+    "write_back_retry",
+    "write_backs_drain",
 ]

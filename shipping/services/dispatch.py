@@ -62,6 +62,7 @@ def parcel_dispatch(
     from inventory.services import commit_for_lines
     from orders.services import order_transition_locked
     from shipping.services.tracking import tracking_subscription_open
+    from shipping.services.writeback import enqueue_drain as enqueue_write_back_drain
 
     carried: dict[int, dict[int, int]] = defaultdict(dict)
     for line in ShipmentLine.objects.filter(shipment=shipment):
@@ -91,6 +92,7 @@ def parcel_dispatch(
             order_transition_locked(order=order, name=name, actor=actor, note=note, data=event_data)
         WriteBack.objects.create(shipment=shipment, order=order)
         BuyerNotice.objects.create(shipment=shipment, order=order, event=BuyerNotice.EVENT_SHIPPED)
+    transaction.on_commit(enqueue_write_back_drain)
     return shipment
 
 
