@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from shipping import services
-from shipping.api.serializers import MAX_ITEMS, ScanErrorSerializer
+from shipping.api.serializers import MAX_ITEMS, ParcelOrderSerializer, ScanErrorSerializer
 from shipping.api.views import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH, ScannerView
 from shipping.errors import ReturnNotFound, ReturnRefused, ShippingError
 from shipping.models import ReturnCondition
@@ -37,16 +37,10 @@ class ReturnItemResultSerializer(serializers.Serializer):
     damaged = serializers.IntegerField()
 
 
-class ReturnOrderSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    external_id = serializers.CharField()
-    state = serializers.CharField()
-
-
 class ReturnScanResultSerializer(serializers.Serializer):
     reference = serializers.CharField()
     state = serializers.CharField()
-    order = ReturnOrderSerializer()
+    order = ParcelOrderSerializer()
     items = ReturnItemResultSerializer(many=True)
 
 
