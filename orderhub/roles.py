@@ -15,7 +15,10 @@ missing permissions: grants an administrator gave a group on top stay.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
-  write-backs); starts a reconciliation run.
+  write-backs, buyer notices); starts a reconciliation run.
+
+Buyer notices (notices app): every shipping reader reads the notices, their templates and the
+transit-time table; ops edit templates and transit times and retry or settle a notice by hand.
 
 Channel credentials, e-waybill accounts, carriers, scanner devices and users are the superuser's.
 A permission missing from the database (an app not migrated yet) is skipped, never invented.
@@ -62,6 +65,9 @@ _SHIPPING_READ = tuple(
     )
 )
 
+# buyer-notice templates and the transit-time table (the notices themselves are shipping.buyernotice)
+_NOTICES_READ = ("notices.view_noticetemplate", "notices.view_transittime")
+
 VIEWER = "viewer"
 OPS = "ops"
 WAREHOUSE = "warehouse"
@@ -69,14 +75,21 @@ RULE_ADMIN = "rule admin"
 FINANCE = "finance"
 
 ROLES: dict[str, tuple[str, ...]] = {
-    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ),
+    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ, *_NOTICES_READ),
     OPS: (
         *_ORDER_READ,
         *_CHANNEL_READ,
         *_INVENTORY_READ,
         *_RULES_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "shipping.void_shipment",
+        "shipping.resend_buyernotice",
+        "notices.add_noticetemplate",
+        "notices.change_noticetemplate",
+        "notices.add_transittime",
+        "notices.change_transittime",
+        "notices.delete_transittime",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -94,6 +107,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_ORDER_READ,
         *_INVENTORY_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "shipping.void_shipment",
         "orders.view_receiver_details",
         "orders.print_order",
@@ -119,6 +133,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_CHANNEL_READ,
         *_INVENTORY_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "inventory.add_reconciliationrun",
     ),
 }

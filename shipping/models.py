@@ -306,22 +306,77 @@ class WriteBack(OutboxRow):
         return f"{self.order} ← {self.shipment}"
 
 
+class BuyerNoticeState(models.TextChoices):
+    """A notice's life (notices.services.drain): `sending` is written before the gateway is called, so
+    a crash or a timeout leaves a row that is reconciled with the gateway before any resend;
+    `unknown` is one the gateway could not account for, for a person to settle."""
+
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending (outcome being checked)")
+    DONE = "done", _("Sent")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Outcome unknown: a person decides")
+    SKIPPED = "skipped", _("Skipped")
+    NOT_SENT = "not_sent", _("Not sent: no plaintext number")
+
+
 class BuyerNotice(OutboxRow):
-    """Outbox row: tell the buyer about this parcel (drained by the notice task)."""
+    """Outbox row: tell the buyer about this parcel (`shipped`, `delivered`) or this order (`delayed`,
+    no parcel yet). Drained by notices.services; at most one per (parcel, order, event), and one
+    `delayed` per order."""
 
     EVENT_SHIPPED = "shipped"
+    EVENT_DELAYED = "delayed"
+    EVENT_DELIVERED = "delivered"
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="buyer_notices")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="buyer_notices")
+    state = models.CharField(
+        _("state"), max_length=10, choices=BuyerNoticeState.choices, default=BuyerNoticeState.PENDING, db_index=True
+    )
+    shipment = models.ForeignKey(
+        Shipment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="buyer_notices",
+        verbose_name=_("parcel"),
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="buyer_notices", verbose_name=_("order")
+    )
     event = models.CharField(_("event"), max_length=24, default=EVENT_SHIPPED)
+    medium = models.CharField(_("medium"), max_length=16, blank=True)
+    backend = models.CharField(_("backend"), max_length=16, blank=True)
+    template = models.ForeignKey(
+        "notices.NoticeTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("template"),
+    )
+    rendered_text = models.TextField(_("rendered text"), blank=True)
+    recipient = models.CharField(_("recipient"), max_length=128, blank=True)
+    out_id = models.CharField(
+        _("our message id"), max_length=64, blank=True, help_text=_("Sent as Aliyun OutId / Tencent SessionContext.")
+    )
+    gateway_message_id = models.CharField(_("gateway message id"), max_length=128, blank=True)
+    gateway_answer = models.JSONField(_("gateway answer"), default=dict, blank=True)
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
+    lookups = models.PositiveIntegerField(_("status lookups"), default=0)
 
     class Meta(OutboxRow.Meta):
         verbose_name = _("buyer notice")
         verbose_name_plural = _("buyer notices")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["shipment", "order", "event"], name="buyer_notice_once_per_event")
+            models.UniqueConstraint(fields=["shipment", "order", "event"], name="buyer_notice_once_per_event"),
+            models.UniqueConstraint(
+                fields=["order", "event"],
+                condition=models.Q(shipment__isnull=True),
+                name="buyer_notice_once_per_order_event_without_parcel",
+            ),
         ]
+        permissions = [("resend_buyernotice", _("Can retry a buyer notice or settle its outcome by hand"))]
 
     def __str__(self) -> str:
         return f"{self.event} {self.order}"

@@ -178,6 +178,11 @@ def _shipping_rows(order: Order) -> None:
     ShipmentLine.objects.create(shipment=shipment, order=order, order_line=line, quantity=line.quantity)
     WriteBack.objects.create(shipment=shipment, order=order)
     BuyerNotice.objects.create(shipment=shipment, order=order)
+    from notices.models import NoticeTemplate, TransitTime
+
+    TransitTime.objects.create(destination_province="新疆维吾尔自治区", days=5)
+    if not NoticeTemplate.objects.exists():  # seeded by a migration; a flushed test database lost it
+        NoticeTemplate.objects.create(event="shipped", medium="sms", body="{tracking_number}")
     device = ScannerDevice.objects.order_by("pk").first()
     ScanRecord.objects.create(
         device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200
