@@ -143,33 +143,33 @@ def _prepare(notice: BuyerNotice) -> tuple[str, str] | None:
         return BuyerNoticeState.SKIPPED, gettext("No enabled notice template for the event %(event)s.") % {
             "event": notice.event
         }
+    values = template_values(notice)
     refusals: list[str] = []
     for medium in _mediums():
         template = templates.get(medium)
         if template is None:
             continue
-        recipient, refusal = _recipient(order=order, medium=medium)
-        if refusal:
-            refusals.append(refusal)
-            continue
-        values = template_values(notice)
         try:
-            notice.rendered_text = render(template.body, values)
+            text = render(template.body, values)
             params = render_vendor_params(template.vendor_params, values)
         except TemplateError as exc:
             return BuyerNoticeState.FAILED, gettext("Template %(template)s: %(error)s") % {
                 "template": template,
                 "error": exc.message,
             }
+        # kept even when it cannot go out: ops see what the buyer would have read
+        notice.medium, notice.template, notice.rendered_text = medium, template, text
+        recipient, refusal = _recipient(order=order, medium=medium)
+        if refusal:
+            refusals.append(refusal)
+            continue
         backend = _backend_name(medium)
         if backend not in ("database", "generic") and not template.vendor_template_code:
             return BuyerNoticeState.FAILED, gettext(
                 "Template %(template)s has no vendor template code for %(backend)s."
             ) % {"template": template, "backend": backend}
-        notice.medium = medium
-        notice.template = template
         notice.recipient = recipient
-        notice.backend = _backend_name(medium)
+        notice.backend = backend
         notice.gateway_answer = {"params": params}
         return None
     return BuyerNoticeState.NOT_SENT, "; ".join(refusals)
