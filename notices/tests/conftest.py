@@ -77,7 +77,9 @@ def use_backend(settings, gateway):
     return configure
 
 
-def shipped_notice(*, phone: str = PHONE, masked: bool = False, platform: str = "manual", buyer_id: str = "") -> BuyerNotice:
+def shipped_notice(
+    *, phone: str = PHONE, masked: bool = False, platform: str = "manual", buyer_id: str = ""
+) -> BuyerNotice:
     """An order on a shop, shipped in one parcel (ZTO, from Shanghai to Zhejiang) and its `shipped` notice."""
     n = Order.objects.count() + 1
     channel = Channel.objects.filter(platform=platform).first() or Channel.objects.create(

@@ -123,7 +123,10 @@ def test_the_database_backend_records_the_text_and_sends_nothing(settings, gatew
     assert drain_buyer_notices().sent == 1
     notice = reload(notice)
     assert notice.state == "done" and notice.backend == "database"
-    assert notice.rendered_text.startswith("您在自建商城的订单") and notice.shipment.tracking_number in notice.rendered_text
+    assert (
+        notice.rendered_text.startswith("您在自建商城的订单")
+        and notice.shipment.tracking_number in notice.rendered_text
+    )
     assert notice.gateway_answer["answer"] == {"recorded": True, "sent": False}
     assert gateway.seen == []
     assert list(NoticeAttempt.objects.filter(notice=notice).values_list("kind", "outcome")) == [
