@@ -127,7 +127,7 @@ def test_retry_now_sends_a_failed_notice_again_under_a_new_id(use_backend, admin
     assert notice.state == "pending" and notice.out_id == f"orderhub-bn-{notice.pk}-r1"
     result = drain_buyer_notices()
     assert result.sent == 2, result  # the retried one and the other notice
-    assert [r["body"]["id"] for r in gateway.accepted["generic"]][0] == f"orderhub-bn-{notice.pk}-r1"
+    assert gateway.accepted["generic"][0]["body"]["id"] == f"orderhub-bn-{notice.pk}-r1"
 
 
 @postgres_only
