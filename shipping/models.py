@@ -317,7 +317,7 @@ class BuyerNoticeState(models.TextChoices):
     FAILED = "failed", _("Failed")
     UNKNOWN = "unknown", _("Outcome unknown: a person decides")
     SKIPPED = "skipped", _("Skipped")
-    NOT_SENT = "not_sent", _("Not sent: no plaintext number")
+    NOT_SENT = "not_sent", _("Not sent: no usable recipient")
 
 
 class BuyerNotice(OutboxRow):

@@ -107,6 +107,9 @@ def _claim(*, notice_id: int):
         if notice.state not in (BuyerNoticeState.PENDING, BuyerNoticeState.SENDING) or notice.next_attempt_at > now:
             return "not_due"
         if notice.state == BuyerNoticeState.SENDING:
+            # one lookup at a time: a concurrent sweep finds it not due
+            notice.next_attempt_at = now + _in_flight_guard()
+            notice.save(update_fields=["next_attempt_at"])
             return notice, _message(notice), notice.backend, True
         decided = _prepare(notice)
         if decided is not None:
@@ -118,7 +121,7 @@ def _claim(*, notice_id: int):
         notice.out_id = notice.out_id or f"orderhub-bn-{notice.pk}"
         notice.sending_since = notice.sending_since or now
         notice.lookups = 0
-        notice.next_attempt_at = now + timedelta(seconds=settings.NOTICE_LOOKUP_DELAY_SECONDS)
+        notice.next_attempt_at = now + _in_flight_guard()  # never looked up while the call is in flight
         notice.save()
         message = _message(notice)
         NoticeAttempt.objects.create(
@@ -129,6 +132,11 @@ def _claim(*, notice_id: int):
             request=_logged_request(message),
         )
         return notice, message, notice.backend, False
+
+
+def _in_flight_guard() -> timedelta:
+    """Longer than any gateway call can last (the SDKs time out connect and read separately)."""
+    return timedelta(seconds=settings.NOTICE_LOOKUP_DELAY_SECONDS + 3 * settings.NOTICE_HTTP_TIMEOUT)
 
 
 def _prepare(notice: BuyerNotice) -> tuple[str, str] | None:
@@ -263,7 +271,8 @@ def _record_send(*, notice_id: int, out_id: str, answer: Accepted | Exception) -
             outcome = _back_off(notice, error=_error_text(answer))
         else:  # OutcomeUnknown: stays `sending`, looked up when due
             notice.last_error = _error_text(answer)
-            notice.save(update_fields=["last_error"])
+            notice.next_attempt_at = timezone.now() + timedelta(seconds=settings.NOTICE_LOOKUP_DELAY_SECONDS)
+            notice.save(update_fields=["last_error", "next_attempt_at"])
             outcome = "unknown"
         NoticeAttempt.objects.create(
             notice=notice,

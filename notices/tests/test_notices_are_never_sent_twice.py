@@ -70,6 +70,8 @@ def test_a_worker_killed_after_claiming_leaves_a_notice_that_is_looked_up(use_ba
 
     claimed = _claim(notice_id=notice.pk)
     assert not isinstance(claimed, str) and reload(notice).state == "sending"
+    assert drain_buyer_notices().outcomes == []  # not looked up while a call could still be in flight
+    type(notice).objects.filter(pk=notice.pk).update(next_attempt_at=notice.created_at)  # later: the sweep
 
     result = drain_buyer_notices()
     assert result.unknown == 1 and gateway.sends("aliyun") == []  # looked up, nothing sent blindly
@@ -82,6 +84,7 @@ def test_the_generic_gateway_saying_it_never_got_it_allows_one_resend(use_backen
     from notices.services.sending import _claim
 
     _claim(notice_id=notice.pk)  # claimed, then the worker died: the gateway never saw it
+    type(notice).objects.filter(pk=notice.pk).update(next_attempt_at=notice.created_at)  # the sweep, later
     assert drain_buyer_notices().retrying == 1  # lookup: 404 → pending again, with backoff
     notice = reload(notice)
     assert notice.state == "pending" and notice.attempts == 1

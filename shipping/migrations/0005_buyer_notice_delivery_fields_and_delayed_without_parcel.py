@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='buyernotice',
             name='state',
-            field=models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending (outcome being checked)'), ('done', 'Sent'), ('failed', 'Failed'), ('unknown', 'Outcome unknown: a person decides'), ('skipped', 'Skipped'), ('not_sent', 'Not sent: no plaintext number')], db_index=True, default='pending', max_length=10, verbose_name='state'),
+            field=models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending (outcome being checked)'), ('done', 'Sent'), ('failed', 'Failed'), ('unknown', 'Outcome unknown: a person decides'), ('skipped', 'Skipped'), ('not_sent', 'Not sent: no usable recipient')], db_index=True, default='pending', max_length=10, verbose_name='state'),
         ),
         migrations.AddConstraint(
             model_name='buyernotice',
