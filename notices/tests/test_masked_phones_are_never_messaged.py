@@ -46,3 +46,19 @@ def test_no_enabled_template_skips_the_notice_with_the_reason(use_backend):
     delivered = reload(delivered)
     assert delivered.state == "skipped" and "delivered" in delivered.last_error
     assert len(gateway.sends("aliyun")) == 1
+
+
+def test_a_backend_without_its_keys_raises_an_alert_and_sends_nothing(settings):
+    from notices.services.sending import BACKEND_ALERT_KEY
+    from orders.models import Alert
+
+    settings.NOTICE_SMS_BACKEND = "aliyun"
+    settings.ALIYUN_SMS = {**settings.ALIYUN_SMS, "access_key_id": "", "access_key_secret": ""}
+    notice = shipped_notice()
+    from notices.models import NoticeTemplate
+
+    NoticeTemplate.objects.filter(event="shipped", medium="sms").update(vendor_template_code="SMS_1")
+    assert drain_buyer_notices().retrying == 1
+    notice = reload(notice)
+    assert notice.state == "pending" and notice.attempts == 1 and "ALIYUN_SMS_ACCESS_KEY_ID" in notice.last_error
+    assert Alert.objects.filter(key=BACKEND_ALERT_KEY, resolved_at__isnull=True).exists()

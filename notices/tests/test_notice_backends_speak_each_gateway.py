@@ -145,3 +145,20 @@ def test_aliyun_refusal_is_final_and_throttling_retries(use_backend):
     assert reload(refused).state == "failed" and "isv.MOBILE_NUMBER_ILLEGAL" in reload(refused).last_error
     throttled = reload(throttled)
     assert throttled.state == "pending" and throttled.attempts == 1 and throttled.next_attempt_at > timezone.now()
+
+
+@pytest.mark.parametrize("backend", ["aliyun", "tencent", "generic"])
+def test_a_gateway_that_is_down_is_retried_later_not_looked_up(use_backend, settings, backend):
+    import socket
+
+    use_backend(backend)
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    settings.ALIYUN_SMS = {**settings.ALIYUN_SMS, "endpoint": closed}
+    settings.TENCENT_SMS = {**settings.TENCENT_SMS, "endpoint": closed}
+    settings.NOTICE_GATEWAY = {**settings.NOTICE_GATEWAY, "url": f"http://{closed}"}
+    notice = shipped_notice()
+    assert drain_buyer_notices().retrying == 1
+    notice = reload(notice)
+    assert notice.state == "pending" and notice.attempts == 1 and notice.next_attempt_at > timezone.now()
