@@ -62,3 +62,18 @@ def test_a_backend_without_its_keys_raises_an_alert_and_sends_nothing(settings):
     notice = reload(notice)
     assert notice.state == "pending" and notice.attempts == 1 and "ALIYUN_SMS_ACCESS_KEY_ID" in notice.last_error
     assert Alert.objects.filter(key=BACKEND_ALERT_KEY, resolved_at__isnull=True).exists()
+
+
+def test_an_enabled_delivered_template_sends_the_delivered_notice(use_backend):
+    from notices.models import NoticeTemplate
+    from shipping.models import BuyerNotice
+
+    gateway = use_backend("generic")
+    notice = shipped_notice()
+    NoticeTemplate.objects.filter(event="delivered", medium="sms").update(enabled=True)
+    delivered, _created = BuyerNotice.objects.get_or_create(  # as the tracking side writes it
+        shipment=notice.shipment, order=notice.order, event="delivered"
+    )
+    assert drain_buyer_notices().sent == 2
+    assert reload(delivered).state == "done" and "已签收" in reload(delivered).rendered_text
+    assert sorted(r["body"]["event"] for r in gateway.accepted["generic"]) == ["delivered", "shipped"]
