@@ -131,7 +131,7 @@ def _demo_orders(channels: list[Channel], *, online: bool) -> int:
 
 def _ensure_all_schedules() -> None:
     gateway.ensure_schedules()
-    for app in ("inventory", "rules", "shipping", "notices"):
+    for app in ("inventory", "rules", "shipping"):
         try:
             tasks = import_module(f"{app}.services")
         except ModuleNotFoundError:

@@ -17,7 +17,7 @@ missing permissions: grants an administrator gave a group on top stay.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
   write-backs, buyer notices); starts a reconciliation run.
 
-Buyer notices (notices app): every shipping reader reads the notices, their templates and the
+Buyer notices (shipping.notices): every shipping reader reads the notices, their templates and the
 transit-time table; ops edit templates and transit times and retry or settle a notice by hand.
 
 Channel credentials, e-waybill accounts, carriers, scanner devices and users are the superuser's.
@@ -66,7 +66,7 @@ _SHIPPING_READ = tuple(
 )
 
 # buyer-notice templates and the transit-time table (the notices themselves are shipping.buyernotice)
-_NOTICES_READ = ("notices.view_noticetemplate", "notices.view_transittime")
+_NOTICES_READ = ("shipping.view_noticetemplate", "shipping.view_transittime")
 
 VIEWER = "viewer"
 OPS = "ops"
@@ -85,11 +85,11 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_NOTICES_READ,
         "shipping.void_shipment",
         "shipping.resend_buyernotice",
-        "notices.add_noticetemplate",
-        "notices.change_noticetemplate",
-        "notices.add_transittime",
-        "notices.change_transittime",
-        "notices.delete_transittime",
+        "shipping.add_noticetemplate",
+        "shipping.change_noticetemplate",
+        "shipping.add_transittime",
+        "shipping.change_transittime",
+        "shipping.delete_transittime",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",

@@ -39,7 +39,6 @@ INSTALLED_APPS = [
     "inventory",
     "rules",
     "shipping",
-    "notices",
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,6 @@ from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from shipping import services
 from shipping.errors import ShippingError
 from shipping.models import (
-    BuyerNotice,
     Carrier,
     ScannerDevice,
     ScanRecord,
@@ -236,13 +235,6 @@ class WriteBackAdmin(ReadOnlyAdmin):
     list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
 
 
-@admin.register(BuyerNotice)
-class BuyerNoticeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "order", "shipment", "event", "state", "attempts", "last_error"]
-    list_filter = ["state", "event"]
-    list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
-
-
 @admin.register(ScanRecord)
 class ScanRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "device", "kind", "idempotency_key", "shipment", "response_status"]
@@ -252,3 +244,6 @@ class ScanRecordAdmin(ReadOnlyAdmin):
 
 # print batches (the print page, its JSON endpoints and PDFs) are registered by shipping.print_admin
 from shipping import print_admin  # noqa: E402, F401
+
+# buyer notices (the outbox rows with their call log), notice templates and transit times
+from shipping.notices import admin as notices_admin  # noqa: E402, F401

@@ -8,3 +8,4 @@ class ShippingConfig(AppConfig):
 
     def ready(self) -> None:
         from shipping import signals  # noqa: F401  (orders becoming ready feed the print queue)
+        from shipping.notices import signals as notice_signals  # noqa: F401  (a new notice wakes the drain)

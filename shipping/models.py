@@ -307,7 +307,7 @@ class WriteBack(OutboxRow):
 
 
 class BuyerNoticeState(models.TextChoices):
-    """A notice's life (notices.services.drain): `sending` is written before the gateway is called, so
+    """A notice's life (shipping.notices.services.sending): `sending` is written before the gateway is called, so
     a crash or a timeout leaves a row that is reconciled with the gateway before any resend;
     `unknown` is one the gateway could not account for, for a person to settle."""
 
@@ -322,7 +322,7 @@ class BuyerNoticeState(models.TextChoices):
 
 class BuyerNotice(OutboxRow):
     """Outbox row: tell the buyer about this parcel (`shipped`, `delivered`) or this order (`delayed`,
-    no parcel yet). Drained by notices.services; at most one per (parcel, order, event), and one
+    no parcel yet). Drained by shipping.notices.services; at most one per (parcel, order, event), and one
     `delayed` per order."""
 
     EVENT_SHIPPED = "shipped"
@@ -347,7 +347,7 @@ class BuyerNotice(OutboxRow):
     medium = models.CharField(_("medium"), max_length=16, blank=True)
     backend = models.CharField(_("backend"), max_length=16, blank=True)
     template = models.ForeignKey(
-        "notices.NoticeTemplate",
+        "shipping.NoticeTemplate",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -476,3 +476,15 @@ class PrintRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tracking_number} {'✔' if self.ok else '✖'}"
+
+
+# buyer-notice templates, the transit-time table and the notice call log live with their code in
+# shipping.notices; imported here so they belong to this app (label `shipping`)
+from shipping.notices.models import (  # noqa: E402, F401
+    AttemptKind,
+    NoticeAttempt,
+    NoticeEvent,
+    NoticeMedium,
+    NoticeTemplate,
+    TransitTime,
+)

@@ -168,8 +168,8 @@ ADMIN_ACCESS: dict[str, Page] = {
     "shipping.scanrecord": _page(SHIPPING_READERS),
     "shipping.scannerdevice": _page({S}, {S}, {S}),
     # what buyers read and how long parcels take: ops word them (retry/settle a notice: ops, by action)
-    "notices.noticetemplate": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
-    "notices.transittime": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
+    "shipping.noticetemplate": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
+    "shipping.transittime": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
 }
 
 #: registered only in some deployments: django-q2 shows its ORM queue only without REDIS_URL
