@@ -178,7 +178,7 @@ def _shipping_rows(order: Order) -> None:
     ShipmentLine.objects.create(shipment=shipment, order=order, order_line=line, quantity=line.quantity)
     WriteBack.objects.create(shipment=shipment, order=order)
     BuyerNotice.objects.create(shipment=shipment, order=order)
-    from shipping.notices.models import NoticeTemplate, TransitTime
+    from shipping.models import NoticeTemplate, TransitTime
 
     TransitTime.objects.create(destination_province="新疆维吾尔自治区", days=5)
     if not NoticeTemplate.objects.exists():  # seeded by a migration; a flushed test database lost it

@@ -15,9 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from orderhub.masking import can_view_receiver, mask_phone
-from shipping.models import BuyerNotice, BuyerNoticeState
+from shipping.models import BuyerNotice, BuyerNoticeState, NoticeAttempt, NoticeMedium, NoticeTemplate, TransitTime
 from shipping.notices import services
-from shipping.notices.models import NoticeAttempt, NoticeMedium, NoticeTemplate, TransitTime
 from shipping.notices.rendering import VARIABLES, TemplateError, render
 
 #: what the preview fills the variables with

@@ -75,7 +75,7 @@ def default_transit_days(*, origin: str, destination: str) -> int:
 
 
 def transit_days(*, carrier_id: int | None, origin: str, destination: str) -> int:
-    from shipping.notices.models import TransitTime
+    from shipping.models import TransitTime
 
     origin, destination = normalize_province(origin or ""), normalize_province(destination or "")
     rows = {

@@ -14,9 +14,8 @@ from orders.channels import get_adapter
 from orders.emulator import ChannelEmulator
 from orders.models import Channel, Order
 from orders.services import ingest_order
-from shipping.models import Carrier, ScannerDevice, WaybillAccount
+from shipping.models import Carrier, NoticeTemplate, ScannerDevice, WaybillAccount
 from shipping.notices.gateway_emulator import GatewayEmulator
-from shipping.notices.models import NoticeTemplate
 from shipping.tests.factories import incoming, make_account, make_stock
 
 SKUS = ("SKU-TEE-L", "SKU-MUG-1", "SKU-CAP-9")

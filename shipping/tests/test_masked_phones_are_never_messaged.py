@@ -33,8 +33,7 @@ def test_a_number_that_is_no_mobile_number_is_not_sent(use_backend):
 
 
 def test_no_enabled_template_skips_the_notice_with_the_reason(use_backend):
-    from shipping.models import BuyerNotice
-    from shipping.notices.models import NoticeTemplate
+    from shipping.models import BuyerNotice, NoticeTemplate
 
     gateway = use_backend("aliyun")
     notice = shipped_notice()
@@ -55,7 +54,7 @@ def test_a_backend_without_its_keys_raises_an_alert_and_sends_nothing(settings):
     settings.NOTICE_SMS_BACKEND = "aliyun"
     settings.ALIYUN_SMS = {**settings.ALIYUN_SMS, "access_key_id": "", "access_key_secret": ""}
     notice = shipped_notice()
-    from shipping.notices.models import NoticeTemplate
+    from shipping.models import NoticeTemplate
 
     NoticeTemplate.objects.filter(event="shipped", medium="sms").update(vendor_template_code="SMS_1")
     assert drain_buyer_notices().retrying == 1
@@ -65,8 +64,7 @@ def test_a_backend_without_its_keys_raises_an_alert_and_sends_nothing(settings):
 
 
 def test_an_enabled_delivered_template_sends_the_delivered_notice(use_backend):
-    from shipping.models import BuyerNotice
-    from shipping.notices.models import NoticeTemplate
+    from shipping.models import BuyerNotice, NoticeTemplate
 
     gateway = use_backend("generic")
     notice = shipped_notice()

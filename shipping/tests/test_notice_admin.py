@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from orderhub.roles import OPS, VIEWER, ensure_roles
-from shipping.notices.models import AttemptKind, NoticeAttempt
+from shipping.models import AttemptKind, NoticeAttempt
 from shipping.notices.services import drain_buyer_notices
 from shipping.tests.notice_factories import PHONE, reload, shipped_notice
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from shipping.notices.models import AttemptKind, NoticeAttempt
+from shipping.models import AttemptKind, NoticeAttempt
 from shipping.notices.services import drain_buyer_notices
 from shipping.tests.notice_factories import PHONE, reload, shipped_notice
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shipping.models import Carrier
+from shipping.models import Carrier, TransitTime
 from shipping.notices.eta import default_transit_days, transit_days
-from shipping.notices.models import TransitTime
 from shipping.schedules import SCHEDULES, ensure_schedules
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from shipping.notices.models import NoticeTemplate
+from shipping.models import NoticeTemplate
 from shipping.notices.rendering import TemplateError, check_template, parse_vendor_params, render
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from django.db import connection
 
 from conftest import postgres_only
 from orders.models import Alert
-from shipping.notices.models import AttemptKind, NoticeAttempt
+from shipping.models import AttemptKind, NoticeAttempt
 from shipping.notices.services import drain_buyer_notices, notice_mark_sent, notice_process, notice_retry
 from shipping.notices.services.sending import UNKNOWN_ALERT_KEY
 from shipping.tests.notice_factories import reload, shipped_notice

@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 
 from orderhub.masking import mask_phone
 from orders.models import AWAITING_SHIPMENT_STATES, Platform
-from shipping.models import BuyerNotice, BuyerNoticeState
+from shipping.models import AttemptKind, BuyerNotice, BuyerNoticeState, NoticeAttempt, NoticeMedium, NoticeTemplate
 from shipping.notices import locks, selectors
 from shipping.notices.backends import (
     Accepted,
@@ -39,7 +39,6 @@ from shipping.notices.backends import (
     backend_for,
 )
 from shipping.notices.eta import estimate_delivery
-from shipping.notices.models import AttemptKind, NoticeAttempt, NoticeMedium, NoticeTemplate
 from shipping.notices.rendering import TemplateError, render, render_vendor_params
 
 logger = logging.getLogger(__name__)
