@@ -9,7 +9,7 @@ EMULATOR_PORT ?= 9100
 
 .PHONY: demo test venv install lint migrate messages clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-sms.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt

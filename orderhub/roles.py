@@ -19,7 +19,10 @@ missing permissions: grants an administrator gave a group on top stay.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
-  write-backs); starts a reconciliation run.
+  write-backs, buyer notices); starts a reconciliation run.
+
+Buyer notices (shipping.notices): every shipping reader reads the notices, their templates and the
+transit-time table; ops edit templates and transit times and retry or settle a notice by hand.
 
 Channel credentials, e-waybill accounts, carriers, scanner devices and users are the superuser's.
 A permission missing from the database (an app not migrated yet) is skipped, never invented.
@@ -73,6 +76,9 @@ _SHIPPING_READ = tuple(
     )
 )
 
+# buyer-notice templates and the transit-time table (the notices themselves are shipping.buyernotice)
+_NOTICES_READ = ("shipping.view_noticetemplate", "shipping.view_transittime")
+
 VIEWER = "viewer"
 OPS = "ops"
 WAREHOUSE = "warehouse"
@@ -80,13 +86,14 @@ RULE_ADMIN = "rule admin"
 FINANCE = "finance"
 
 ROLES: dict[str, tuple[str, ...]] = {
-    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ),
+    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ, *_NOTICES_READ),
     OPS: (
         *_ORDER_READ,
         *_CHANNEL_READ,
         *_INVENTORY_READ,
         *_RULES_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "shipping.void_shipment",
         "shipping.retry_trackingsubscription",
         "shipping.add_return",
@@ -96,6 +103,12 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orders.ship_order",  # a waybill sheet import marks the orders it lists shipped
         "shipping.retry_writeback",
         "shipping.resolve_writeback",
+        "shipping.resend_buyernotice",
+        "shipping.add_noticetemplate",
+        "shipping.change_noticetemplate",
+        "shipping.add_transittime",
+        "shipping.change_transittime",
+        "shipping.delete_transittime",
         "orders.view_receiver_details",
         "orders.hold_order",
         "orders.release_order",
@@ -113,6 +126,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_ORDER_READ,
         *_INVENTORY_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "shipping.void_shipment",
         "shipping.add_return",
         "shipping.receive_return",
@@ -141,6 +155,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_CHANNEL_READ,
         *_INVENTORY_READ,
         *_SHIPPING_READ,
+        *_NOTICES_READ,
         "inventory.add_reconciliationrun",
     ),
 }

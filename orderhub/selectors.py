@@ -20,10 +20,13 @@ class OpsSummary:
     open_exceptions: int
     open_alerts: int
     failing_channels: int
+    #: per channel with any: orders past their ship-by time and with less than 1 h left (shipping.notices.selectors)
+    deadlines_by_channel: list
 
 
 def ops_summary(*, user) -> OpsSummary:
     from rules.models import ExceptionTask, TaskState
+    from shipping.notices.selectors import ship_by_counts_by_channel
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = dict(Order.objects.values_list("state").annotate(n=Count("id")).order_by())
@@ -38,4 +41,5 @@ def ops_summary(*, user) -> OpsSummary:
         open_exceptions=open_tasks.count(),
         open_alerts=Alert.objects.filter(resolved_at__isnull=True).count(),
         failing_channels=Channel.objects.filter(enabled=True, consecutive_pull_failures__gt=0).count(),
+        deadlines_by_channel=ship_by_counts_by_channel(),
     )

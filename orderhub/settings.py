@@ -270,6 +270,48 @@ WRITEBACK_MAX_ATTEMPTS = int(os.environ.get("WRITEBACK_MAX_ATTEMPTS", "8"))
 WRITEBACK_LEASE_SECONDS = float(os.environ.get("WRITEBACK_LEASE_SECONDS", "120"))
 WRITEBACK_BATCH_SIZE = int(os.environ.get("WRITEBACK_BATCH_SIZE", "50"))
 
+# Buyer notices (docs/shipping.md "Buyer notices"): one backend per medium. `database` (the default)
+# records the rendered text and sends nothing; the SMS vendors' SDKs are optional (requirements-sms.txt).
+NOTICE_SMS_BACKEND = os.environ.get("NOTICE_SMS_BACKEND", "database")  # database | aliyun | tencent | generic
+NOTICE_WECHAT_BACKEND = os.environ.get("NOTICE_WECHAT_BACKEND", "database")  # database | wechat
+NOTICE_MEDIUMS = env_list("NOTICE_MEDIUMS", ["sms"])  # tried in this order: sms, wechat
+NOTICE_HTTP_TIMEOUT = float(os.environ.get("NOTICE_HTTP_TIMEOUT", "10"))
+NOTICE_MAX_ATTEMPTS = int(os.environ.get("NOTICE_MAX_ATTEMPTS", "6"))
+NOTICE_MAX_LOOKUPS = int(os.environ.get("NOTICE_MAX_LOOKUPS", "5"))
+NOTICE_LOOKUP_DELAY_SECONDS = int(os.environ.get("NOTICE_LOOKUP_DELAY_SECONDS", "60"))
+NOTICE_ENQUEUE_TASKS = env_bool("NOTICE_ENQUEUE_TASKS", True)
+# The ship-by clock sends a `delayed` notice only for orders that became late within this many days
+# (a first run on an old database does not message every buyer of years past).
+NOTICE_DELAYED_LOOKBACK_DAYS = int(os.environ.get("NOTICE_DELAYED_LOOKBACK_DAYS", "3"))
+ALIYUN_SMS = {
+    "access_key_id": os.environ.get("ALIYUN_SMS_ACCESS_KEY_ID", ""),
+    "access_key_secret": os.environ.get("ALIYUN_SMS_ACCESS_KEY_SECRET", ""),
+    "sign_name": os.environ.get("ALIYUN_SMS_SIGN_NAME", ""),
+    "endpoint": os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com"),
+    "protocol": os.environ.get("ALIYUN_SMS_PROTOCOL", "https"),
+}
+TENCENT_SMS = {
+    "secret_id": os.environ.get("TENCENT_SMS_SECRET_ID", ""),
+    "secret_key": os.environ.get("TENCENT_SMS_SECRET_KEY", ""),
+    "sdk_app_id": os.environ.get("TENCENT_SMS_SDK_APP_ID", ""),
+    "sign_name": os.environ.get("TENCENT_SMS_SIGN_NAME", ""),
+    "region": os.environ.get("TENCENT_SMS_REGION", "ap-guangzhou"),
+    "endpoint": os.environ.get("TENCENT_SMS_ENDPOINT", "sms.tencentcloudapi.com"),
+    "protocol": os.environ.get("TENCENT_SMS_PROTOCOL", "https"),
+}
+WECHAT_SUBSCRIBE = {
+    "app_id": os.environ.get("WECHAT_APP_ID", ""),
+    "app_secret": os.environ.get("WECHAT_APP_SECRET", ""),
+    "api_base": os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+    "page": os.environ.get("WECHAT_SUBSCRIBE_PAGE", ""),
+    "miniprogram_state": os.environ.get("WECHAT_MINIPROGRAM_STATE", "formal"),
+    "lang": os.environ.get("WECHAT_LANG", "zh_CN"),
+}
+NOTICE_GATEWAY = {
+    "url": os.environ.get("NOTICE_GATEWAY_URL", ""),
+    "secret": os.environ.get("NOTICE_GATEWAY_SECRET", ""),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -101,6 +101,9 @@ class OrderState(models.TextChoices):
 
 
 OPEN_STATES = (OrderState.NEW, OrderState.READY, OrderState.ON_HOLD, OrderState.AWAITING_STOCK, OrderState.PRINTED)
+#: still owing the buyer a parcel, so still on the ship-by clock: a partially shipped order's other
+#: lines are late just the same (the platform counts the order late until all of it has shipped)
+AWAITING_SHIPMENT_STATES = (*OPEN_STATES, OrderState.PARTIALLY_SHIPPED)
 HOLDABLE_STATES = OPEN_STATES
 CANCELLABLE_STATES = OPEN_STATES
 
@@ -130,13 +133,17 @@ class OrderQuerySet(models.QuerySet):
     def open(self) -> OrderQuerySet:
         return self.filter(state__in=OPEN_STATES)
 
+    def awaiting_shipment(self) -> OrderQuerySet:
+        return self.filter(state__in=AWAITING_SHIPMENT_STATES)
+
     def overdue(self, now=None) -> OrderQuerySet:
+        """Past the ship-by time and not all shipped (partially shipped orders included)."""
         now = now or timezone.now()
-        return self.open().filter(ship_by__lt=now)
+        return self.awaiting_shipment().filter(ship_by__lt=now)
 
     def at_risk(self, now=None, within: timedelta = timedelta(hours=1)) -> OrderQuerySet:
         now = now or timezone.now()
-        return self.open().filter(ship_by__gte=now, ship_by__lt=now + within)
+        return self.awaiting_shipment().filter(ship_by__gte=now, ship_by__lt=now + within)
 
 
 class Order(models.Model):
@@ -237,12 +244,12 @@ class Order(models.Model):
     @property
     def is_overdue(self) -> bool:
         left = self.time_left()
-        return bool(self.is_open and left is not None and left.total_seconds() < 0)
+        return bool(self.state in AWAITING_SHIPMENT_STATES and left is not None and left.total_seconds() < 0)
 
     @property
     def is_at_risk(self) -> bool:
         left = self.time_left()
-        return bool(self.is_open and left is not None and 0 <= left.total_seconds() < 3600)
+        return bool(self.state in AWAITING_SHIPMENT_STATES and left is not None and 0 <= left.total_seconds() < 3600)
 
     # ---- state machine: validate and change state only ---------------------------------
     @transition(field=state, source=OrderState.NEW, target=OrderState.READY)

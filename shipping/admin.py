@@ -19,7 +19,6 @@ from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from shipping import services
 from shipping.errors import ShippingError
 from shipping.models import (
-    BuyerNotice,
     Carrier,
     OutboxState,
     ScannerDevice,
@@ -432,13 +431,6 @@ class WriteBackAdmin(ReadOnlyHistoryAdmin):
         return TemplateResponse(request, "admin/shipping/writeback/action_form.html", context)
 
 
-@admin.register(BuyerNotice)
-class BuyerNoticeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "order", "shipment", "event", "state", "attempts", "last_error"]
-    list_filter = ["state", "event"]
-    list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
-
-
 @admin.register(ScanRecord)
 class ScanRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "device", "kind", "idempotency_key", "shipment", "response_status"]
@@ -450,3 +442,6 @@ class ScanRecordAdmin(ReadOnlyAdmin):
 # returns (RMA), their receive page and the page that opens one, by shipping.return_admin; the
 # waybill sheet import (运单导入) by shipping.import_admin
 from shipping import import_admin, print_admin, return_admin  # noqa: E402, F401
+
+# buyer notices (the outbox rows with their call log), notice templates and transit times
+from shipping.notices import admin as notices_admin  # noqa: E402, F401

@@ -8,3 +8,4 @@ class ShippingConfig(AppConfig):
 
     def ready(self) -> None:
         from shipping import signals  # noqa: F401  (ready orders feed the print queue; refunds open returns)
+        from shipping.notices import signals as notice_signals  # noqa: F401  (a new notice wakes the drain)

@@ -1,5 +1,6 @@
 """Outbound: carriers, e-waybill accounts, parcels (Shipment) with their lines, print batches,
-the outbox rows the next stage drains (write-back, buyer notice) and the warehouse scanners.
+the outbox rows the next stage drains (write-back, buyer notice), the warehouse scanners, and the
+buyer-notice templates, transit times and notice call log.
 
 Facts behind the shapes: ../shared/channels/shipping.md. Nothing here invents a tracking number:
 it comes from the platform's e-waybill service, or from the carrier's own label (manual channel).
@@ -8,6 +9,7 @@ it comes from the platform's e-waybill service, or from the carrier's own label 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +17,7 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from orders.models import Lane
+from shipping.notices.rendering import TemplateError, check_template, parse_vendor_params
 
 
 class Carrier(models.Model):
@@ -384,22 +387,77 @@ class WriteBackAttempt(models.Model):
         return f"{self.write_back_id} {self.api} {self.outcome}"
 
 
+class BuyerNoticeState(models.TextChoices):
+    """A notice's life (shipping.notices.services.sending): `sending` is written before the gateway is called, so
+    a crash or a timeout leaves a row that is reconciled with the gateway before any resend;
+    `unknown` is one the gateway could not account for, for a person to settle."""
+
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending (outcome being checked)")
+    DONE = "done", _("Sent")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Outcome unknown: a person decides")
+    SKIPPED = "skipped", _("Skipped")
+    NOT_SENT = "not_sent", _("Not sent: no usable recipient")
+
+
 class BuyerNotice(OutboxRow):
-    """Outbox row: tell the buyer about this parcel (drained by the notice task)."""
+    """Outbox row: tell the buyer about this parcel (`shipped`, `delivered`) or this order (`delayed`,
+    no parcel yet). Drained by shipping.notices.services; at most one per (parcel, order, event), and one
+    `delayed` per order."""
 
     EVENT_SHIPPED = "shipped"
+    EVENT_DELAYED = "delayed"
+    EVENT_DELIVERED = "delivered"
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="buyer_notices")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="buyer_notices")
+    state = models.CharField(
+        _("state"), max_length=10, choices=BuyerNoticeState.choices, default=BuyerNoticeState.PENDING, db_index=True
+    )
+    shipment = models.ForeignKey(
+        Shipment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="buyer_notices",
+        verbose_name=_("parcel"),
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="buyer_notices", verbose_name=_("order")
+    )
     event = models.CharField(_("event"), max_length=24, default=EVENT_SHIPPED)
+    medium = models.CharField(_("medium"), max_length=16, blank=True)
+    backend = models.CharField(_("backend"), max_length=16, blank=True)
+    template = models.ForeignKey(
+        "shipping.NoticeTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("template"),
+    )
+    rendered_text = models.TextField(_("rendered text"), blank=True)
+    recipient = models.CharField(_("recipient"), max_length=128, blank=True)
+    out_id = models.CharField(
+        _("our message id"), max_length=64, blank=True, help_text=_("Sent as Aliyun OutId / Tencent SessionContext.")
+    )
+    gateway_message_id = models.CharField(_("gateway message id"), max_length=128, blank=True)
+    gateway_answer = models.JSONField(_("gateway answer"), default=dict, blank=True)
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
+    lookups = models.PositiveIntegerField(_("status lookups"), default=0)
 
     class Meta(OutboxRow.Meta):
         verbose_name = _("buyer notice")
         verbose_name_plural = _("buyer notices")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["shipment", "order", "event"], name="buyer_notice_once_per_event")
+            models.UniqueConstraint(fields=["shipment", "order", "event"], name="buyer_notice_once_per_event"),
+            models.UniqueConstraint(
+                fields=["order", "event"],
+                condition=models.Q(shipment__isnull=True),
+                name="buyer_notice_once_per_order_event_without_parcel",
+            ),
         ]
+        permissions = [("resend_buyernotice", _("Can retry a buyer notice or settle its outcome by hand"))]
 
     def __str__(self) -> str:
         return f"{self.event} {self.order}"
@@ -798,3 +856,166 @@ class ReturnReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} {self.condition} × {self.quantity}"
+
+
+# Buyer notices: the admin-editable templates per event and medium, the carrier × province transit
+# table the ETA falls back on, and the log of every call made for a notice (the outbox row itself is
+# BuyerNotice above). Their code is in shipping/notices/. Facts: ../shared/channels/shipping.md §4.
+
+
+class NoticeEvent(models.TextChoices):
+    SHIPPED = "shipped", _("Shipped")
+    DELAYED = "delayed", _("Delayed (past the ship-by deadline)")
+    DELIVERED = "delivered", _("Delivered")
+
+
+class NoticeMedium(models.TextChoices):
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat subscribe message")
+
+
+class NoticeTemplate(models.Model):
+    """What the buyer reads for one event on one medium. The body and the vendor parameters may use
+    only the variables in shipping.notices.rendering.VARIABLES, written {name}; anything else is refused on save."""
+
+    event = models.CharField(_("event"), max_length=16, choices=NoticeEvent.choices)
+    medium = models.CharField(_("medium"), max_length=16, choices=NoticeMedium.choices)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "What the buyer reads, e.g. 您的订单{platform_order_id}已由{carrier_name}发出，运单号{tracking_number}. "
+            "Variables: {order_number} {platform_order_id} {shop_name} {carrier_name} {tracking_number} {eta} "
+            "{ship_by}."
+        ),
+    )
+    vendor_template_code = models.CharField(
+        _("vendor template code"),
+        max_length=64,
+        blank=True,
+        help_text=_("Aliyun TemplateCode, Tencent TemplateId or WeChat template_id, as the vendor approved it."),
+    )
+    vendor_params = models.TextField(
+        _("vendor template parameters"),
+        blank=True,
+        help_text=_(
+            "One per line, name=value, in the vendor template's order, e.g. no={tracking_number}. "
+            "Aliyun: TemplateParam keys; Tencent: the values in order; WeChat: data keys such as thing1."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("notice template")
+        verbose_name_plural = _("notice templates")
+        ordering = ["event", "medium"]
+        constraints = [models.UniqueConstraint(fields=["event", "medium"], name="notice_template_one_per_event_medium")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} · {self.get_medium_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.clean()  # a template saved outside the admin is held to the same variables
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        try:
+            check_template(self.body)
+        except TemplateError as exc:
+            errors["body"] = [exc.message]
+        try:
+            parse_vendor_params(self.vendor_params)
+        except TemplateError as exc:
+            errors["vendor_params"] = [exc.message]
+        if errors:
+            raise ValidationError(errors)
+
+
+class TransitTime(models.Model):
+    """Days from shipping to delivery for a destination province, optionally for one carrier and one
+    origin province; the ETA uses the most specific row, else shipping.notices.eta's built-in estimate."""
+
+    carrier = models.ForeignKey(
+        "shipping.Carrier",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="transit_times",
+        verbose_name=_("carrier"),
+        help_text=_("Empty: every carrier."),
+    )
+    origin_province = models.CharField(
+        _("origin province"), max_length=64, blank=True, help_text=_("Empty: from anywhere.")
+    )
+    destination_province = models.CharField(_("destination province"), max_length=64)
+    days = models.PositiveSmallIntegerField(_("days in transit"))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("transit time")
+        verbose_name_plural = _("transit times")
+        ordering = ["destination_province", "origin_province", "carrier_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "origin_province", "destination_province"], name="transit_time_unique_route"
+            ),
+            models.UniqueConstraint(
+                fields=["origin_province", "destination_province"],
+                condition=models.Q(carrier__isnull=True),
+                name="transit_time_unique_route_any_carrier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        origin = self.origin_province or "*"
+        return f"{self.carrier.code if self.carrier_id else '*'} {origin} → {self.destination_province}: {self.days}"
+
+    def clean(self) -> None:
+        from rules.regions import normalize_province, province_recognised
+
+        for name in ("origin_province", "destination_province"):
+            value = getattr(self, name)
+            if value and not province_recognised(value):
+                raise ValidationError({name: _("Not a province of China: %(value)s") % {"value": value}})
+            if value:
+                setattr(self, name, normalize_province(value))
+
+
+class AttemptKind(models.TextChoices):
+    SEND = "send", _("Send")
+    LOOKUP = "lookup", _("Status lookup")
+    MANUAL = "manual", _("By hand")
+
+
+class NoticeAttempt(models.Model):
+    """One call made for a notice (send or status lookup) or one decision a person took: the request
+    as sent (recipient masked), the gateway's answer, the outcome. The notice's audit trail."""
+
+    notice = models.ForeignKey(
+        "shipping.BuyerNotice", on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("notice")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=AttemptKind.choices)
+    backend = models.CharField(_("backend"), max_length=16, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16)
+    request = models.JSONField(_("request"), default=dict, blank=True)
+    response = models.JSONField(_("response"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notice attempt")
+        verbose_name_plural = _("notice attempts")
+        ordering = ["notice_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome}"

@@ -16,6 +16,14 @@ SCHEDULES = {
         "func": "shipping.tasks.drain_write_backs",
         "minutes": 1,
     },
+    "shipping: buyer-notice sweep (send due, settle unknown outcomes)": {
+        "func": "shipping.tasks.drain_buyer_notices",
+        "minutes": 1,
+    },
+    "shipping: ship-by clock (late orders: alert, delayed notice)": {
+        "func": "shipping.tasks.check_ship_by",
+        "minutes": 5,
+    },
 }
 
 

@@ -1,11 +1,13 @@
 """django-q2 entry points of the shipping app. They only call services and are idempotent: a parcel
-is made once per order unit, a number once per parcel key, so a replayed task adds nothing."""
+is made once per order unit, a number once per parcel key, and a buyer notice is claimed under its row
+lock and never sent twice, so a replayed task adds nothing."""
 
 from __future__ import annotations
 
 from django.core.cache import cache
 
 PRINT_QUEUE_ENQUEUED_KEY = "shipping:enqueued:print-queue"
+NOTICE_DRAIN_ENQUEUED_KEY = "shipping:enqueued:notice-drain"
 
 
 def drain_write_backs() -> dict:
@@ -71,3 +73,19 @@ def give_back_number(shipment_id: int) -> bool:
     from shipping.services.parcels import parcel_number_give_back
 
     return parcel_number_give_back(shipment_id=shipment_id)
+
+
+def drain_buyer_notices() -> dict:
+    """Send due buyer notices and settle unknown outcomes (after a scan, and every minute as a sweep)."""
+    from shipping.notices import services
+
+    cache.delete(NOTICE_DRAIN_ENQUEUED_KEY)
+    result = services.drain_buyer_notices()
+    return {k: v for k, v in vars(result).items() if k != "outcomes"}
+
+
+def check_ship_by() -> dict:
+    """Late orders: one alert per channel, one delayed notice per order."""
+    from shipping.notices import services
+
+    return vars(services.check_ship_by())

@@ -184,6 +184,9 @@ ADMIN_ACCESS: dict[str, Page] = {
     # order's receiver they show is masked as on the order pages (shipping/tests/test_returns_admin.py)
     "shipping.return": _page(SHIPPING_READERS),
     "inventory.quarantineentry": _page(STOCK_READERS),  # damaged returns: written by receiving only
+    # what buyers read and how long parcels take: ops word them (retry/settle a notice: ops, by action)
+    "shipping.noticetemplate": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
+    "shipping.transittime": _page(SHIPPING_READERS, {OPS, S}, {OPS, S}),
 }
 
 #: registered only in some deployments: django-q2 shows its ORM queue only without REDIS_URL

@@ -185,6 +185,11 @@ def _shipping_rows(order: Order) -> None:
         shipment=shipment, backend="kuaidi100", company="shunfeng", number="SF0000000001"
     )
     TrackingEvent.objects.create(shipment=shipment, at=shipment.created_at, state="collected", text="已揽收")
+    from shipping.models import NoticeTemplate, TransitTime
+
+    TransitTime.objects.create(destination_province="新疆维吾尔自治区", days=5)
+    if not NoticeTemplate.objects.exists():  # seeded by a migration; a flushed test database lost it
+        NoticeTemplate.objects.create(event="shipped", medium="sms", body="{tracking_number}")
     device = ScannerDevice.objects.order_by("pk").first()
     ScanRecord.objects.create(
         device=device, idempotency_key="matrix", kind="outbound", shipment=shipment, response_status=200

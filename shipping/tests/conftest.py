@@ -1,5 +1,6 @@
 """Fixtures for shipping tests: the platform emulator on a free port (real HTTP, real signatures),
-channels registered on it, e-waybill accounts read from it, real stock and a scanner device."""
+channels registered on it, e-waybill accounts read from it, real stock and a scanner device; the
+buyer-notice gateway stand-in with each notice backend pointed at it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from orders.channels import get_adapter
 from orders.emulator import ChannelEmulator
 from orders.models import Channel, Order
 from orders.services import ingest_order
-from shipping.models import Carrier, ScannerDevice, WaybillAccount
+from shipping.models import Carrier, NoticeTemplate, ScannerDevice, WaybillAccount
+from shipping.notices.gateway_emulator import GatewayEmulator
 from shipping.tests.factories import incoming, make_account, make_stock
 
 SKUS = ("SKU-TEE-L", "SKU-MUG-1", "SKU-CAP-9")
@@ -22,6 +24,7 @@ SKUS = ("SKU-TEE-L", "SKU-MUG-1", "SKU-CAP-9")
 @pytest.fixture(autouse=True)
 def _no_task_broker(settings):
     settings.INVENTORY_ENQUEUE_TASKS = False
+    settings.NOTICE_ENQUEUE_TASKS = False
 
 
 @pytest.fixture
@@ -132,3 +135,58 @@ def control(emulator: ChannelEmulator, action: str, **body) -> dict:
 
 # the `tracking` fixture: both tracking services pointed at the emulator (kept with its helpers)
 from shipping.tests.tracking_helpers import tracking  # noqa: E402, F401
+
+
+# buyer notices: the gateway stand-in on a free port (real HTTP, real signatures) and each backend
+# pointed at it through settings
+@pytest.fixture
+def gateway() -> Iterator[GatewayEmulator]:
+    gw = GatewayEmulator(slow_seconds=1.5).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+@pytest.fixture
+def use_backend(settings, gateway):
+    """use_backend("aliyun" | "tencent" | "wechat" | "generic"): that gateway's settings at the stand-in."""
+
+    def configure(name: str) -> GatewayEmulator:
+        settings.NOTICE_HTTP_TIMEOUT = 0.5
+        settings.NOTICE_LOOKUP_DELAY_SECONDS = 0
+        if name == "wechat":
+            settings.NOTICE_MEDIUMS = ["wechat"]
+            settings.NOTICE_WECHAT_BACKEND = "wechat"
+            settings.WECHAT_SUBSCRIBE = {
+                "app_id": gateway.wechat_app[0],
+                "app_secret": gateway.wechat_app[1],
+                "api_base": gateway.url,
+                "page": "pages/order/detail",
+                "miniprogram_state": "formal",
+                "lang": "zh_CN",
+            }
+        else:
+            settings.NOTICE_MEDIUMS = ["sms"]
+            settings.NOTICE_SMS_BACKEND = name
+        settings.ALIYUN_SMS = {
+            "access_key_id": gateway.aliyun_key[0],
+            "access_key_secret": gateway.aliyun_key[1],
+            "sign_name": "示例旗舰店",
+            "endpoint": gateway.address,
+            "protocol": "http",
+        }
+        settings.TENCENT_SMS = {
+            "secret_id": gateway.tencent_key[0],
+            "secret_key": gateway.tencent_key[1],
+            "sdk_app_id": "1400000001",
+            "sign_name": "示例旗舰店",
+            "region": "ap-guangzhou",
+            "endpoint": gateway.address,
+            "protocol": "http",
+        }
+        settings.NOTICE_GATEWAY = {"url": gateway.url, "secret": gateway.generic_secret}
+        NoticeTemplate.objects.filter(event="shipped").update(vendor_template_code="SMS_000001")
+        return gateway
+
+    return configure
