@@ -38,3 +38,23 @@ def test_simulator_refuses_bad_arguments():
         call_command("simulate_orders", channel=999999, count=1)
     with pytest.raises(CommandError, match="between 0 and 1"):
         call_command("simulate_orders", channel=make_channel().pk, count=1, exception_rate=2)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("platform", ["taobao", "douyin"])
+def test_simulated_orders_are_on_the_emulator_when_the_shop_api_is_the_emulator(
+    live_server, capsys, channel_emulator, platform
+):
+    """In the demo the platform must know the orders it pushed: write-back and tracking ask it about them."""
+    channel_emulator.add_shop(platform, "sim-key", "sim-app-secret")
+    channel = make_channel(
+        platform=platform,
+        app_key="sim-key",
+        app_secret="sim-app-secret",
+        webhook_secret="sim-secret",
+        api_base_url=channel_emulator.url_for(platform),
+    )
+    call_command("simulate_orders", channel=channel.pk, count=5, seed=7, url=live_server.url)
+    assert "the orders are on the platform there too" in capsys.readouterr().out
+    for order in Order.objects.filter(channel=channel):
+        assert channel_emulator.order(platform, order.external_id) is not None

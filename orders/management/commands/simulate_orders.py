@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from urllib.parse import urlsplit
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
@@ -57,6 +58,8 @@ class Command(BaseCommand):
 
         rng = random.Random(options["seed"])
         natives = generate_orders(shop.platform, count, seed=rng.randrange(2**32), exception_rate=exception_rate)
+        if _tell_the_emulator(shop, natives):
+            self.stdout.write("the shop's API is the local emulator: the orders are on the platform there too")
         bodies = [json.dumps(native, ensure_ascii=False).encode() for native in natives]
         sends = list(bodies) + [b for b in bodies if rng.random() < options["duplicate_rate"]]
         rng.shuffle(sends)
@@ -107,3 +110,25 @@ class Command(BaseCommand):
             self.stdout.write(outbound.line())
             for failure, n in outbound.failures.most_common(5):
                 self.stderr.write(f"  {n} × {failure}")
+
+
+def _tell_the_emulator(shop: Channel, natives: list[dict]) -> bool:
+    """When the shop's API is the local emulator (the demo), put the orders on it as well: the real
+    platform knows every order it pushes, and the write-back, tracking and re-reads ask it about them.
+    Returns whether the emulator took them; any other API (a real platform) is left alone."""
+    from orders.channels.carriers import platform_key
+
+    if not shop.api_base_url:
+        return False
+    parts = urlsplit(shop.api_base_url)
+    root = f"{parts.scheme}://{parts.netloc}"
+    try:
+        if requests.get(f"{root}/_emulator/health", timeout=2).status_code != 200:
+            return False
+    except requests.RequestException:
+        return False
+    body = {"platform": platform_key(shop.platform), "orders": natives, "app_key": shop.app_key}
+    response = requests.post(f"{root}/_emulator/orders", json=body, timeout=30)
+    if response.status_code != 201:
+        raise CommandError(f"the emulator refused the orders: HTTP {response.status_code} {response.text[:200]}")
+    return True
