@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
@@ -314,18 +315,8 @@ class TrackingNumberForm(forms.Form):
 class WriteBackAdmin(ReadOnlyHistoryAdmin):
     """The write-back list: state, platform, attempts; ops retry now or mark done by hand (audited)."""
 
-    list_display = [
-        "created_at",
-        "order",
-        "channel",
-        "tracking_number",
-        "action",
-        "state",
-        "failure",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-    ]
+    # fits 1440 px beside the filters: shop and action are filters, the rest is on the row's page
+    list_display = ["created_at", "order", "tracking_number", "state", "failure", "attempts", "error_summary"]
     list_filter = ["state", "failure", "action", "order__channel__platform", "order__channel"]
     list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
     search_fields = ["order__external_id", "shipment__tracking_number", "shipment__parcel_key"]
@@ -362,6 +353,11 @@ class WriteBackAdmin(ReadOnlyHistoryAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("shipping.resolve_writeback")
+
+    @admin.display(description=_("last error"))
+    def error_summary(self, obj: WriteBack) -> str:
+        # the platform's whole answer is on the row's page; the list keeps one line a row
+        return Truncator(obj.last_error).chars(24)
 
     @admin.display(description=_("channel"), ordering="order__channel")
     def channel(self, obj: WriteBack) -> str:

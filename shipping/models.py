@@ -387,6 +387,17 @@ class WriteBackAttempt(models.Model):
         return f"{self.write_back_id} {self.api} {self.outcome}"
 
 
+class NoticeEvent(models.TextChoices):
+    SHIPPED = "shipped", _("Shipped")
+    DELAYED = "delayed", _("Delayed (past the ship-by deadline)")
+    DELIVERED = "delivered", _("Delivered")
+
+
+class NoticeMedium(models.TextChoices):
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat subscribe message")
+
+
 class BuyerNoticeState(models.TextChoices):
     """A notice's life (shipping.notices.services.sending): `sending` is written before the gateway is called, so
     a crash or a timeout leaves a row that is reconciled with the gateway before any resend;
@@ -424,8 +435,8 @@ class BuyerNotice(OutboxRow):
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, related_name="buyer_notices", verbose_name=_("order")
     )
-    event = models.CharField(_("event"), max_length=24, default=EVENT_SHIPPED)
-    medium = models.CharField(_("medium"), max_length=16, blank=True)
+    event = models.CharField(_("event"), max_length=24, choices=NoticeEvent.choices, default=EVENT_SHIPPED)
+    medium = models.CharField(_("medium"), max_length=16, choices=NoticeMedium.choices, blank=True)
     backend = models.CharField(_("backend"), max_length=16, blank=True)
     template = models.ForeignKey(
         "shipping.NoticeTemplate",
@@ -681,7 +692,7 @@ class TrackingEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.get_state_display()}"
 
 
 # ---- returns (RMA) -------------------------------------------------------------------------------
@@ -861,17 +872,6 @@ class ReturnReceipt(models.Model):
 # Buyer notices: the admin-editable templates per event and medium, the carrier × province transit
 # table the ETA falls back on, and the log of every call made for a notice (the outbox row itself is
 # BuyerNotice above). Their code is in shipping/notices/. Facts: ../shared/channels/shipping.md §4.
-
-
-class NoticeEvent(models.TextChoices):
-    SHIPPED = "shipped", _("Shipped")
-    DELAYED = "delayed", _("Delayed (past the ship-by deadline)")
-    DELIVERED = "delivered", _("Delivered")
-
-
-class NoticeMedium(models.TextChoices):
-    SMS = "sms", _("SMS")
-    WECHAT = "wechat", _("WeChat subscribe message")
 
 
 class NoticeTemplate(models.Model):

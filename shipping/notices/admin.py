@@ -89,18 +89,8 @@ class NoticeAttemptInline(admin.TabularInline):
 
 @admin.register(BuyerNotice)
 class BuyerNoticeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "order",
-        "shipment",
-        "event",
-        "medium",
-        "state",
-        "attempts",
-        "recipient_masked",
-        "rendered_text",
-        "last_error",
-    ]
+    # fits 1440 px beside the filters: medium, attempts, text and error are on the notice's page
+    list_display = ["created_at", "order", "shipment", "event", "state", "recipient_masked"]
     list_filter = ["state", "event", "medium", "backend"]
     list_select_related = ["order", "order__channel", "shipment", "shipment__carrier"]
     search_fields = ["=order__external_id", "=shipment__tracking_number", "=out_id"]
@@ -127,6 +117,7 @@ class BuyerNoticeAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [NoticeAttemptInline]
+
     actions = ["retry_now", "mark_sent"]
 
     def get_list_display(self, request):

@@ -44,12 +44,12 @@ def test_the_list_masks_the_number_for_a_viewer_and_shows_it_to_ops(failed_notic
     url = reverse("admin:shipping_buyernotice_changelist") + "?state__exact=failed&event=shipped&medium=sms"
     viewer = _client(VIEWER).get(url).content.decode()
     assert "138****5678" in viewer and PHONE not in viewer
-    assert failed_notice.rendered_text in viewer and "invalid recipient" in viewer
     ops = _client(OPS).get(url).content.decode()
     assert PHONE in ops
     change = reverse("admin:shipping_buyernotice_change", args=[failed_notice.pk])
     page = _client(VIEWER).get(change).content.decode()
     assert PHONE not in page and "138****5678" in page
+    assert failed_notice.rendered_text in page and "invalid recipient" in page  # the list keeps to one line
 
 
 def test_ops_retry_now_is_recorded_and_a_viewer_cannot(failed_notice):
