@@ -48,7 +48,7 @@ def load(*, emulator_url: str, register_with_emulator: bool = True) -> str:
     notes = [shipping_demo.load(channels, online=register_with_emulator)]
     created = 0
     if not Order.objects.exists():
-        created = _demo_orders(channels, online=register_with_emulator)
+        created = _demo_orders(channels, online=register_with_emulator, emulator_url=emulator_url)
     _ensure_all_schedules()
     summary = (
         f"demo data ready: {len(channels)} channels, {created} new demo orders, {Order.objects.count()} orders in all"
@@ -104,12 +104,20 @@ def _register(channel: Channel, emulator_url: str) -> None:
     )
 
 
-def _demo_orders(channels: list[Channel], *, online: bool) -> int:
-    """Orders through the real pipeline, then a few moved along so every state shows up."""
+def _demo_orders(channels: list[Channel], *, online: bool, emulator_url: str = "") -> int:
+    """Orders through the real pipeline, then a few moved along so every state shows up. Online, the
+    emulator gets the same orders: the platform knows every order its shop sells, and write-back,
+    tracking and re-reads ask it about them."""
     created = 0
     for index, channel in enumerate(channels):
         adapter = get_adapter(channel)
-        for native in generate_orders(channel.adapter_platform, ORDERS_PER_CHANNEL, seed=1000 + index):
+        natives = generate_orders(channel.adapter_platform, ORDERS_PER_CHANNEL, seed=1000 + index)
+        if online:
+            _post(
+                f"{emulator_url}/_emulator/orders",
+                {"platform": channel.adapter_platform, "orders": natives, "app_key": channel.app_key},
+            )
+        for native in natives:
             result = services.ingest_order(channel=channel, incoming=adapter.parse_order(native), source="demo")
             created += result.created
     ready = list(Order.objects.filter(state=OrderState.READY).order_by("pk").values_list("pk", flat=True))

@@ -27,3 +27,17 @@ def test_demo_loads_every_platform_orders_in_several_states_and_an_admin(capsys,
     call_command("demo", no_serve=True)
     assert "its password is unchanged" in capsys.readouterr().out
     assert Order.objects.count() == orders and Channel.objects.count() == len(platforms)
+
+
+@pytest.mark.django_db
+def test_online_demo_orders_are_on_the_emulator_too():
+    """The platform knows every order its shop sells: write-back and tracking of demo orders reach it."""
+    from orderhub.demo import load
+    from orders.emulator import ChannelEmulator
+
+    with ChannelEmulator("127.0.0.1", 0) as emulator:
+        load(emulator_url=emulator.base_url)
+        demo_orders = Order.objects.filter(source="demo").select_related("channel")
+        assert demo_orders.exists()
+        for order in demo_orders:
+            assert emulator.order(order.channel.adapter_platform, order.external_id) is not None, order
