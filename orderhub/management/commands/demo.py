@@ -4,6 +4,7 @@ Runs until Ctrl-C, which stops all three."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -70,15 +71,15 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nstopping…")
         finally:
+            # each child leads its own process group: the task cluster's sentinel and workers go with
+            # it, and nothing outlives the demo (a plain terminate() left the cluster's workers running)
             for process in processes:
-                if process.poll() is None:
-                    process.terminate()
+                _signal_group(process, signal.SIGTERM)
             deadline = time.monotonic() + 10
             for process in processes:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                _signal_group(process, signal.SIGKILL)  # whatever of its group is left
 
     def _start_print_components(self, manage: list[str]) -> list[subprocess.Popen]:
         """Stand-ins for the marketplaces' local print components on their own ports, so the print
@@ -113,7 +114,9 @@ class Command(BaseCommand):
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         self.stdout.write(f"starting {name}: {' '.join(command[1:])}")
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 — our own manage.py
+        # its own session: a Ctrl-C in the terminal reaches the demo alone, which stops the children
+        # in order (the cluster first finishes its tasks) instead of all at once
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603 — our manage.py
 
     def _wait_for(self, url: str, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -128,6 +131,12 @@ class Command(BaseCommand):
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    """Signal the process group a child leads (it was started in its own session)."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+        os.killpg(process.pid, signum)
 
 
 def _point_tracking_at_the_emulator(emulator_url: str, web_url: str) -> None:
