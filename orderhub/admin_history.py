@@ -42,3 +42,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows of a parent written only by services (parcel lines, attempts, receipts, tracking events):
+    listed on the parent's page, never added, changed or deleted there. Subclasses set `model` and
+    `fields`; every field (display methods included) is shown read-only."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.fields, *self.readonly_fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

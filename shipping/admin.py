@@ -16,7 +16,7 @@ from django.utils.html import format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin, ReadOnlyInline
 from shipping import services
 from shipping.errors import ShippingError
 from shipping.models import (
@@ -117,18 +117,9 @@ class WaybillAccountAdmin(ReadOnlyHistoryAdmin):
             )
 
 
-class ShipmentLineInline(admin.TabularInline):
+class ShipmentLineInline(ReadOnlyInline):
     model = ShipmentLine
     fields = ["order", "order_line", "quantity"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Shipment)
@@ -282,19 +273,10 @@ class ScannerDeviceAdmin(ReadOnlyHistoryAdmin):
         self.message_user(request, _("%(n)d scanner(s) revoked.") % {"n": queryset.count()}, messages.SUCCESS)
 
 
-class WriteBackAttemptInline(admin.TabularInline):
+class WriteBackAttemptInline(ReadOnlyInline):
     model = WriteBackAttempt
     fields = ["at", "api", "request", "response", "error", "outcome", "duration_ms"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class NoteForm(forms.Form):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyHistoryAdmin, ReadOnlyInline
 from shipping import documents, print_selectors, services
 from shipping.errors import PrintRefused
 from shipping.models import PrintBatch, PrintRecord, ShipmentState
@@ -48,16 +48,10 @@ class PrintResultForm(forms.Form):
     task_id = forms.CharField(max_length=64, required=False)
 
 
-class PrintRecordInline(admin.TabularInline):
+class PrintRecordInline(ReadOnlyInline):
     model = PrintRecord
     fields = ["at", "tracking_number", "ok", "reprint", "printer", "message", "actor"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PrintBatch)

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyHistoryAdmin, ReadOnlyInline
 from orderhub.masking import RECEIVER_LABELS, can_view_receiver, mask_receiver_field
 from shipping import return_selectors, services
 from shipping.errors import ShippingError
@@ -31,32 +31,14 @@ CLOSE_PERMISSION = "shipping.change_return"
 RECEIVER = ("receiver_name", "receiver_phone", "receiver_address")
 
 
-class ReturnItemInline(admin.TabularInline):
+class ReturnItemInline(ReadOnlyInline):
     model = ReturnItem
     fields = ["order_line", "sku", "expected_quantity", "received_resellable", "received_damaged"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
-class ReturnReceiptInline(admin.TabularInline):
+class ReturnReceiptInline(ReadOnlyInline):
     model = ReturnReceipt
     fields = ["at", "item", "condition", "quantity", "warehouse", "movement", "quarantine", "device", "actor"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _receiver_display(name: str, *, masked: bool):

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.admin_history import ReadOnlyAdmin
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyInline
 from shipping.models import (
     PROBLEM_TRACKING_STATES,
     OutboxState,
@@ -19,19 +19,10 @@ from shipping.models import (
 )
 
 
-class TrackingEventInline(admin.TabularInline):
+class TrackingEventInline(ReadOnlyInline):
     model = TrackingEvent
     fields = ["at", "state", "text", "location", "source", "received_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("tracking")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class TrackingFilter(admin.SimpleListFilter):

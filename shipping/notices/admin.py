@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin, ReadOnlyInline
 from orderhub.masking import can_view_receiver, mask_phone
 from shipping.models import BuyerNotice, BuyerNoticeState, NoticeAttempt, NoticeMedium, NoticeTemplate, TransitTime
 from shipping.notices import services
@@ -63,18 +63,9 @@ class TransitTimeAdmin(ReadOnlyHistoryAdmin):
     search_fields = ["destination_province", "origin_province"]
 
 
-class NoticeAttemptInline(admin.TabularInline):
+class NoticeAttemptInline(ReadOnlyInline):
     model = NoticeAttempt
-    extra = 0
-    can_delete = False
     fields = ["at", "kind", "backend", "outcome", "user", "error", "response_masked"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_fields(self, request, obj=None):
         return _revealed(self.fields, request)
