@@ -317,6 +317,13 @@ def _refuse_unless_shippable(*, shipment: Shipment, orders: list[Order]) -> None
                 gettext("The buyer of order %(order)s asked for a refund: do not ship.") % {"order": order.external_id},
                 code="order_refunded",
             )
+        if order.platform_hold or order.platform_status == PlatformStatus.HOLD:
+            # the platform forbids shipping (risk control, 暂停发货): its write-back would be refused
+            raise ScanRefused(
+                gettext("The platform holds order %(order)s (shipping forbidden there): do not ship.")
+                % {"order": order.external_id},
+                code="order_held_by_platform",
+            )
         if order.state == OrderState.ON_HOLD:
             raise ScanRefused(
                 gettext("Order %(order)s is on hold (%(reason)s): do not ship.")

@@ -95,6 +95,10 @@ def test_a_retry_with_the_same_key_gets_the_stored_answer_and_changes_nothing(pr
         (lambda order: order_hold(order_id=order.pk, actor=None, reason="buyer called"), "order_on_hold"),
         (lambda order: type(order).objects.filter(pk=order.pk).update(refund_requested=True), "order_refunded"),
         (lambda order: type(order).objects.filter(pk=order.pk).update(state="cancelled"), "order_cancelled"),
+        (  # the platform forbids shipping after the label was printed (Taobao PAID_FORBID_CONSIGN)
+            lambda order: type(order).objects.filter(pk=order.pk).update(platform_status="hold", platform_hold=True),
+            "order_held_by_platform",
+        ),
     ],
 )
 def test_a_parcel_whose_order_must_not_leave_is_409(printed, scanner, prepare, code):
