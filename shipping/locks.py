@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shipping.models import Carrier, PrintBatch, PrintBatchState, Return, ScannerDevice, Shipment, WaybillAccount
+from django.db.models import Q
+
+from shipping.models import (
+    Carrier,
+    OutboxState,
+    PrintBatch,
+    PrintBatchState,
+    Return,
+    ScannerDevice,
+    Shipment,
+    TrackingSubscription,
+    WaybillAccount,
+    WriteBack,
+)
 
 
 def carriers_for_update() -> list[Carrier]:
@@ -70,3 +83,57 @@ def batch_for_update(*, batch_id: int) -> PrintBatch:
 def return_for_update(*, return_id: int) -> Return:
     """A return row, after its order's lock (order → return → stock rows)."""
     return Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=return_id)
+
+
+# ---- write-backs ---------------------------------------------------------------------------------
+def due_write_backs_skip_locked(*, due: Q, limit: int) -> list[tuple[int, int]]:
+    """(pk, order_id) of up to `limit` due rows no other drain holds, oldest due first: the claim's
+    first look. Rows another worker locked are skipped, never waited for."""
+    return list(
+        WriteBack.objects.select_for_update(skip_locked=True)
+        .filter(due)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "order_id")[:limit]
+    )
+
+
+def pending_write_backs_of_orders_skip_locked(*, order_ids: Iterable[int]) -> list[tuple[int, int, object]]:
+    """(pk, order_id, claimed_until) of the pending rows of these orders that no other drain holds,
+    locked in pk order: an order is claimed with all its rows or left to the worker holding one."""
+    return list(
+        WriteBack.objects.select_for_update(skip_locked=True)
+        .filter(order_id__in=sorted(set(order_ids)), state=OutboxState.PENDING)
+        .order_by("pk")
+        .values_list("pk", "order_id", "claimed_until")
+    )
+
+
+def write_back_for_update(*, write_back_id: int) -> WriteBack:
+    """One write-back row (after its order's lock); its parcel is read alongside, not locked."""
+    return WriteBack.objects.select_for_update(of=("self",)).select_related("shipment").get(pk=write_back_id)
+
+
+def write_backs_for_update(*, write_back_ids: Iterable[int] = (), shipment_id: int | None = None) -> list[WriteBack]:
+    """Write-back rows by id or of one parcel, locked in pk order (after their orders' locks)."""
+    rows = WriteBack.objects.select_for_update()
+    rows = rows.filter(shipment_id=shipment_id) if shipment_id is not None else rows.filter(pk__in=set(write_back_ids))
+    return list(rows.order_by("pk"))
+
+
+# ---- tracking subscriptions ----------------------------------------------------------------------
+def tracking_subscription_for_update(
+    *,
+    subscription_id: int | None = None,
+    shipment_id: int | None = None,
+    extra: Q | None = None,
+    skip_locked: bool = False,
+) -> TrackingSubscription | None:
+    """One subscription row (by id or by parcel), its parcel and carrier read alongside, not locked;
+    with `skip_locked`, None when another worker holds it (a drain or check moves on)."""
+    rows = TrackingSubscription.objects.select_for_update(of=("self",), skip_locked=skip_locked).select_related(
+        "shipment", "shipment__carrier"
+    )
+    rows = rows.filter(pk=subscription_id) if subscription_id is not None else rows.filter(shipment_id=shipment_id)
+    if extra is not None:
+        rows = rows.filter(extra)
+    return rows.order_by("pk").first()

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from orders import locks as order_locks
 from orders.models import OrderState
-from shipping import selectors
+from shipping import locks, selectors
 from shipping.models import (
     PROBLEM_TRACKING_STATES,
     BuyerNotice,
@@ -110,11 +110,10 @@ def tracking_subscriptions_drain(*, limit: int = 100) -> DrainReport:
     backends: dict[str, TrackingBackend] = {}
     for pk in due:
         with transaction.atomic():
-            row = (
-                TrackingSubscription.objects.select_for_update(skip_locked=True)
-                .select_related("shipment", "shipment__carrier")
-                .filter(pk=pk, state=OutboxState.PENDING, next_attempt_at__lte=timezone.now())
-                .first()
+            row = locks.tracking_subscription_for_update(
+                subscription_id=pk,
+                extra=Q(state=OutboxState.PENDING, next_attempt_at__lte=timezone.now()),
+                skip_locked=True,
             )
             if row is None:
                 continue
@@ -187,7 +186,9 @@ def _fail(row: TrackingSubscription, reason: str) -> str:
 @transaction.atomic
 def tracking_subscription_retry(*, subscription_id: int) -> TrackingSubscription:
     """A person fixed the cause (credentials, carrier code): send the row again now."""
-    row = TrackingSubscription.objects.select_for_update().get(pk=subscription_id)
+    row = locks.tracking_subscription_for_update(subscription_id=subscription_id)
+    if row is None:
+        raise TrackingSubscription.DoesNotExist(subscription_id)
     if row.state != OutboxState.DONE:
         row.state, row.attempts, row.next_attempt_at = OutboxState.PENDING, 0, timezone.now()
         row.save(update_fields=["state", "attempts", "next_attempt_at"])
@@ -235,7 +236,6 @@ def _parcels_for(*, number: str) -> list[int]:
 def _apply(*, shipment_id: int, update: TrackingUpdate, backend: str, source: str) -> ApplyResult:
     from orders.services import order_transition_locked
     from rules.services import raise_exception
-    from shipping import locks
     from shipping.services.parcels import _fully_in
 
     result = ApplyResult(shipment_id=shipment_id)
@@ -263,7 +263,7 @@ def _apply(*, shipment_id: int, update: TrackingUpdate, backend: str, source: st
         new_points.append(point)
     result.new_events = len(new_points)
 
-    subscription = TrackingSubscription.objects.select_for_update().filter(shipment=shipment).first()
+    subscription = locks.tracking_subscription_for_update(shipment_id=shipment.pk)
     problem_words = [p.text for p in new_points if p.state in PROBLEM_TRACKING_STATES]
     if subscription is not None:
         fields = ["last_update_at"]
@@ -378,11 +378,8 @@ def tracking_check_no_pickup(*, now=None) -> list[int]:
         order_ids = selectors.order_ids_in_shipments(shipment_ids=[shipment_id])
         with transaction.atomic():
             list(order_locks.orders_for_update(order_ids=order_ids))  # orders first, as every writer does
-            row = (
-                TrackingSubscription.objects.select_for_update(skip_locked=True)
-                .select_related("shipment")
-                .filter(pk=pk, no_pickup_raised_at__isnull=True)
-                .first()
+            row = locks.tracking_subscription_for_update(
+                subscription_id=pk, extra=Q(no_pickup_raised_at__isnull=True), skip_locked=True
             )
             if row is None or TrackingEvent.objects.filter(shipment_id=row.shipment_id).exists():
                 continue

@@ -43,6 +43,7 @@ from orders.channels.base import (
     ShipRequest,
 )
 from orders.models import Order, OrderEvent, OrderState
+from shipping import locks
 from shipping.errors import WriteBackRefused
 from shipping.models import (
     AttemptOutcome,
@@ -143,21 +144,11 @@ def claim_due(*, limit: int) -> list[Claim]:
     """Lease the pending rows of the orders of up to `limit` due rows. An order some of whose pending
     rows another worker holds (row locked, or its lease still running) is left to that worker."""
     now = timezone.now()
-    due = list(
-        WriteBack.objects.select_for_update(skip_locked=True)
-        .filter(due_rows())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "order_id")[:limit]
-    )
+    due = locks.due_write_backs_skip_locked(due=due_rows(), limit=limit)
     order_ids = sorted({order_id for _pk, order_id in due})
     if not order_ids:
         return []
-    locked = list(
-        WriteBack.objects.select_for_update(skip_locked=True)
-        .filter(order_id__in=order_ids, state=OutboxState.PENDING)
-        .order_by("pk")
-        .values_list("pk", "order_id", "claimed_until")
-    )
+    locked = locks.pending_write_backs_of_orders_skip_locked(order_ids=order_ids)
     pending = WriteBack.objects.filter(order_id__in=order_ids, state=OutboxState.PENDING).values_list("pk", "order_id")
     by_order: dict[int, list[int]] = {}
     busy: set[int] = set()
@@ -383,7 +374,7 @@ def _record(*, row: WriteBack, token: str, outcome: Outcome, report: DrainReport
     from orders import locks as order_locks
 
     order = order_locks.orders_for_update(order_ids=[row.order_id]).get()
-    current = WriteBack.objects.select_for_update().get(pk=row.pk)
+    current = locks.write_back_for_update(write_back_id=row.pk)
     now = timezone.now()
     if current.claim_token != token or current.state != OutboxState.PENDING:
         # our lease ran out and another drain took the row: a success still stands, nothing else
@@ -489,8 +480,8 @@ def write_back_retry(*, write_back_ids: list[int], actor: AbstractBaseUser | Non
     with transaction.atomic():
         order_ids = sorted(set(WriteBack.objects.filter(pk__in=write_back_ids).values_list("order_id", flat=True)))
         list(order_locks.orders_for_update(order_ids=order_ids))
-        rows = WriteBack.objects.select_for_update().filter(pk__in=write_back_ids).exclude(state=OutboxState.DONE)
-        for row in rows.order_by("pk"):
+        rows = locks.write_backs_for_update(write_back_ids=write_back_ids)
+        for row in (r for r in rows if r.state != OutboxState.DONE):
             row.state = OutboxState.PENDING
             row.failure = ""
             row.attempts = 0
@@ -524,7 +515,7 @@ def write_back_mark_done(*, write_back_id: int, actor: AbstractBaseUser | None, 
         raise WriteBackRefused(gettext("Say what was done on the platform."), code="note_required")
     order_id = WriteBack.objects.values_list("order_id", flat=True).get(pk=write_back_id)
     list(order_locks.orders_for_update(order_ids=[order_id]))
-    row = WriteBack.objects.select_for_update().select_related("shipment").get(pk=write_back_id)
+    row = locks.write_back_for_update(write_back_id=write_back_id)
     if row.state == OutboxState.DONE:
         raise WriteBackRefused(gettext("This write-back is already done."), code="already_done")
     row.state = OutboxState.DONE
@@ -554,7 +545,7 @@ def shipment_change_tracking_number(
     call, or a task for a person where it has none); rows not yet written back simply carry the new
     number. Refused for a number another parcel of the carrier holds."""
     from orders import locks as order_locks
-    from shipping import locks, selectors
+    from shipping import selectors
 
     if actor is not None and not actor.has_perm("shipping.retry_writeback"):
         raise WriteBackRefused(gettext("You may not change tracking numbers."), code="permission_denied")
@@ -584,7 +575,7 @@ def shipment_change_tracking_number(
         shipment.tracking_number = tracking_number
         shipment._history_user = actor
         shipment.save(update_fields=["tracking_number"])
-        rows = WriteBack.objects.select_for_update().filter(shipment=shipment).order_by("pk")
+        rows = locks.write_backs_for_update(shipment_id=shipment.pk)
         for row in rows:
             if row.action == WriteBackAction.SHIP and row.state != OutboxState.DONE:
                 pass  # not written back yet: the ship call carries the new number
