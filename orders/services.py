@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -199,6 +200,50 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
         _check_and_route(order=order, trigger="platform_update", changes=changes)
     return IngestResult(order=order, created=False, changed=True, changes=changes, line_changes=line_changes)
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One platform order to decide, as `ingest_orders()` takes it."""
+
+    channel: Channel
+    incoming: NormalizedOrder
+    source: str
+
+
+@dataclass
+class IngestOutcome:
+    """What became of one item of a batch: its result, or the error that isolated it (the rest of
+    the batch is decided regardless)."""
+
+    item: IngestItem
+    result: IngestResult | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# Errors that belong to one order of a batch: its payload, its channel, or the database refusing it.
+ISOLATED_ERRORS = (PayloadError, ChannelDisabled, DatabaseError)
+
+
+def ingest_orders(batch: Sequence[IngestItem]) -> list[IngestOutcome]:
+    """Decide a batch of platform orders; one outcome per item, in the batch's order.
+
+    The contract every caller (webhook inbox, pull pages, demo) relies on: each item is decided with
+    the exactly-once, stale-message and line-update semantics of `ingest_order()`, and an item that
+    fails is reported in its outcome without losing the others."""
+    outcomes = []
+    for item in batch:
+        try:
+            result = ingest_order(channel=item.channel, incoming=item.incoming, source=item.source)
+        except ISOLATED_ERRORS as exc:
+            outcomes.append(IngestOutcome(item=item, error=exc))
+        else:
+            outcomes.append(IngestOutcome(item=item, result=result))
+    return outcomes
 
 
 MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
