@@ -148,9 +148,19 @@ class IngestResult:
 
 
 # ---- the pipeline ------------------------------------------------------------------------
-@transaction.atomic(durable=True)
 def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) -> IngestResult:
-    """Take one platform order into OrderHub, exactly once, in one transaction.
+    """Take one platform order into OrderHub, exactly once: the batch of one of `ingest_orders()`
+    (same code, same statements); its error, if any, is raised."""
+    [outcome] = ingest_orders([IngestItem(channel=channel, incoming=incoming, source=source)])
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.result is not None
+    return outcome.result
+
+
+@transaction.atomic(durable=True)
+def _ingest_one(*, channel: Channel, incoming: NormalizedOrder, source: str) -> IngestResult:
+    """The per-order path, in one transaction (see `ingest_orders()` for which orders take it).
 
     1. upsert by (channel, external_id), ignoring messages older than what is stored;
     2. reserve stock (inventory) for a new order;
@@ -161,9 +171,6 @@ def ingest_order(*, channel: Channel, incoming: NormalizedOrder, source: str) ->
     line gives its stock back and leaves its parcels, and an order whose every line is refunded is
     cancelled. A line that arrives refunded is never reserved.
     """
-    if not channel.enabled:
-        raise ChannelDisabled(channel.pk)
-    validate_fits(incoming=incoming)
     order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
     if created:
         lines = _write_lines(order=order, incoming=incoming)
@@ -233,17 +240,75 @@ def ingest_orders(batch: Sequence[IngestItem]) -> list[IngestOutcome]:
     """Decide a batch of platform orders; one outcome per item, in the batch's order.
 
     The contract every caller (webhook inbox, pull pages, demo) relies on: each item is decided with
-    the exactly-once, stale-message and line-update semantics of `ingest_order()`, and an item that
-    fails is reported in its outcome without losing the others."""
-    outcomes = []
-    for item in batch:
+    the exactly-once, stale-message and line-update semantics of the single order, and an item that
+    fails is reported in its outcome without losing the others.
+
+    1. admit each item (channel enabled, every value fits its column): a refusal is its outcome;
+    2. decide the orders seen for the first time together, set-based, stock locked last
+       (`orders.intake.decide_new_orders`); a batch the database refuses is split in halves until
+       the poison order is alone and reported;
+    3. the rest, in the batch's order, one transaction each through `_ingest_one()`: orders already
+       stored (updates, redeliveries, stale messages, whose line reconciliation and re-checks are
+       per order), a second message for an order of the same batch, and the rare first sight of an
+       order that arrives closed, refunded or shipped elsewhere.
+    """
+    from orders.intake import takes_the_batch_path
+
+    outcomes = [IngestOutcome(item=item) for item in batch]
+    together: list[int] = []
+    one_by_one: list[int] = []
+    seen: set[tuple[int, str]] = set()
+    for position, item in enumerate(batch):
         try:
-            result = ingest_order(channel=item.channel, incoming=item.incoming, source=item.source)
+            _admit(item)
         except ISOLATED_ERRORS as exc:
-            outcomes.append(IngestOutcome(item=item, error=exc))
-        else:
-            outcomes.append(IngestOutcome(item=item, result=result))
+            outcomes[position].error = exc
+            continue
+        key = (item.channel.pk, item.incoming.external_id)
+        fresh = key not in seen and takes_the_batch_path(item.incoming)
+        (together if fresh else one_by_one).append(position)
+        seen.add(key)
+    known = _decide_together(batch, together, outcomes)
+    for position in sorted(one_by_one + known):
+        item = batch[position]
+        try:
+            outcomes[position].result = _ingest_one(channel=item.channel, incoming=item.incoming, source=item.source)
+        except ISOLATED_ERRORS as exc:
+            outcomes[position].error = exc
     return outcomes
+
+
+def _admit(item: IngestItem) -> None:
+    if not item.channel.enabled:
+        raise ChannelDisabled(item.channel.pk)
+    validate_fits(incoming=item.incoming)
+
+
+def _decide_together(batch: Sequence[IngestItem], positions: list[int], outcomes: list[IngestOutcome]) -> list[int]:
+    """Decide first-seen orders set-based; returns the positions whose order was already stored.
+    A refused batch is split until the order the database refuses is alone (and reported)."""
+    from inventory.services.allocation import PlanOutdated
+    from orders.intake import decide_new_orders
+
+    if not positions:
+        return []
+    items = [batch[p] for p in positions]
+    try:
+        try:
+            results, known = decide_new_orders(items, lock_first=False)
+        except PlanOutdated:  # stock moved since the snapshot: decide again on locked rows
+            results, known = decide_new_orders(items, lock_first=True)
+    except ISOLATED_ERRORS as exc:
+        if len(positions) == 1:
+            outcomes[positions[0]].error = exc
+            return []
+        middle = len(positions) // 2
+        return _decide_together(batch, positions[:middle], outcomes) + _decide_together(
+            batch, positions[middle:], outcomes
+        )
+    for index, result in results.items():
+        outcomes[positions[index]].result = result
+    return [positions[index] for index in known]
 
 
 MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2

@@ -296,6 +296,62 @@ def evaluate(
     now = timezone.now()
     changes = changes or set()
     ruleset = get_ruleset()
+    outcome, raised, waiting = _judge(
+        order=order, ruleset=ruleset, reservation=reservation, trigger=trigger, changes=changes, now=now
+    )
+    services.record_hits(order=order, matches=outcome.matches, trigger=trigger, at=now)
+    open_tasks = services.sync_tasks(
+        order=order,
+        ruleset=ruleset,
+        raised=raised,
+        now=now,
+        stock_checked=reservation is not None,
+    )
+    return _decision(order=order, outcome=outcome, open_tasks=open_tasks, waiting=waiting, reservation=reservation)
+
+
+@dataclass
+class NewOrderVerdict:
+    """The decision on an order seen for the first time, with what it leaves to write: its rule hits
+    and the exception tasks it opens (a new order has no tasks yet, so nothing to keep or clear)."""
+
+    decision: Decision
+    matches: list[Match]
+    raised: list[Raised]
+
+
+def decide_new_order(
+    *, order: Order, reservation: ReservationOutcome, ruleset: CompiledRuleset, now: datetime
+) -> NewOrderVerdict:
+    """`evaluate()` for a new order, without writing: the batch pipeline writes every order's hits and
+    tasks in one statement each (rules.services.new_order_verdicts_record). Same decision as
+    `evaluate(trigger="ingest")` would take: a new order holds no task, so each raised type whose
+    exception type exists opens one."""
+    outcome, raised, waiting = _judge(
+        order=order, ruleset=ruleset, reservation=reservation, trigger="ingest", changes=set(), now=now
+    )
+    opened = []
+    for code, item in raised.items():
+        if code not in ruleset.types:
+            logger.error("exception type %s is not defined; order %s not held for it", code, order.pk)
+            continue
+        opened.append(item)
+    open_tasks = sorted((item.code, item.note) for item in opened)
+    decision = _decision(order=order, outcome=outcome, open_tasks=open_tasks, waiting=waiting, reservation=reservation)
+    return NewOrderVerdict(decision=decision, matches=outcome.matches, raised=opened)
+
+
+def _judge(
+    *,
+    order: Order,
+    ruleset: CompiledRuleset,
+    reservation: ReservationOutcome | None,
+    trigger: str,
+    changes: set[str],
+    now: datetime,
+) -> tuple[Outcome, dict[str, Raised], bool]:
+    """Run the rules and the system checks (no writes): the outcome, the raised types, and whether the
+    order may wait for presale stock."""
     ctx = FactContext(
         order=order, now=now, reservation=reservation, changes=changes, trigger=trigger, blacklist=ruleset.blacklist
     )
@@ -320,15 +376,19 @@ def evaluate(
                 raised["out_of_stock"] = Raised("out_of_stock", None, f"short: {short}" if short else "short")
     if "address_changed" in changes and trigger == "platform_update":
         raised["address_changed"] = Raised("address_changed", None, "the platform reports a new receiver address")
+    return outcome, raised, waiting
 
-    services.record_hits(order=order, matches=outcome.matches, trigger=trigger, at=now)
-    open_tasks = services.sync_tasks(
-        order=order,
-        ruleset=ruleset,
-        raised=raised,
-        now=now,
-        stock_checked=reservation is not None,
-    )
+
+def _decision(
+    *,
+    order: Order,
+    outcome: Outcome,
+    open_tasks: list[tuple[str, str]],
+    waiting: bool,
+    reservation: ReservationOutcome | None,
+) -> Decision:
+    from rules import services
+
     decision = Decision(
         route="ready", lane=outcome.lane, tags=list(outcome.tags), priority=outcome.priority, hits=len(outcome.matches)
     )

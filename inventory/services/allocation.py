@@ -1,0 +1,230 @@
+"""Reserve the stock of many new orders at once, holding the stock rows as briefly as possible.
+
+The ingestion pipeline (orders.services.ingest_orders) plans every order of a batch against a
+*snapshot* of the stock levels read without a lock, decides and writes everything else, and only
+then, as its last statements before COMMIT, confirms the plan under the stock row locks:
+
+- `allocation_plan()` allocates in Python, oldest-paid order first, against the snapshot;
+- `reservations_write()` inserts the planned reservations (before any stock lock: rows nobody else
+  sees until COMMIT);
+- `allocation_confirm()` takes the stock rows and reserves: one conditional `UPDATE … WHERE
+  on_hand - reserved >= n` when the batch touches one stock row (the UPDATE is the lock), else
+  every row of the batch locked once in pk order (inventory.locks) and one UPDATE for all. When the
+  snapshot no longer holds (stock moved in between) it raises `PlanOutdated` and the caller decides
+  the batch again with the rows locked first (`lock_first=True`): never an oversell, never a
+  decision taken on stale stock.
+
+A plan that leaves an order short is never trusted to a snapshot: the caller locks the rows at once
+and plans again (`allocation_plan(..., levels=locked)`), so "out of stock" is decided under the lock.
+Lock order stays order → stock rows by pk (the orders are inserted, hence locked, first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from inventory import locks
+from inventory.models import Sku, StockLevel, StockReservation
+from inventory.services.changes import stock_changed
+from inventory.services.reservation import ReservationOutcome, _available, _plan
+
+
+class PlanOutdated(Exception):
+    """The stock snapshot a batch was planned on no longer holds under the lock: decide it again."""
+
+
+@dataclass
+class OrderNeeds:
+    """What one new order asks of the stock: its key (the caller's), its lines as (line id, sku id,
+    units), the line ids that map to no SKU, and its paid time (allocation order)."""
+
+    key: int
+    needs: list[tuple[int, int, int]]
+    unmatched: list[int] = field(default_factory=list)
+    requested: dict[int, int] = field(default_factory=dict)  # line id -> units ordered (for short notes)
+
+
+@dataclass
+class AllocationPlan:
+    """The planned picks of a batch and the stock rows (snapshot or locked) they were planned on."""
+
+    levels: list[StockLevel]
+    locked: bool
+    outcomes: dict[int, ReservationOutcome] = field(default_factory=dict)
+    picks: dict[int, list[tuple[int, StockLevel, int]]] = field(default_factory=dict)  # key -> picks
+
+    @property
+    def short(self) -> bool:
+        return any(not outcome.is_complete and not outcome.unmatched_lines for outcome in self.outcomes.values())
+
+    def per_level(self) -> dict[int, int]:
+        units: dict[int, int] = defaultdict(int)
+        for picks in self.picks.values():
+            for _line_id, level, qty in picks:
+                units[level.pk] += qty
+        return dict(units)
+
+
+def stock_snapshot(*, sku_ids: Iterable[int], lock: bool) -> list[StockLevel]:
+    """The levels of these SKUs (with warehouse and SKU), read plainly or locked in pk order."""
+    sku_ids = sorted(set(sku_ids))
+    if not sku_ids:
+        return []
+    if lock:
+        return locks.stock_levels_for_update(sku_ids=sku_ids)
+    return list(StockLevel.objects.select_related("warehouse", "sku").filter(sku_id__in=sku_ids).order_by("pk"))
+
+
+def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], locked: bool) -> AllocationPlan:
+    """Allocate `orders` (already sorted oldest-paid first) against `levels`, each order all or nothing,
+    with the warehouse choice of `reserve_for_order` (one warehouse for the whole order when one can)."""
+    plan = AllocationPlan(levels=levels, locked=locked)
+    free = {level.pk: level.on_hand - level.reserved for level in levels}
+    by_sku: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in levels:
+        by_sku[level.sku_id].append(level)
+    for order in orders:
+        if order.unmatched:
+            plan.outcomes[order.key] = ReservationOutcome(
+                is_complete=False, can_wait=False, unmatched_lines=list(order.unmatched)
+            )
+            continue
+        if not order.needs:
+            plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
+            continue
+        relevant = [level for sku_id in sorted({n[1] for n in order.needs}) for level in by_sku.get(sku_id, [])]
+        picks = _plan(order.needs, _with_free(relevant, free))
+        if picks is None:
+            plan.outcomes[order.key] = _short(order=order, levels=levels, free=free)
+            continue
+        for _line_id, level, qty in picks:
+            free[level.pk] -= qty
+        plan.picks[order.key] = picks
+        plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
+    return plan
+
+
+def _with_free(levels: list[StockLevel], free: dict[int, int]) -> list[StockLevel]:
+    """Copies of the levels showing what earlier orders of the batch left (`_plan` reads on_hand − reserved)."""
+    shown = []
+    for level in levels:
+        copy = StockLevel(pk=level.pk, sku_id=level.sku_id, warehouse_id=level.warehouse_id)
+        copy.on_hand, copy.reserved = level.on_hand, level.on_hand - free[level.pk]
+        copy.warehouse, copy.sku = level.warehouse, level.sku
+        shown.append(copy)
+    return shown
+
+
+def _short(*, order: OrderNeeds, levels: list[StockLevel], free: dict[int, int]) -> ReservationOutcome:
+    """The outcome of an order the stock cannot cover, as `reserve_for_order` reports it."""
+    available: dict[int, int] = defaultdict(int)
+    skus: dict[int, Sku] = {}
+    for level in levels:
+        skus[level.sku_id] = level.sku
+        if level.warehouse.active:
+            available[level.sku_id] += free[level.pk]
+    demand: dict[int, int] = defaultdict(int)
+    for _, sku_id, qty in order.needs:
+        demand[sku_id] += qty
+    short_skus = {sku_id for sku_id, qty in demand.items() if available.get(sku_id, 0) < qty} or set(demand)
+    if short_skus - set(skus):  # a SKU without any stock row yet
+        skus.update(Sku.objects.in_bulk(list(short_skus - set(skus))))
+    short_lines = [
+        {
+            "line_id": line_id,
+            "sku_code": skus[sku_id].code if sku_id in skus else "",
+            "requested": order.requested.get(line_id, qty),
+            "available": max(available.get(sku_id, 0), 0),
+        }
+        for line_id, sku_id, qty in order.needs
+        if sku_id in short_skus
+    ]
+    can_wait = all(s in skus and (skus[s].presale_allowed or skus[s].on_presale) for s in short_skus)
+    return ReservationOutcome(is_complete=False, can_wait=can_wait, short_lines=short_lines)
+
+
+def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> list[StockReservation]:
+    """One INSERT for every planned reservation of the batch (order_ids: plan key -> Order id)."""
+    reservations = [
+        StockReservation(
+            order_id=order_ids[key],
+            order_line_id=line_id,
+            level_id=level.pk,
+            sku_id=level.sku_id,
+            warehouse_id=level.warehouse_id,
+            quantity=qty,
+        )
+        for key, picks in plan.picks.items()
+        for line_id, level, qty in picks
+    ]
+    if reservations:
+        StockReservation.objects.bulk_create(reservations)
+    for key, outcome in plan.outcomes.items():
+        outcome.reservation_ids = [r.pk for r in reservations if r.order_id == order_ids[key] and r.pk]
+    return reservations
+
+
+def allocation_confirm(*, plan: AllocationPlan) -> None:
+    """The locked section, last in the transaction: reserve the planned units on the stock rows, then
+    the push outbox rows and the presale switch that follow every stock change (inventory.changes).
+    Raises PlanOutdated when a snapshot plan no longer fits (nothing of it is then kept by the caller)."""
+    units = plan.per_level()
+    if not units:
+        return
+    by_pk = {level.pk: level for level in plan.levels}
+    if not plan.locked and len(units) == 1:
+        [(level_pk, qty)] = units.items()
+        available_after = _reserve_one(level_pk=level_pk, units=qty)
+        if available_after is None:
+            raise PlanOutdated(level_pk)
+        level = by_pk[level_pk]
+        level.reserved = level.on_hand - available_after
+    else:
+        levels = (
+            plan.levels if plan.locked else locks.stock_levels_for_update(sku_ids={lv.sku_id for lv in plan.levels})
+        )
+        for level in levels:
+            if level.pk in units and level.on_hand - level.reserved < units[level.pk]:
+                raise PlanOutdated(level.pk)
+        _reserve_many(units)
+        for level in levels:
+            level.reserved += units.get(level.pk, 0)
+        by_pk = {level.pk: level for level in levels}
+    touched = [by_pk[pk] for pk in sorted(units)]
+    skus = {level.sku_id for level in touched}
+    levels_of_touched = [level for level in by_pk.values() if level.sku_id in skus]
+    stock_changed(available=_available(levels_of_touched), skus={lv.sku_id: lv.sku for lv in levels_of_touched})
+
+
+def _reserve_one(*, level_pk: int, units: int) -> int | None:
+    """The conditional reservation on one stock row; the UPDATE takes the row lock. Returns what is
+    left available on the row, or None when it no longer holds `units`."""
+    table = StockLevel._meta.db_table
+    sql = (
+        f"UPDATE {table} SET reserved = reserved + %s WHERE id = %s AND on_hand - reserved >= %s "  # noqa: S608
+        "RETURNING on_hand - reserved"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [units, level_pk, units])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _reserve_many(units: dict[int, int]) -> None:
+    """One UPDATE for every (already locked) stock row of the batch."""
+    pks = sorted(units)
+    cases = " ".join("WHEN %s THEN %s" for _ in pks)
+    table = StockLevel._meta.db_table
+    sql = (
+        f"UPDATE {table} SET reserved = reserved + CASE id {cases} ELSE 0 END "  # noqa: S608
+        f"WHERE id IN ({', '.join(['%s'] * len(pks))})"
+    )
+    params: list[int] = []
+    for pk in pks:
+        params += [pk, units[pk]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *pks])

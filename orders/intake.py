@@ -1,0 +1,198 @@
+"""The set-based step of the ingestion pipeline: decide many orders seen for the first time in one
+transaction, with one statement per table, and the stock rows locked last and briefly.
+
+Called by `orders.services.ingest_orders()` (which `ingest_order()` calls with a batch of one), never
+directly. The transaction, top to bottom:
+
+1. insert the orders, `INSERT … ON CONFLICT (channel, external_id) DO NOTHING RETURNING`: an order
+   already stored (or being inserted by a concurrent transaction, which the unique index makes us
+   wait for) is not inserted and goes back to the caller for the per-order update path;
+2. insert every line in one statement;
+3. map lines to SKUs and read the stock levels *without a lock* (a snapshot), allocate in Python,
+   oldest-paid first (inventory.services.allocation); a batch with an order left short locks the
+   rows now and plans again, so "out of stock" is always decided on locked stock;
+4. run the rules on each order (rules.engine.decide_new_order: no writes) and move it with its
+   state-machine transition in memory;
+5. write: one UPDATE for the orders' state, lane, tags, priority and hold reason; one INSERT for the
+   audit events (received + the transition, who/when/why); one each for rule hits, exception tasks
+   and reservations;
+6. last: the stock rows. One conditional UPDATE (one row) or the rows locked in pk order and one
+   UPDATE (several rows), then the push outbox rows; COMMIT. A snapshot that no longer holds raises
+   PlanOutdated and the caller decides the batch again with the rows locked first.
+
+Audit: these machine-made changes are recorded in the OrderEvent log (actor empty = the pipeline,
+`note` says why, `data` the source), not as django-simple-history rows; see docs/ingestion.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+from django.db.models import AutoField
+from django.db.models.sql import InsertQuery
+from django.utils import timezone
+
+from orders.models import LineRefundState, Order, OrderEvent, OrderLine, OrderState
+
+if TYPE_CHECKING:
+    from inventory.services.allocation import OrderNeeds
+    from orders.services import IngestItem, IngestResult
+
+#: the Order fields the decision writes (one UPDATE for the batch)
+DECIDED_FIELDS = ["state", "lane", "tags", "priority", "hold_reason", "updated_at"]
+
+
+def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dict[int, IngestResult], list[int]]:
+    """Insert and decide the items' orders in one transaction. Returns the results of the orders this
+    call created (by position in `items`) and the positions of those already stored."""
+    from inventory.services.allocation import (
+        allocation_confirm,
+        allocation_plan,
+        reservations_write,
+        stock_snapshot,
+    )
+    from orders.services import IngestResult
+    from rules.engine import decide_new_order, get_ruleset
+    from rules.services import new_order_verdicts_record
+
+    with transaction.atomic(durable=True):
+        orders = [_new_order(item) for item in items]
+        created = _insert_orders(orders)
+        known = [position for position in range(len(items)) if position not in created]
+        fresh = sorted(created)
+        lines = _insert_lines(orders=orders, items=items, positions=fresh)
+        ruleset = get_ruleset()
+        needs = _stock_needs(orders=orders, lines=lines, positions=fresh)
+        sku_ids = {sku_id for need in needs for _, sku_id, _ in need.needs}
+        plan = allocation_plan(orders=needs, levels=stock_snapshot(sku_ids=sku_ids, lock=lock_first), locked=lock_first)
+        if plan.short and not plan.locked:  # decide "out of stock" on locked rows only
+            plan = allocation_plan(orders=needs, levels=stock_snapshot(sku_ids=sku_ids, lock=True), locked=True)
+
+        now = timezone.now()
+        events: list[OrderEvent] = []
+        verdicts = []
+        for position in fresh:
+            order, item = orders[position], items[position]
+            events.append(_event(order, "received", to_state=order.state, note=f"via {item.source}", at=now))
+            verdict = decide_new_order(order=order, reservation=plan.outcomes[position], ruleset=ruleset, now=now)
+            events.extend(_route(order=order, decision=verdict.decision, at=now))
+            order.updated_at = now
+            verdicts.append((order, verdict))
+        if fresh:
+            Order.objects.bulk_update([orders[p] for p in fresh], DECIDED_FIELDS)
+            OrderEvent.objects.bulk_create(events)
+        new_order_verdicts_record(verdicts=verdicts, ruleset=ruleset, at=now)
+        reservations_write(plan=plan, order_ids={p: orders[p].pk for p in fresh})
+        allocation_confirm(plan=plan)  # the stock rows: last, and only the reservation itself
+    results = {p: IngestResult(order=orders[p], created=True, changed=True) for p in fresh}
+    return results, known
+
+
+def takes_the_batch_path(incoming) -> bool:
+    """Whether a first-seen order is decided by the set-based step: orders that arrive closed, fully
+    refunded or already shipped are rare and take the per-order path (cancel / hold) instead."""
+    from orders.services import CLOSED_PLATFORM_STATUSES, SHIPPED_ELSEWHERE_STATUSES, line_refund_state
+
+    if incoming.platform_status in CLOSED_PLATFORM_STATUSES | SHIPPED_ELSEWHERE_STATUSES:
+        return False
+    states = [line_refund_state(line) for line in incoming.lines]
+    return not (states and all(state == LineRefundState.REFUNDED for state in states))
+
+
+def _new_order(item: IngestItem) -> Order:
+    from orders.services import _copy_fields
+
+    order = Order(channel=item.channel, external_id=item.incoming.external_id, source=item.source)
+    _copy_fields(order=order, incoming=item.incoming)
+    return order
+
+
+def _insert_orders(orders: list[Order]) -> set[int]:
+    """One INSERT … ON CONFLICT DO NOTHING for every order; sets the pk of the rows inserted and
+    returns their positions (the rest already exist)."""
+    fields = [f for f in Order._meta.concrete_fields if not isinstance(f, AutoField)]
+    query = InsertQuery(Order)
+    query.insert_values(fields, orders, raw=False)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    qn = connection.ops.quote_name
+    sql += (
+        f" ON CONFLICT ({qn('channel_id')}, {qn('external_id')}) DO NOTHING"
+        f" RETURNING {qn('id')}, {qn('channel_id')}, {qn('external_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    position = {(order.channel_id, order.external_id): index for index, order in enumerate(orders)}
+    created = set()
+    for pk, channel_id, external_id in rows:
+        index = position[(channel_id, external_id)]
+        orders[index].pk = pk
+        orders[index]._state.adding = False
+        orders[index]._state.db = connection.alias
+        created.add(index)
+    return created
+
+
+def _insert_lines(*, orders: list[Order], items: Sequence[IngestItem], positions: list[int]) -> dict[int, list]:
+    from orders.services import _new_line
+
+    lines = {p: [_new_line(order=orders[p], line=native) for native in items[p].incoming.lines] for p in positions}
+    OrderLine.objects.bulk_create([line for p in positions for line in lines[p]])
+    return lines
+
+
+def _stock_needs(*, orders: list[Order], lines: dict[int, list], positions: list[int]) -> list[OrderNeeds]:
+    """What each order asks of the stock (lines that ship, mapped to SKUs, one query per channel),
+    sorted oldest-paid first: the allocation order of a batch."""
+    from inventory.selectors import line_ships, sku_ids_for_lines
+    from inventory.services.allocation import OrderNeeds
+
+    by_channel: dict[int, list] = defaultdict(list)
+    for p in positions:
+        by_channel[orders[p].channel_id].extend(line for line in lines[p] if line_ships(line))
+    mapping: dict[int, int] = {}
+    for channel_id, channel_lines in by_channel.items():
+        mapping.update(sku_ids_for_lines(channel_id=channel_id, lines=channel_lines))
+    needs = []
+    for p in positions:
+        shipping = [line for line in lines[p] if line_ships(line)]
+        needs.append(
+            OrderNeeds(
+                key=p,
+                needs=[(line.pk, mapping[line.pk], line.quantity) for line in shipping if line.pk in mapping],
+                unmatched=[line.pk for line in shipping if line.pk not in mapping],
+                requested={line.pk: line.quantity for line in shipping},
+            )
+        )
+    latest = timezone.now()
+    return sorted(needs, key=lambda need: (orders[need.key].paid_at or latest, need.key))
+
+
+def _route(*, order: Order, decision, at) -> list[OrderEvent]:
+    """`services.apply_decision()` for a new order, in memory: lane, tags, priority and the first
+    transition, returned as its audit event (written with the batch's)."""
+    order.lane = decision.lane
+    order.tags = sorted(set(order.tags) | set(decision.tags))
+    if decision.priority is not None:
+        order.priority = decision.priority
+    reason = "; ".join(decision.reasons)
+    before = order.state
+    if decision.route == OrderState.ON_HOLD:
+        order.hold()
+        order.hold_reason = reason[:200]
+        name, note = "hold", reason
+    elif decision.route == OrderState.AWAITING_STOCK:
+        order.wait_for_stock()
+        name, note = "wait_for_stock", reason
+    else:
+        order.accept()
+        order.hold_reason = ""
+        name, note = "accept", reason or "checks passed"
+    return [_event(order, name, from_state=before, to_state=order.state, note=note, at=at)]
+
+
+def _event(order: Order, kind: str, *, from_state: str = "", to_state: str = "", note: str = "", at) -> OrderEvent:
+    return OrderEvent(order=order, kind=kind, from_state=from_state, to_state=to_state, note=note, data={}, at=at)
