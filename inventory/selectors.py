@@ -33,6 +33,35 @@ def sku_ids_for_lines(*, channel_id: int, lines: Iterable) -> dict[int, int]:
     return result
 
 
+def stock_for_lines(*, channel_id: int, lines: Iterable) -> tuple[dict[int, int], list[StockLevel]]:
+    """`sku_ids_for_lines()` and the stock levels of those SKUs (with warehouse and SKU, pk order, not
+    locked), in one query when every line maps by its listing and its SKU has stock rows (the usual
+    case: the pipeline's snapshot). Other lines take the two reads of `sku_ids_for_lines()`."""
+    lines = list(lines)
+    platform_ids = {line.platform_sku_id for line in lines if line.platform_sku_id}
+    levels: dict[int, StockLevel] = {}
+    by_platform: dict[str, int] = {}
+    if platform_ids:
+        listed = (
+            StockLevel.objects.select_related("warehouse", "sku")
+            .filter(sku__listings__channel_id=channel_id, sku__listings__platform_sku_id__in=platform_ids)
+            .annotate(listed_as=F("sku__listings__platform_sku_id"))
+            .order_by("pk")
+        )
+        for level in listed:
+            levels.setdefault(level.pk, level)
+            by_platform.setdefault(level.listed_as, level.sku_id)
+    mapping = {line.pk: by_platform[line.platform_sku_id] for line in lines if line.platform_sku_id in by_platform}
+    rest = [line for line in lines if line.pk not in mapping]
+    if rest:
+        mapping.update(sku_ids_for_lines(channel_id=channel_id, lines=rest))
+        missing = set(mapping.values()) - {level.sku_id for level in levels.values()}
+        if missing:
+            for level in StockLevel.objects.select_related("warehouse", "sku").filter(sku_id__in=sorted(missing)):
+                levels.setdefault(level.pk, level)
+    return mapping, sorted(levels.values(), key=lambda level: level.pk)
+
+
 def lines_with_held_quantity(*, order_id: int):
     """An order's lines (pk order), each with `held`: units already reserved or shipped for it."""
     from django.db.models.functions import Coalesce

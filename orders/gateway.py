@@ -220,8 +220,7 @@ def channel_pull(
                     report.invalid.append(str(refused))
                     report.quarantined += 1
                     _quarantine(channel, QuarantineSource.PULL, refused)
-                for incoming in result.orders:
-                    _ingest_pulled(channel, incoming, report)
+                _ingest_pulled(channel, result.orders, report)
                 if not result.has_next:
                     break
                 page = result.next_page
@@ -250,26 +249,31 @@ def channel_pull(
     return report
 
 
-def _ingest_pulled(channel: Channel, incoming, report: PullReport) -> None:
-    """One pulled order in its own transaction: if the pipeline or the database refuses it (a value
-    or a constraint: DataError, IntegrityError), that order alone rolls back and is quarantined, and
-    the page goes on. Connection trouble (OperationalError) still fails the pull as a whole."""
-    report.received += 1
-    try:
-        result = services.ingest_order(channel=channel, incoming=incoming, source="pull")
-    except (PayloadError, DataError, IntegrityError) as exc:
-        report.invalid.append(f"{incoming.external_id}: {exc}")
-        report.quarantined += 1
-        _quarantine(channel, QuarantineSource.PULL, exc, native=incoming.raw, external_id=incoming.external_id)
-        return
-    if result.created:
-        report.created += 1
-    elif result.changed:
-        report.updated += 1
-    elif result.stale:
-        report.stale += 1
-    else:
-        report.unchanged += 1
+def _ingest_pulled(channel: Channel, page: list, report: PullReport) -> None:
+    """One pulled page through the batch pipeline (`services.ingest_orders`): an order the pipeline or
+    the database refuses (a value or a constraint: PayloadError, DataError, IntegrityError) is isolated
+    in its outcome and quarantined, the rest of the page is kept. Connection trouble
+    (OperationalError) still fails the pull as a whole."""
+    report.received += len(page)
+    outcomes = services.ingest_orders([services.IngestItem(channel=channel, incoming=o, source="pull") for o in page])
+    for outcome in outcomes:
+        incoming, exc = outcome.item.incoming, outcome.error
+        if exc is not None and not isinstance(exc, (PayloadError, DataError, IntegrityError)):
+            raise exc
+        if exc is not None:
+            report.invalid.append(f"{incoming.external_id}: {exc}")
+            report.quarantined += 1
+            _quarantine(channel, QuarantineSource.PULL, exc, native=incoming.raw, external_id=incoming.external_id)
+            continue
+        result = outcome.result
+        if result.created:
+            report.created += 1
+        elif result.changed:
+            report.updated += 1
+        elif result.stale:
+            report.stale += 1
+        else:
+            report.unchanged += 1
 
 
 def _quarantine(channel: Channel, source: str, exc: Exception, *, native: Any = None, external_id: str = "") -> None:

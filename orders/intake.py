@@ -38,6 +38,7 @@ from django.utils import timezone
 from orders.models import LineRefundState, Order, OrderEvent, OrderLine, OrderState
 
 if TYPE_CHECKING:
+    from inventory.models import StockLevel
     from inventory.services.allocation import OrderNeeds
     from orders.services import IngestItem, IngestResult
 
@@ -65,9 +66,11 @@ def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple
         fresh = sorted(created)
         lines = _insert_lines(orders=orders, items=items, positions=fresh)
         ruleset = get_ruleset()
-        needs = _stock_needs(orders=orders, lines=lines, positions=fresh)
+        needs, snapshot = _stock_needs(orders=orders, lines=lines, positions=fresh)
         sku_ids = {sku_id for need in needs for _, sku_id, _ in need.needs}
-        plan = allocation_plan(orders=needs, levels=stock_snapshot(sku_ids=sku_ids, lock=lock_first), locked=lock_first)
+        if lock_first:
+            snapshot = stock_snapshot(sku_ids=sku_ids, lock=True)
+        plan = allocation_plan(orders=needs, levels=snapshot, locked=lock_first)
         if plan.short and not plan.locked:  # decide "out of stock" on locked rows only
             plan = allocation_plan(orders=needs, levels=stock_snapshot(sku_ids=sku_ids, lock=True), locked=True)
 
@@ -144,18 +147,24 @@ def _insert_lines(*, orders: list[Order], items: Sequence[IngestItem], positions
     return lines
 
 
-def _stock_needs(*, orders: list[Order], lines: dict[int, list], positions: list[int]) -> list[OrderNeeds]:
-    """What each order asks of the stock (lines that ship, mapped to SKUs, one query per channel),
-    sorted oldest-paid first: the allocation order of a batch."""
-    from inventory.selectors import line_ships, sku_ids_for_lines
+def _stock_needs(
+    *, orders: list[Order], lines: dict[int, list], positions: list[int]
+) -> tuple[list[OrderNeeds], list[StockLevel]]:
+    """What each order asks of the stock (lines that ship, mapped to SKUs), sorted oldest-paid first
+    (the allocation order of a batch), and an unlocked snapshot of those SKUs' stock rows: one query
+    per channel in the usual case (inventory.selectors.stock_for_lines)."""
+    from inventory.selectors import line_ships, stock_for_lines
     from inventory.services.allocation import OrderNeeds
 
     by_channel: dict[int, list] = defaultdict(list)
     for p in positions:
         by_channel[orders[p].channel_id].extend(line for line in lines[p] if line_ships(line))
     mapping: dict[int, int] = {}
+    snapshot: dict[int, StockLevel] = {}
     for channel_id, channel_lines in by_channel.items():
-        mapping.update(sku_ids_for_lines(channel_id=channel_id, lines=channel_lines))
+        channel_mapping, levels = stock_for_lines(channel_id=channel_id, lines=channel_lines)
+        mapping.update(channel_mapping)
+        snapshot.update((level.pk, level) for level in levels)
     needs = []
     for p in positions:
         shipping = [line for line in lines[p] if line_ships(line)]
@@ -168,7 +177,8 @@ def _stock_needs(*, orders: list[Order], lines: dict[int, list], positions: list
             )
         )
     latest = timezone.now()
-    return sorted(needs, key=lambda need: (orders[need.key].paid_at or latest, need.key))
+    needs.sort(key=lambda need: (orders[need.key].paid_at or latest, need.key))
+    return needs, [snapshot[pk] for pk in sorted(snapshot)]
 
 
 def _route(*, order: Order, decision, at) -> list[OrderEvent]:

@@ -24,8 +24,9 @@ def _assert_ledger_matches_levels() -> None:
         assert 0 <= level.reserved <= level.on_hand
 
 
+@pytest.mark.parametrize("path", ["single", "batch"])  # ingest_order per order, or ingest_orders per worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep seeded rules data
-def test_sixteen_processes_on_four_channels_reserve_exactly_the_25_in_stock():
+def test_sixteen_processes_on_four_channels_reserve_exactly_the_25_in_stock(path):
     sku = make_sku("HOT-1", safety_stock=0)
     near, far = make_warehouse("SH", priority=1), make_warehouse("GZ", priority=2)
     stock(sku, near, 15)
@@ -39,15 +40,20 @@ def test_sixteen_processes_on_four_channels_reserve_exactly_the_25_in_stock():
     def place(worker: int) -> list[tuple[int, bool]]:
         from inventory.tests.factories import incoming_order
         from orders.models import Channel
-        from orders.services import ingest_order
+        from orders.services import IngestItem, ingest_order, ingest_orders
 
-        placed = []
+        items = []
         for n in range(ORDERS_PER_WORKER):
             channel = Channel.objects.get(pk=channel_ids[(worker + n) % len(channel_ids)])
             incoming = incoming_order(f"W{worker}-{n}", [(listing_ids[channel.pk], "", 1)])
-            order = ingest_order(channel=channel, incoming=incoming, source="test").order
-            placed.append((order.pk, order.state))
-        return placed
+            items.append(IngestItem(channel=channel, incoming=incoming, source="test"))
+        if path == "single":
+            orders = [ingest_order(channel=i.channel, incoming=i.incoming, source=i.source).order for i in items]
+        else:
+            outcomes = ingest_orders(items)
+            assert all(outcome.ok for outcome in outcomes), [outcome.error for outcome in outcomes]
+            orders = [outcome.result.order for outcome in outcomes]
+        return [(order.pk, order.state) for order in orders]
 
     results = run_in_processes(place, WORKERS)
     order_ids = [pk for placed in results for pk, _ in placed]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,50 @@ def emulator_adapter(channel_emulator: ChannelEmulator) -> Callable[..., Channel
         return adapter_class(platform)(credentials)
 
     return make
+
+
+@pytest.fixture(params=["single", "batch"])
+def ingest(request) -> Callable[..., Any]:
+    """`ingest(channel=, incoming=, source=)` through each path of the pipeline: `ingest_order()` alone,
+    or inside an `ingest_orders()` batch between two other first-seen orders (of a shop of their own,
+    with a SKU nobody stocks, so they change nothing the test counts). Both must decide alike."""
+    from orders.services import IngestItem, ingest_order, ingest_orders
+    from orders.tests.factories import make_channel, make_incoming
+
+    if request.param == "single":
+        return ingest_order
+    lock = threading.Lock()
+    others: list = []
+
+    def in_a_batch(*, channel, incoming, source: str):
+        with lock:
+            if not others:
+                others.append(make_channel(name="batch neighbours"))
+        neighbour = others[0]
+        items = [
+            IngestItem(channel=neighbour, incoming=_neighbour_order(make_incoming), source=source),
+            IngestItem(channel=channel, incoming=incoming, source=source),
+            IngestItem(channel=neighbour, incoming=_neighbour_order(make_incoming), source=source),
+        ]
+        outcome = ingest_orders(items)[1]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    return in_a_batch
+
+
+def _neighbour_order(make_incoming):
+    from decimal import Decimal
+
+    from orders.channels.base import NormalizedLine
+
+    line = NormalizedLine(
+        external_line_id="N1",
+        sku_code="NEIGHBOUR-NOBODY-STOCKS",
+        title="邻居",
+        quantity=1,
+        unit_price=Decimal("1.00"),
+        paid_amount=Decimal("1.00"),
+    )
+    return make_incoming(lines=[line])
