@@ -321,14 +321,25 @@ class NewOrderVerdict:
 
 
 def decide_new_order(
-    *, order: Order, reservation: ReservationOutcome, ruleset: CompiledRuleset, now: datetime
+    *,
+    order: Order,
+    reservation: ReservationOutcome,
+    ruleset: CompiledRuleset,
+    now: datetime,
+    known_facts: dict[str, Any] | None = None,
 ) -> NewOrderVerdict:
     """`evaluate()` for a new order, without writing: the batch pipeline writes every order's hits and
     tasks in one statement each (rules.services.new_order_verdicts_record). Same decision as
     `evaluate(trigger="ingest")` would take: a new order holds no task, so each raised type whose
-    exception type exists opens one."""
+    exception type exists opens one. `known_facts`: facts read for the whole batch (facts.batch_facts)."""
     outcome, raised, waiting = _judge(
-        order=order, ruleset=ruleset, reservation=reservation, trigger="ingest", changes=set(), now=now
+        order=order,
+        ruleset=ruleset,
+        reservation=reservation,
+        trigger="ingest",
+        changes=set(),
+        now=now,
+        known_facts=known_facts,
     )
     opened = []
     for code, item in raised.items():
@@ -349,12 +360,15 @@ def _judge(
     trigger: str,
     changes: set[str],
     now: datetime,
+    known_facts: dict[str, Any] | None = None,
 ) -> tuple[Outcome, dict[str, Raised], bool]:
     """Run the rules and the system checks (no writes): the outcome, the raised types, and whether the
     order may wait for presale stock."""
     ctx = FactContext(
         order=order, now=now, reservation=reservation, changes=changes, trigger=trigger, blacklist=ruleset.blacklist
     )
+    if known_facts:
+        ctx.prefill(known_facts)
     outcome = run_rules(ruleset, ctx)
 
     raised: dict[str, Raised] = {

@@ -97,7 +97,7 @@ def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], l
             plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
             continue
         relevant = [level for sku_id in sorted({n[1] for n in order.needs}) for level in by_sku.get(sku_id, [])]
-        picks = _plan(order.needs, _with_free(relevant, free))
+        picks = _plan(order.needs, relevant, free)
         if picks is None:
             plan.outcomes[order.key] = _short(order=order, levels=levels, free=free)
             continue
@@ -106,17 +106,6 @@ def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], l
         plan.picks[order.key] = picks
         plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
     return plan
-
-
-def _with_free(levels: list[StockLevel], free: dict[int, int]) -> list[StockLevel]:
-    """Copies of the levels showing what earlier orders of the batch left (`_plan` reads on_hand − reserved)."""
-    shown = []
-    for level in levels:
-        copy = StockLevel(pk=level.pk, sku_id=level.sku_id, warehouse_id=level.warehouse_id)
-        copy.on_hand, copy.reserved = level.on_hand, level.on_hand - free[level.pk]
-        copy.warehouse, copy.sku = level.warehouse, level.sku
-        shown.append(copy)
-    return shown
 
 
 def _short(*, order: OrderNeeds, levels: list[StockLevel], free: dict[int, int]) -> ReservationOutcome:

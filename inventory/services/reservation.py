@@ -44,13 +44,17 @@ def _levels_by_sku(levels: list[StockLevel]) -> dict[int, list[StockLevel]]:
     return grouped
 
 
-def _plan(needs: list[tuple[int, int, int]], levels: list[StockLevel]) -> list[tuple[int, StockLevel, int]] | None:
+def _plan(
+    needs: list[tuple[int, int, int]], levels: list[StockLevel], free: dict[int, int] | None = None
+) -> list[tuple[int, StockLevel, int]] | None:
     """needs: (line id, sku id, quantity). Returns (line id, level, quantity) picks or None if short.
+    `free`: level pk -> units free, when not the levels' own on_hand − reserved (what the earlier
+    orders of a batch left); not changed here.
 
     One warehouse for the whole order when one can (by priority), else per line the first
     warehouse that holds the whole line, else the line is split across warehouses by priority."""
     by_sku = _levels_by_sku(levels)
-    free = {lv.pk: lv.on_hand - lv.reserved for lv in levels}
+    free = dict(free) if free is not None else {lv.pk: lv.on_hand - lv.reserved for lv in levels}
     warehouses = sorted({(lv.warehouse.priority, lv.warehouse_id) for lv in levels if lv.warehouse.active})
     for _, warehouse_id in warehouses:
         demand: dict[int, int] = defaultdict(int)

@@ -99,6 +99,8 @@ def _neighbour_order(make_incoming):
 
     line = NormalizedLine(
         external_line_id="N1",
+        platform_item_id="",
+        platform_sku_id="",
         sku_code="NEIGHBOUR-NOBODY-STOCKS",
         title="邻居",
         quantity=1,
