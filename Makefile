@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 9100
 
-.PHONY: demo test venv install lint migrate messages clean
+.PHONY: demo test venv install lint migrate messages clean bench
 
 $(VENV)/.installed: requirements.txt requirements-sms.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ messages: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+# Issue 11 benchmarks (docs/performance.md "Ingestion and flash sales"): PostgreSQL only; each works in a
+# throwaway test_<name> database of its own, created and dropped by the run.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderhub_bench
+
+bench: $(VENV)/.installed
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/flash.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache
