@@ -287,11 +287,14 @@ def main() -> None:
             )
             return channel
 
+        # one shop listing every SKU once (each order writes one push outbox row per SKU, as in production
+        # with one shop); the raw baseline writes into a shop of its own
+        pipeline_shop = shop("pipeline")
+        raw_shop = Channel.objects.create(platform="taobao", name="raw", app_key="raw", webhook_secret="s")
         level_by_psku = {s.code: (levels[s.pk].pk, s.pk, warehouse.pk) for s in skus}
         rows = []
         single_holds: list[float] = []
         single_statements: list[int] = []
-        pipeline_channels = []
         raw_units = 0
         for shape, listings in (("hot SKU", [hot.code]), (f"{SPREAD_SKUS} SKUs", [s.code for s in spread])):
             for workers in args.workers:
@@ -301,29 +304,27 @@ def main() -> None:
                     raw_units += args.orders // workers * workers
                     baseline_name = "raw conditional UPDATE, 1 order/txn"
                 else:
-                    channel = shop(f"raw-{workers}")
                     orders = make_orders(args.orders, f"R{workers}-", listings)
-                    per = [(channel.pk, orders[i::workers], level_by_psku, args.batch) for i in range(workers)]
+                    per = [(raw_shop.pk, orders[i::workers], level_by_psku, args.batch) for i in range(workers)]
                     baseline, _, _ = in_processes("raw-insert", per, args.orders)
                     baseline_name = f"raw INSERTs, {args.batch} orders/txn"
                 for path in ("single", "batch"):
-                    channel = shop(f"{path}-{shape}-{workers}")
-                    pipeline_channels.append(channel.pk)
                     count = args.single_orders if path == "single" else args.orders
-                    orders = make_orders(count, f"{path[0]}{shape[0]}{workers}-", listings)
-                    per = [(channel.pk, orders[i::workers], args.batch) for i in range(workers)]
+                    prefix = f"{path[0]}{shape[0]}{workers}-"
+                    orders = make_orders(count, prefix, listings)
+                    per = [(pipeline_shop.pk, orders[i::workers], args.batch) for i in range(workers)]
                     rate, holds, statements = in_processes(path, per, count)
                     if path == "single" and workers == args.workers[0]:
                         single_holds.extend(holds)
                     if path == "single":
                         single_statements.extend(statements)
                     rows.append((shape, workers, path, rate, baseline, baseline_name, holds))
-                    decided = Order.objects.filter(channel_id=channel.pk)
+                    decided = Order.objects.filter(channel=pipeline_shop, external_id__startswith=prefix)
                     assert decided.count() == count, decided.count()
                     assert decided.exclude(state="ready").count() == 0, decided.values_list("state", "hold_reason")[:3]
 
         # consistency: every level's reserved = active pipeline reservations + the raw UPDATE units
-        active = StockReservation.objects.filter(state=ReservationState.ACTIVE, order__channel_id__in=pipeline_channels)
+        active = StockReservation.objects.filter(state=ReservationState.ACTIVE, order__channel=pipeline_shop)
         by_level = dict(active.values("level_id").annotate(s=Sum("quantity")).values_list("level_id", "s"))
         for level in StockLevel.objects.all():
             expected = by_level.get(level.pk, 0) + (raw_units if level.sku_id == hot.pk else 0)
