@@ -71,9 +71,21 @@ class Probe:
 
     def __init__(self) -> None:
         self.holds: list[float] = []
+        self.before_commit: list[float] = []  # the part of each hold before COMMIT is sent
         self.statements: list[int] = []
         self._count = 0
         self._locked_at: float | None = None
+        self._commit_sent: float | None = None
+
+    def watch_commits(self, connection) -> None:
+        """Note when COMMIT is sent (Django's commit goes through the wrapper's `_commit`)."""
+        commit = connection._commit
+
+        def timed_commit():
+            self._commit_sent = time.perf_counter()
+            return commit()
+
+        connection._commit = timed_commit
 
     def __call__(self, execute, sql, params, many, context):
         from django.db import transaction
@@ -91,6 +103,7 @@ class Probe:
 
     def _committed(self) -> None:
         self.holds.append(time.perf_counter() - self._locked_at)
+        self.before_commit.append((self._commit_sent or time.perf_counter()) - self._locked_at)
         self._locked_at = None
 
     def transaction_done(self) -> None:
@@ -195,6 +208,8 @@ def _worker(kind: str, args: tuple, start_at: float, queue) -> None:
 
     probe = Probe()
     try:
+        connection.ensure_connection()
+        probe.watch_commits(connection)
         with connection.execute_wrapper(probe):
             if kind in ("single", "batch"):
                 channel_id, orders, size = args
@@ -217,9 +232,9 @@ def _worker(kind: str, args: tuple, start_at: float, queue) -> None:
                     raw_conditional_update(*args)
                 else:
                     raw_inserts(*args)
-        queue.put(("ok", probe.holds, probe.statements))
+        queue.put(("ok", list(zip(probe.holds, probe.before_commit, strict=True)), probe.statements))
     except BaseException as exc:  # reported to the parent
-        queue.put(("error", repr(exc), []))
+        queue.put(("error", repr(exc), [], []))
     finally:
         connection.close()
 
@@ -244,7 +259,7 @@ def in_processes(kind: str, per_worker_args: list[tuple], count: int) -> tuple[f
     errors = [r[1] for r in results if r[0] == "error"]
     if errors:
         sys.exit(f"{kind} workers failed: {errors[:3]}")
-    holds = [h for r in results for h in r[1]]
+    holds = [h for r in results for h in r[1]]  # (until COMMIT returned, until COMMIT was sent)
     statements = [s for r in results for s in r[2]]
     return count / (ended - start_at), holds, statements
 
@@ -339,16 +354,23 @@ def main() -> None:
             f"{'lock hold p50/p99':>19}  baseline"
         )
         for shape, workers, path, rate, baseline, baseline_name, holds in rows:
-            hold = f"{percentile(holds, 0.5) * 1e3:.2f}/{percentile(holds, 0.99) * 1e3:.2f} ms" if holds else "-"
+            total = [h for h, _ in holds]
+            hold = f"{percentile(total, 0.5) * 1e3:.2f}/{percentile(total, 0.99) * 1e3:.2f} ms" if holds else "-"
             per = "/order" if path == "single" else "/batch"
             print(
                 f"{shape:<10} {workers:>5} {path:<7} {rate:>7.0f} o/s {baseline:>7.0f} o/s  "
                 f"{ratio(rate, baseline):<16} {hold:>15}{per:<7} {baseline_name}"
             )
+        total = [h for h, _ in single_holds]
+        before = [b for _, b in single_holds]
+        commit = [h - b for h, b in single_holds]
         print(
-            f"single-order path, {args.workers[0]} process: stock lock held p50 "
-            f"{percentile(single_holds, 0.5) * 1e3:.3f} ms, p99 {percentile(single_holds, 0.99) * 1e3:.3f} ms "
-            f"(from the stock statement's return to the end of COMMIT, {len(single_holds)} orders)"
+            f"single-order path, {args.workers[0]} process, {len(single_holds)} orders: stock lock held p50 "
+            f"{percentile(total, 0.5) * 1e3:.3f} ms, p99 {percentile(total, 0.99) * 1e3:.3f} ms (from the return of "
+            f"the stock statement to the end of COMMIT); of which before COMMIT is sent: p50 "
+            f"{percentile(before, 0.5) * 1e3:.3f} ms, p99 {percentile(before, 0.99) * 1e3:.3f} ms; "
+            f"COMMIT itself (WAL flush): p50 {percentile(commit, 0.5) * 1e3:.3f} ms, "
+            f"p99 {percentile(commit, 0.99) * 1e3:.3f} ms"
         )
         print(
             f"statements per order on the single-order path: mean {statistics.mean(single_statements):.2f}, "
