@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 from orders import inbox
+from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 from orders.models import InboxMessage, Order
 from orders.tests.factories import make_channel
 from orders.tests.test_webhook import dumps, taobao_trade
