@@ -365,11 +365,15 @@ def channel_sync_schedule(*, channel: Channel) -> None:
 
 
 def ensure_schedules() -> None:
-    """Pull schedules for every channel, plus the push-message sweep."""
+    """Pull schedules for every channel, plus the push-message sweep and the inbox watch."""
     from django_q.models import Schedule
 
     for channel in Channel.objects.all():
         channel_sync_schedule(channel=channel)
+    Schedule.objects.update_or_create(
+        name="watch the webhook inbox",
+        defaults={"func": "orders.tasks.watch_inbox", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+    )
     Schedule.objects.update_or_create(
         name="sweep push messages",
         defaults={
