@@ -531,13 +531,33 @@ class InboxDecidedFilter(admin.SimpleListFilter):
         return queryset
 
 
+INBOX_OUTCOME_LABELS = {
+    "created": _("New order"),
+    "updated": _("Order updated"),
+    "unchanged": _("Unchanged (a redelivery)"),
+    "stale": _("Stale (older than the stored order)"),
+    "quarantined": _("Quarantined"),
+}
+
+
+class InboxOutcomeFilter(admin.SimpleListFilter):
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return list(INBOX_OUTCOME_LABELS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
 @admin.register(InboxMessage)
 class InboxMessageAdmin(ReadOnlyAdmin):
     """The webhook inbox for ops: the backlog and its age in the title, each push's outcome. Written
     only by the webhook and the drainers; the body (the buyer's address in full) is not shown."""
 
-    list_display = ["pk", "received_at", "channel", "external_id", "outcome", "attempts", "claimed_by", "decided_at"]
-    list_filter = [InboxDecidedFilter, "outcome", "channel"]
+    list_display = ["received_at", "channel", "external_id", "outcome_label", "attempts", "decided_at"]
+    list_filter = [InboxDecidedFilter, InboxOutcomeFilter, "channel"]
     search_fields = ["external_id"]
     fields = [
         "channel",
@@ -547,12 +567,17 @@ class InboxMessageAdmin(ReadOnlyAdmin):
         "claimed_until",
         "attempts",
         "decided_at",
-        "outcome",
+        "outcome_label",
         "order",
         "error",
     ]
     list_select_related = ["channel"]
     show_full_result_count = False  # the inbox can hold millions of decided rows
+    readonly_fields = ["outcome_label"]
+
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome_label(self, obj: InboxMessage) -> str:
+        return INBOX_OUTCOME_LABELS.get(obj.outcome, obj.outcome) if obj.outcome else "-"
 
     def changelist_view(self, request, extra_context=None):
         oldest = selectors.inbox_oldest_undecided_at()
