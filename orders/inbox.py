@@ -8,10 +8,11 @@ wanted, on any machine) take the oldest messages in batches (`inbox_drain_batch`
 
 Claims are leases, not open transactions: `ingest_order()` is durable (one transaction per order),
 so a batch cannot be decided inside the claiming transaction. A claim marks the rows for
-`WEBHOOK_INBOX_LEASE_SECONDS`; a drainer that dies leaves them to the next claim after the lease,
-and deciding one again is a no-op: the pipeline is exactly-once per order and message version (a
-redelivery is "unchanged"). A message that keeps killing its drainer is quarantined after
-`WEBHOOK_INBOX_MAX_ATTEMPTS` claims, so it never blocks the rest.
+`WEBHOOK_INBOX_LEASE_SECONDS`, renewed while the drainer lives (`LeaseKeeper`); a drainer that dies
+leaves them to the next claim once the lease runs out, and deciding one again is a no-op: the
+pipeline is exactly-once per order and message version (a redelivery is "unchanged"). A message
+that keeps killing its drainer is quarantined after `WEBHOOK_INBOX_MAX_ATTEMPTS` claims, so it never
+blocks the rest.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -211,6 +213,42 @@ class Wakeup:
             self._listener = None
 
 
+class LeaseKeeper:
+    """Renews this drainer's claims every third of the lease while it decides them, on its own thread
+    and connection: a batch slower than the lease (a loaded machine) is not taken by a second drainer,
+    while a dead drainer stops renewing and its claims run out as before."""
+
+    def __init__(self, drainer: str) -> None:
+        self.drainer = drainer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inbox-lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        lease = timedelta(seconds=settings.WEBHOOK_INBOX_LEASE_SECONDS)
+        try:
+            while not self._stop.wait(lease.total_seconds() / 3):
+                try:
+                    inbox_renew_claims(drainer=self.drainer, lease=lease)
+                except DatabaseError:
+                    logger.warning("could not renew the inbox claims of %s", self.drainer, exc_info=True)
+        finally:
+            connection.close()
+
+
+def inbox_renew_claims(*, drainer: str, lease: timedelta) -> int:
+    return InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True).update(
+        claimed_until=timezone.now() + lease
+    )
+
+
 def drain(
     *, batch: int, stop: Callable[[], bool], once: bool = False, on_batch: Callable[[DrainReport], None] | None = None
 ) -> DrainReport:
@@ -220,23 +258,24 @@ def drain(
     wakeup = None if once else Wakeup()
     poll = 1.0 if wakeup is not None and wakeup.listening else settings.WEBHOOK_INBOX_POLL_SECONDS
     checked = 0.0
-    try:
-        while not stop():
-            report = inbox_drain_batch(limit=batch, drainer=name)
-            total.claimed += report.claimed
-            total.decided += report.decided
-            total.quarantined += report.quarantined
-            if report.claimed and on_batch:
-                on_batch(report)
-            if time.monotonic() - checked > 10:
-                inbox_check_backlog()
-                checked = time.monotonic()
-            if report.claimed:
-                continue
-            if once:
-                break
-            wakeup.wait(poll)
-    finally:
-        if wakeup is not None:
-            wakeup.close()
+    with LeaseKeeper(name):
+        try:
+            while not stop():
+                report = inbox_drain_batch(limit=batch, drainer=name)
+                total.claimed += report.claimed
+                total.decided += report.decided
+                total.quarantined += report.quarantined
+                if report.claimed and on_batch:
+                    on_batch(report)
+                if time.monotonic() - checked > 10:
+                    inbox_check_backlog()
+                    checked = time.monotonic()
+                if report.claimed:
+                    continue
+                if once:
+                    break
+                wakeup.wait(poll)
+        finally:
+            if wakeup is not None:
+                wakeup.close()
     return total

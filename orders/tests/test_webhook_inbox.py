@@ -197,3 +197,20 @@ def test_a_notify_wakes_a_waiting_drainer_before_its_poll_timeout():
         wakeup.close()
     assert woken is True
     assert waited < 5, waited  # the notification, not the 20 s timeout
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_live_drainer_keeps_its_claim_while_a_batch_outlasts_the_lease(settings):
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000010"))
+    settings.WEBHOOK_INBOX_LEASE_SECONDS = 1
+    inbox.inbox_claim(limit=10, drainer="slow-drainer")
+
+    with inbox.LeaseKeeper("slow-drainer"):
+        time.sleep(2.5)  # a batch far longer than the lease
+        taken = inbox.inbox_claim(limit=10, drainer="other")
+    assert taken == []  # renewed: nobody else took it
+    assert InboxMessage.objects.get().claimed_by == "slow-drainer"
+
+    time.sleep(1.2)  # the keeper stopped, as if the drainer died: the claim runs out
+    assert [m.claimed_by for m in inbox.inbox_claim(limit=10, drainer="other")] == ["other"]
