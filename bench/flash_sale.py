@@ -134,6 +134,15 @@ def post_all(port: int, path: str, secret: str, bodies: list[bytes], clients: in
     return results
 
 
+def report_webhook(results: list[tuple[int, float]], posted: float) -> None:
+    statuses = [status for status, _seconds in results]
+    latencies = [seconds * 1000 for _status, seconds in results]
+    print(f"answers: {dict(sorted((s, statuses.count(s)) for s in set(statuses)))}   5xx: "
+          f"{sum(s >= 500 for s in statuses)}")  # fmt: skip
+    print(f"webhook latency: p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
+          f"(target p99 < 100 ms); accepted {len(results) / posted:.0f}/s over {posted:.1f} s", flush=True)  # fmt: skip
+
+
 def raw_conditional_updates(connection, level_id: int, attempts: int) -> tuple[float, int]:
     """The floor: one autocommitted conditional UPDATE of one stock row per order, as fast as one
     connection goes; returns (statements/s, units reserved)."""
@@ -157,7 +166,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--drainers", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--drain-timeout", type=float, default=3600, help="seconds to wait for the decisions")
     args = parser.parse_args()
 
     with BenchDatabase() as db:
@@ -179,6 +189,12 @@ def main() -> None:
         channel = make_channel(platform="taobao")
         bodies = flash_bodies(args.orders)
         connection.close()
+        print(f"flash sale over HTTP on PostgreSQL: {args.orders} signed orders for one SKU (stock {args.stock})")
+        print(
+            f"{args.clients} clients -> gunicorn {args.web_workers} workers × {args.threads} threads (gthread); "
+            f"{args.drainers} drainers, batch {args.batch}",
+            flush=True,
+        )
 
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)},
@@ -223,7 +239,8 @@ def main() -> None:
                 port, f"/api/v1/channels/{channel.pk}/webhook", channel.webhook_secret, bodies, args.clients
             )
             posted = time.perf_counter() - started
-            deadline = time.monotonic() + 3600
+            report_webhook(results, posted)
+            deadline = time.monotonic() + args.drain_timeout
             while InboxMessage.objects.undecided().exists() and time.monotonic() < deadline:
                 time.sleep(0.5)
             decided_all = time.perf_counter() - started
@@ -237,8 +254,6 @@ def main() -> None:
                     process.kill()
             log.close()
 
-        statuses = [status for status, _seconds in results]
-        latencies = [seconds * 1000 for _status, seconds in results]
         level = StockLevel.objects.get(sku__code=SKU)
         reserved = StockReservation.objects.filter(sku__code=SKU, state="active").aggregate(q=Sum("quantity"))["q"] or 0
         states = dict(Order.objects.values_list("state").annotate(n=Count("pk")))
@@ -254,13 +269,7 @@ def main() -> None:
         raw_level = StockLevel.objects.get(sku__code="RAW-BASELINE")
         raw_rate, raw_reserved = raw_conditional_updates(connection, raw_level.pk, args.orders)
 
-        print(f"flash sale over HTTP on PostgreSQL: {args.orders} signed orders for one SKU (stock {args.stock})")
-        print(
-            f"{args.clients} clients -> gunicorn {args.web_workers} workers × {args.threads} threads (gthread); "
-            f"{args.drainers} drainers, batch {args.batch}"
-        )
-        print(f"answers: {dict(sorted((s, statuses.count(s)) for s in set(statuses)))}   5xx: "
-              f"{sum(s >= 500 for s in statuses)}")  # fmt: skip
+        print("results:")
         print(f"inbox outcomes: {outcomes}   order states: {states}")
         print(f"reserved: {reserved} (level {level.reserved}; expected {min(args.stock, args.orders)})")
         print(f"held out of stock (on hold, out_of_stock task): {held_out_of_stock} "
@@ -270,12 +279,16 @@ def main() -> None:
             f"(movements {ledger} = on hand {level.on_hand}; "
             f"active reservations {reserved} = reserved {level.reserved})"
         )
-        print(f"webhook latency: p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
-              f"(target p99 < 100 ms); accepted {len(results) / posted:.0f}/s over {posted:.1f} s")  # fmt: skip
+        report_webhook(results, posted)
         print(
             f"accepted -> decided: p50 {percentile(decisions, 50):.0f} ms, p99 {percentile(decisions, 99):.0f} ms "
             f"(target p99 < 1000 ms); all {len(decisions)} decided {decided_all:.1f} s after the first request"
         )
+        undecided = InboxMessage.objects.undecided().count()
+        if undecided:
+            print(
+                f"NOT FINISHED: {undecided} messages still undecided after --drain-timeout {args.drain_timeout:.0f} s"
+            )
         decided_rate = len(decisions) / decided_all
         print(f"decided end to end: {decided_rate:.0f} orders/s")
         print(f"raw conditional UPDATE of one stock row (autocommit, 1 connection): {raw_rate:.0f}/s "
