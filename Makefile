@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 9100
 
-.PHONY: demo test venv install lint migrate messages clean
+.PHONY: demo test venv install lint migrate messages clean bench-flash-sale
 
 $(VENV)/.installed: requirements.txt requirements-sms.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ messages: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+# Flash sale over HTTP (docs/performance.md): needs PostgreSQL in DATABASE_URL (a throwaway test_<name> is used)
+bench-flash-sale: $(VENV)/.installed
+	$(PY) bench/flash_sale.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache
