@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 9100
 
-.PHONY: demo test venv install lint migrate messages clean bench
+.PHONY: demo test venv install lint migrate messages clean bench bench-flash-sale
 
 $(VENV)/.installed: requirements.txt requirements-sms.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderhub_bench
 
 bench: $(VENV)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/flash.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/flash_sale.py
+
+# Only the flash sale over HTTP (docs/performance.md "Flash sale over HTTP")
+bench-flash-sale: $(VENV)/.installed
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/flash_sale.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache

@@ -29,6 +29,13 @@ def _english_by_default(settings):
 
 
 @pytest.fixture(autouse=True)
+def _webhook_decides_in_the_request(request, settings):
+    """Tests that read the decision from the webhook's answer get the in-request mode
+    (WEBHOOK_INBOX off); tests marked `webhook_inbox` run the product's default, the inbox."""
+    settings.WEBHOOK_INBOX = request.node.get_closest_marker("webhook_inbox") is not None
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_namespace(settings):
     """Each test sees an empty cache (rate-limit counters, login lockouts) without flushing a Redis
     database that a parallel test worker shares: the cache key prefix is new for every test."""

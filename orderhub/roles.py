@@ -117,6 +117,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orders.change_alert",
         "orders.view_quarantinedmessage",
         "orders.change_quarantinedmessage",
+        "orders.view_inboxmessage",
         "rules.change_exceptiontask",
         "rules.resolve_exceptiontask",
         "rules.add_blacklistentry",

@@ -209,6 +209,15 @@ SPECTACULAR_SETTINGS = {
 # Channel webhooks: bodies above this size are refused with 413 before parsing.
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 WEBHOOK_MAX_SKEW_SECONDS = 300
+# The webhook inbox (docs/channels.md): a verified, validated signed order push is stored and answered
+# at once; drainers (`manage.py drain_inbox`) decide it in batches. Off: decided within the request.
+WEBHOOK_INBOX = env_bool("WEBHOOK_INBOX", True)
+WEBHOOK_INBOX_BATCH = int(os.environ.get("WEBHOOK_INBOX_BATCH", "100"))
+WEBHOOK_INBOX_LEASE_SECONDS = int(os.environ.get("WEBHOOK_INBOX_LEASE_SECONDS", "60"))  # a dead drainer's claim
+WEBHOOK_INBOX_POLL_SECONDS = float(os.environ.get("WEBHOOK_INBOX_POLL_SECONDS", "0.2"))  # SQLite; PostgreSQL: 1 s
+WEBHOOK_INBOX_MAX_ATTEMPTS = 5  # claims before a message that kept killing its drainer is quarantined
+WEBHOOK_INBOX_ALERT_AFTER_SECONDS = int(os.environ.get("WEBHOOK_INBOX_ALERT_AFTER_SECONDS", "60"))
+WEBHOOK_INBOX_KEEP_DAYS = 7  # decided messages are kept this long (ops can see what came in), then purged
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Outbound platform calls.

@@ -16,12 +16,21 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from orderhub.admin_export import ViewPermissionExportMixin
-from orderhub.admin_history import ReadOnlyHistoryAdmin
+from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
 from orderhub.masking import RECEIVER_DETAILS_PERMISSION, SECRET_FIELDS, mask_secret
 from orders import gateway, selectors, services
 from orders.errors import OrderError
-from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState, QuarantinedMessage
+from orders.models import (
+    Alert,
+    Channel,
+    InboxMessage,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    QuarantinedMessage,
+)
 from orders.resources import OrderExportResource
 
 # Transitions ops staff may trigger from the admin: name -> (label, service)
@@ -505,3 +514,78 @@ class QuarantinedMessageAdmin(ReadOnlyHistoryAdmin):
         for message_id in ids:
             services.quarantine_resolve(message_id=message_id, actor=request.user, resolution="dismissed by a person")
         self.message_user(request, _("%(n)d quarantined order(s) resolved.") % {"n": len(ids)})
+
+
+class InboxDecidedFilter(admin.SimpleListFilter):
+    title = _("decided")
+    parameter_name = "decided"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Waiting for a drainer")), ("yes", _("Decided"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(decided_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(decided_at__isnull=False)
+        return queryset
+
+
+INBOX_OUTCOME_LABELS = {
+    "created": _("New order"),
+    "updated": _("Order updated"),
+    "unchanged": _("Unchanged (a redelivery)"),
+    "stale": _("Stale (older than the stored order)"),
+    "quarantined": _("Quarantined"),
+}
+
+
+class InboxOutcomeFilter(admin.SimpleListFilter):
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return list(INBOX_OUTCOME_LABELS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(ReadOnlyAdmin):
+    """The webhook inbox for ops: the backlog and its age in the title, each push's outcome. Written
+    only by the webhook and the drainers; the body (the buyer's address in full) is not shown."""
+
+    list_display = ["received_at", "channel", "external_id", "outcome_label", "attempts", "decided_at"]
+    list_filter = [InboxDecidedFilter, InboxOutcomeFilter, "channel"]
+    search_fields = ["external_id"]
+    fields = [
+        "channel",
+        "external_id",
+        "received_at",
+        "claimed_by",
+        "claimed_until",
+        "attempts",
+        "decided_at",
+        "outcome_label",
+        "order",
+        "error",
+    ]
+    list_select_related = ["channel"]
+    show_full_result_count = False  # the inbox can hold millions of decided rows
+    readonly_fields = ["outcome_label"]
+
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome_label(self, obj: InboxMessage) -> str:
+        return INBOX_OUTCOME_LABELS.get(obj.outcome, obj.outcome) if obj.outcome else "-"
+
+    def changelist_view(self, request, extra_context=None):
+        oldest = selectors.inbox_oldest_undecided_at()
+        if oldest is None:
+            title = _("Webhook inbox: nothing waiting")
+        else:
+            title = _("Webhook inbox: %(count)d waiting, the oldest for %(seconds)d s") % {
+                "count": selectors.inbox_backlog(),
+                "seconds": (timezone.now() - oldest).total_seconds(),
+            }
+        return super().changelist_view(request, extra_context={**(extra_context or {}), "title": title})

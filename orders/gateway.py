@@ -25,6 +25,7 @@ from orders import services
 from orders.channels import get_adapter, guard
 from orders.channels.base import (
     ChannelError,
+    NormalizedOrder,
     PayloadError,
     PushMessage,
     RetryableChannelError,
@@ -61,11 +62,11 @@ def verify_orderhub_signature(*, channel: Channel, timestamp: str | None, signat
         raise SignatureError("signature does not match")
 
 
-def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestResult:
-    """Parse a native order JSON body (already authenticated) and ingest it.
+def read_signed_order(*, channel: Channel, body: bytes | str) -> NormalizedOrder:
+    """Parse and validate a native order JSON body (already authenticated), storing nothing.
 
     Raises PayloadError naming the field for malformed input (poison included: NUL, lone surrogates,
-    NaN, huge numbers, wrong types, deep nesting); nothing is stored then."""
+    NaN, huge numbers, wrong types, deep nesting, values too long for the database)."""
     payload = guard.decode_json(body)
     if not isinstance(payload, dict):
         raise PayloadError("body", "expected one JSON object (the platform's native order)")
@@ -74,6 +75,15 @@ def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestRes
     if len(natives) != 1:
         raise PayloadError("body", f"expected exactly one order, found {len(natives)}")
     incoming = adapter.read_order(natives[0])
+    services.validate_fits(incoming=incoming)
+    return incoming
+
+
+def receive_signed_order(*, channel: Channel, body: bytes) -> services.IngestResult:
+    """Parse a native order JSON body (already authenticated) and ingest it within the request.
+
+    Raises PayloadError naming the field for malformed input; nothing is stored then."""
+    incoming = read_signed_order(channel=channel, body=body)
     try:
         return services.ingest_order(channel=channel, incoming=incoming, source="push")
     except (DataError, IntegrityError) as exc:  # rolled back whole: nothing stored, the sender must fix it
@@ -359,11 +369,15 @@ def channel_sync_schedule(*, channel: Channel) -> None:
 
 
 def ensure_schedules() -> None:
-    """Pull schedules for every channel, plus the push-message sweep."""
+    """Pull schedules for every channel, plus the push-message sweep and the inbox watch."""
     from django_q.models import Schedule
 
     for channel in Channel.objects.all():
         channel_sync_schedule(channel=channel)
+    Schedule.objects.update_or_create(
+        name="watch the webhook inbox",
+        defaults={"func": "orders.tasks.watch_inbox", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+    )
     Schedule.objects.update_or_create(
         name="sweep push messages",
         defaults={

@@ -5,9 +5,11 @@ or every ingestion of one shop would queue behind the others."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
 
-from orders.models import Alert, Channel, Order, QuarantinedMessage
+from django.db.models import Q, QuerySet
+
+from orders.models import Alert, Channel, InboxMessage, Order, QuarantinedMessage
 
 
 def order_for_update(*, order_id: int) -> Order:
@@ -45,4 +47,17 @@ def unresolved_quarantine_for_update(*, channel_id: int, payload_sha256: str) ->
         .filter(channel_id=channel_id, payload_sha256=payload_sha256, resolved_at__isnull=True)
         .order_by("pk")
         .first()
+    )
+
+
+def inbox_claimable_for_update(*, now: datetime, limit: int) -> list[int]:
+    """Ids of the oldest undecided inbox messages nobody holds: `FOR UPDATE SKIP LOCKED`, so drainers
+    on several machines each take a different batch instead of queueing behind one another (SQLite
+    ignores it; there the IMMEDIATE transaction lets one claimer in at a time)."""
+    return list(
+        InboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(decided_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
     )

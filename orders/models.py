@@ -465,6 +465,50 @@ class InboundMessage(models.Model):
         return f"{self.topic or 'message'} {self.message_id}"
 
 
+class InboxMessageQuerySet(models.QuerySet):
+    def undecided(self) -> InboxMessageQuerySet:
+        return self.filter(decided_at__isnull=True)
+
+
+class InboxMessage(models.Model):
+    """A signed order push the webhook verified, validated and accepted, waiting for a drainer.
+
+    The webhook answers as soon as this row is committed; drainers (`manage.py drain_inbox`) claim
+    rows in batches for a lease, decide them with `ingest_orders()` and mark them decided. A drainer
+    that dies leaves its rows claimed until the lease runs out; then another claims them again, and
+    the pipeline's exactly-once semantics make the second decision a no-op ("unchanged")."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="inbox_messages", verbose_name=_("channel")
+    )
+    external_id = models.CharField(_("platform order id"), max_length=64, blank=True)
+    body = models.TextField(_("signed body"))
+    received_at = models.DateTimeField(_("accepted at"), default=timezone.now)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, blank=True)
+    order = models.ForeignKey(
+        "Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("order")
+    )
+    error = models.TextField(_("error"), blank=True)
+
+    objects = InboxMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("inbox message")
+        verbose_name_plural = _("webhook inbox")
+        ordering = ["-pk"]
+        indexes = [
+            # the drainers' claim and the backlog age read only the undecided rows
+            models.Index(fields=["id"], condition=models.Q(decided_at__isnull=True), name="inbox_undecided"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id or '?'} #{self.pk}"
+
+
 class AlertSeverity(models.TextChoices):
     INFO = "info", _("Info")
     WARNING = "warning", _("Warning")
@@ -505,6 +549,7 @@ class Alert(models.Model):
 class QuarantineSource(models.TextChoices):
     PULL = "pull", _("Pull")
     PUSH = "push", _("Push (detail re-read)")
+    INBOX = "inbox", _("Webhook (inbox)")
 
 
 class QuarantinedMessageQuerySet(models.QuerySet):

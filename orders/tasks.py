@@ -17,3 +17,11 @@ def process_push_message(message_id: int) -> None:
 
 def sweep_push_messages() -> int:
     return gateway.sweep_push_messages()
+
+
+def watch_inbox() -> float | None:
+    """Alert on an old webhook inbox backlog (also when no drainer runs), and purge old decided rows."""
+    from orders import inbox
+
+    inbox.inbox_purge_decided()
+    return inbox.inbox_check_backlog()

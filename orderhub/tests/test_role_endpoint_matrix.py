@@ -152,6 +152,8 @@ ADMIN_ACCESS: dict[str, Page] = {
     "orders.alert": _page(CHANNEL_READERS, set(), {OPS, S}),
     # the payload as received carries the receiver in full: ops (who may see it) retry or resolve
     "orders.quarantinedmessage": _page({OPS, S}, set(), {OPS, S}),
+    # the webhook inbox: written by the webhook and the drainers only; ops watch its backlog
+    "orders.inboxmessage": _page({OPS, S}),
     "inventory.warehouse": _page(STOCK_READERS, {S}, {S}),
     "inventory.sku": _page(STOCK_READERS, {S}, {S}),
     "inventory.stocklevel": _page(STOCK_READERS),  # read-only: stock changes by movements

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from orders import inbox
 from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
-from orders.models import Order
+from orders.models import InboxMessage, Order
 from orders.tests.factories import make_channel
 from orders.tests.test_webhook import dumps, taobao_trade
 
@@ -120,7 +121,9 @@ def test_a_chunked_push_is_read_and_the_order_taken():
             port, "POST", f"/api/v1/channels/{channel.pk}/webhook", chunks(body), signed_headers("whsec", body)
         )
     assert status == 202, content
-    order = Order.objects.get(pk=json.loads(content)["order_id"])
+    assert json.loads(content)["result"] == "accepted"  # the server's default: stored in the webhook inbox
+    inbox.drain(batch=10, stop=lambda: False, once=True)
+    order = Order.objects.get(pk=InboxMessage.objects.get(pk=json.loads(content)["inbox_id"]).order_id)
     assert order.external_id == "3301234500012345678"
     assert order.lines.count() == 2
 

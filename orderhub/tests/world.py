@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from orderhub import demo, roles
-from orders.models import Channel, Order
+from orders.models import Channel, InboxMessage, Order
 
 ANONYMOUS = "anonymous"
 NO_PERMISSION = "staff without permission"
@@ -142,6 +142,7 @@ def build_world() -> World:
         reason="matrix",
         external_id="Q1",
     )
+    InboxMessage.objects.create(channel=channel, external_id="IN1", body='{"tid": "IN1"}')
     missing = [m._meta.label_lower for m in admin.site._registry if not m._default_manager.exists()]
     assert not missing, f"no row for admin page(s) {missing}: add one in orderhub/tests/world.py build_world()"
     return World(channel=channel, order=order, users=users)

@@ -8,7 +8,7 @@ import secrets
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orderhub import throttling
-from orders import gateway, selectors
+from orders import gateway, inbox, selectors
 from orders.channels.base import PayloadError, SignatureError
 from orders.errors import ChannelDisabled
 from orders.models import Channel
@@ -72,6 +72,15 @@ class WebhookAcceptedSerializer(serializers.Serializer):
     lines = WebhookLineChangeSerializer(many=True, help_text=_("the lines an update changed or added"))
 
 
+class WebhookQueuedSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(
+        choices=["accepted"],
+        help_text=_("accepted: verified, valid and stored; the order is decided within about a second"),
+    )
+    inbox_id = serializers.IntegerField(help_text=_("the stored message (admin: webhook inbox)"))
+    external_id = serializers.CharField()
+
+
 class WebhookErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     field = serializers.CharField(required=False)
@@ -83,6 +92,8 @@ class ChannelWebhookView(APIView):
     OrderHub's own format (any channel): the platform's native order JSON as the body, with
     `X-OrderHub-Timestamp` (Unix seconds, at most 5 minutes off) and `X-OrderHub-Signature`
     (hex HMAC-SHA256 of `timestamp + "." + body` keyed with the channel's webhook secret).
+    The order is stored in the webhook inbox and decided by a drainer within about a second
+    (`result: accepted`); with WEBHOOK_INBOX off it is decided within the request (`created`, …).
     Douyin (`event-sign` header) and Kuaishou (AES-encrypted body) native pushes are triggers:
     recorded once per message id, then the order is re-read with the platform's detail API."""
 
@@ -98,7 +109,11 @@ class ChannelWebhookView(APIView):
             OpenApiParameter(gateway.SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=False),
         ],
         responses={
-            202: WebhookAcceptedSerializer,
+            202: PolymorphicProxySerializer(
+                component_name="WebhookAnswer",
+                serializers=[WebhookQueuedSerializer, WebhookAcceptedSerializer],
+                resource_type_field_name=None,
+            ),
             400: WebhookErrorSerializer,
             401: WebhookErrorSerializer,
             404: WebhookErrorSerializer,
@@ -139,6 +154,15 @@ class ChannelWebhookView(APIView):
             return _refused(request, channel_id, exc)
         if channel is _DECOY_CHANNEL:  # unreachable: nobody holds the decoy secret
             return _refused(request, channel_id, SignatureError("unknown or disabled channel"))
+        if settings.WEBHOOK_INBOX:  # verified and validated now, decided by a drainer (docs/channels.md)
+            try:
+                message = inbox.inbox_accept(channel=channel, body=body)
+            except PayloadError as exc:
+                return Response({"detail": exc.message, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"result": "accepted", "inbox_id": message.pk, "external_id": message.external_id},
+                status=status.HTTP_202_ACCEPTED,
+            )
         try:
             result = gateway.receive_signed_order(channel=channel, body=body)
         except PayloadError as exc:

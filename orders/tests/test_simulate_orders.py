@@ -58,3 +58,24 @@ def test_simulated_orders_are_on_the_emulator_when_the_shop_api_is_the_emulator(
     assert "the orders are on the platform there too" in capsys.readouterr().out
     for order in Order.objects.filter(channel=channel):
         assert channel_emulator.order(platform, order.external_id) is not None
+
+
+@pytest.mark.webhook_inbox
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_simulated_orders_queue_in_the_inbox_and_arrive_once_each_when_drained(live_server, capsys):
+    from orders.models import InboxMessage
+
+    channel = make_channel(platform="taobao", webhook_secret="sim-secret")
+    call_command(
+        "simulate_orders", channel=channel.pk, count=10, concurrency=4, duplicate_rate=0.5, seed=7, url=live_server.url
+    )
+    summary = capsys.readouterr().out
+    assert "rejected 0" in summary and "failed 0" in summary
+    sent = InboxMessage.objects.filter(channel=channel).count()
+    assert f"queued for the drainers {sent}" in summary and sent > 10  # the duplicates queue too
+    assert not Order.objects.filter(channel=channel).exists()
+
+    call_command("drain_inbox", "--once")
+
+    assert Order.objects.filter(channel=channel).count() == 10
+    assert InboxMessage.objects.filter(channel=channel, outcome="created").count() == 10

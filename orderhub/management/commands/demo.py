@@ -1,6 +1,7 @@
-"""`manage.py demo`: admin user, demo data, then web server + django-q2 cluster + platform emulator.
+"""`manage.py demo`: admin user, demo data, then web server + django-q2 cluster + webhook inbox drainer +
+platform emulator.
 
-Runs until Ctrl-C, which stops all three."""
+Runs until Ctrl-C, which stops them all."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class Command(BaseCommand):
             if no_serve:
                 return
             processes.append(self._start("worker", [*manage, "qcluster"]))
+            # decides the webhook inbox's order pushes (docs/channels.md); more: run more drain_inbox
+            processes.append(self._start("inbox drainer", [*manage, "drain_inbox"]))
             processes.extend(self._start_print_components(manage))
             processes.append(self._start("web", [*manage, "runserver", f"{host}:{port}", "--noreload"]))
             self._wait_for(f"http://{host}:{port}/healthz", "web server")

@@ -82,7 +82,10 @@ class Command(BaseCommand):
             except requests.RequestException as exc:
                 return "failed", type(exc).__name__
             if response.status_code == 202:
-                return ("accepted" if response.json().get("created") else "duplicates"), ""
+                answer = response.json()
+                if answer.get("result") == "accepted":  # in the webhook inbox: a drainer decides it
+                    return "queued", ""
+                return ("accepted" if answer.get("created") else "duplicates"), ""
             return "rejected", f"HTTP {response.status_code}: {response.text[:120]}"
 
         started = time.monotonic()
@@ -96,7 +99,7 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"sent {len(sends)}  accepted {tally['accepted']}  rejected {tally['rejected']}  "
-            f"duplicates {tally['duplicates']}  failed {tally['failed']}  "
+            f"duplicates {tally['duplicates']}  queued for the drainers {tally['queued']}  failed {tally['failed']}  "
             f"{len(sends) / elapsed:.1f} orders/s in {elapsed:.1f} s"
         )
         for error, n in errors.most_common(5):
@@ -106,10 +109,25 @@ class Command(BaseCommand):
         if options["ship_share"] > 0:
             from shipping.simulation import drive_outbound
 
+            if tally["queued"] and not _drained(shop, timeout=120):
+                self.stderr.write("the webhook inbox is not drained yet (is `manage.py drain_inbox` running?)")
+
             outbound = drive_outbound(channel_id=shop.pk, share=options["ship_share"], base_url=options["url"], rng=rng)
             self.stdout.write(outbound.line())
             for failure, n in outbound.failures.most_common(5):
                 self.stderr.write(f"  {n} × {failure}")
+
+
+def _drained(shop: Channel, *, timeout: float) -> bool:
+    """Wait until the drainers decided the shop's pushes: parcels can only be printed for decided orders."""
+    from orders.models import InboxMessage
+
+    deadline = time.monotonic() + timeout
+    while InboxMessage.objects.undecided().filter(channel=shop).exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def _tell_the_emulator(shop: Channel, natives: list[dict]) -> bool:

@@ -1,0 +1,281 @@
+"""The webhook inbox: accept a signed order push at once, decide it in batches a moment later.
+
+A flash sale sends thousands of pushes a second for one SKU; deciding each inside its request would
+make the platform wait on the stock row's lock and retry. So the webhook verifies, validates and
+stores the message (`inbox_accept`), answers 202, and drainers (`manage.py drain_inbox`, as many as
+wanted, on any machine) take the oldest messages in batches (`inbox_drain_batch`) and hand them to
+`services.ingest_orders()`.
+
+Claims are leases, not open transactions: `ingest_order()` is durable (one transaction per order),
+so a batch cannot be decided inside the claiming transaction. A claim marks the rows for
+`WEBHOOK_INBOX_LEASE_SECONDS`, renewed while the drainer lives (`LeaseKeeper`); a drainer that dies
+leaves them to the next claim once the lease runs out, and deciding one again is a no-op: the
+pipeline is exactly-once per order and message version (a redelivery is "unchanged"). A message
+that keeps killing its drainer is quarantined after `WEBHOOK_INBOX_MAX_ATTEMPTS` claims, so it never
+blocks the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from orders import gateway, locks, selectors, services
+from orders.channels.base import PayloadError
+from orders.models import AlertSeverity, Channel, InboxMessage, QuarantineSource
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "orderhub_inbox"
+BACKLOG_ALERT_KEY = "inbox:backlog"
+QUARANTINED = "quarantined"
+
+
+def inbox_accept(*, channel: Channel, body: bytes) -> InboxMessage:
+    """Validate a signed order push (PayloadError naming the field; nothing stored) and store it for
+    the drainers, waking them on PostgreSQL (the NOTIFY is delivered when the row commits)."""
+    incoming = gateway.read_signed_order(channel=channel, body=body)
+    with transaction.atomic():
+        message = InboxMessage.objects.create(
+            channel=channel, external_id=incoming.external_id, body=body.decode("utf-8")
+        )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    return message
+
+
+@dataclass
+class DrainReport:
+    claimed: int = 0
+    decided: int = 0
+    quarantined: int = 0
+
+
+def drainer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def inbox_claim(*, limit: int, drainer: str) -> list[InboxMessage]:
+    """Lease the oldest unclaimed (or lease-expired) undecided messages to this drainer."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = locks.inbox_claimable_for_update(now=now, limit=limit)
+        if not ids:
+            return []
+        InboxMessage.objects.filter(pk__in=ids).update(
+            claimed_until=now + timedelta(seconds=settings.WEBHOOK_INBOX_LEASE_SECONDS),
+            claimed_by=drainer,
+            attempts=F("attempts") + 1,
+        )
+    return list(InboxMessage.objects.filter(pk__in=ids).select_related("channel").order_by("pk"))
+
+
+def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -> DrainReport:
+    """Claim one batch, decide it with `ingest_orders()`, record every message's outcome. A message
+    the pipeline refuses is quarantined (with its alert) and the rest of the batch is decided."""
+    messages = inbox_claim(limit=limit or settings.WEBHOOK_INBOX_BATCH, drainer=drainer or drainer_name())
+    report = DrainReport(claimed=len(messages))
+    if not messages:
+        return report
+    pending: list[tuple[InboxMessage, services.IngestItem]] = []
+    for message in messages:
+        if message.attempts > settings.WEBHOOK_INBOX_MAX_ATTEMPTS:
+            error = f"claimed {message.attempts - 1} times without a decision (its drainers died)"
+            _quarantine(message, field="body", reason=error)
+            continue
+        try:  # validated at acceptance; read again, as the drainer may run a newer parser
+            incoming = gateway.read_signed_order(channel=message.channel, body=message.body)
+        except PayloadError as exc:
+            _quarantine(message, field=exc.field, reason=exc.message)
+            continue
+        pending.append((message, services.IngestItem(channel=message.channel, incoming=incoming, source="push")))
+    outcomes = services.ingest_orders([item for _message, item in pending])
+    decided_at = timezone.now()
+    for (message, _item), outcome in zip(pending, outcomes, strict=True):
+        if outcome.ok:
+            message.outcome, message.order = outcome.result.outcome, outcome.result.order
+        else:
+            exc = outcome.error
+            _quarantine(
+                message, field=getattr(exc, "field", "") or "database", reason=getattr(exc, "message", "") or str(exc)
+            )
+            continue
+        message.decided_at, message.claimed_until = decided_at, None
+    decided = [message for message in messages if message.decided_at is not None]
+    InboxMessage.objects.filter(decided_at__isnull=True).bulk_update(
+        decided, ["decided_at", "outcome", "order", "error", "claimed_until"]
+    )
+    report.quarantined = sum(message.outcome == QUARANTINED for message in decided)
+    report.decided = len(decided) - report.quarantined
+    return report
+
+
+def _quarantine(message: InboxMessage, *, field: str, reason: str) -> None:
+    """Hand a poison message to the quarantine (a person retries it from the admin), and mark it decided."""
+    native = _native_or_text(message.body)
+    services.quarantine_record(
+        channel=message.channel,
+        source=QuarantineSource.INBOX,
+        native=native,
+        field=field,
+        reason=str(reason)[:2000],
+        external_id=message.external_id,
+    )
+    logger.warning("inbox message %s quarantined (%s): %s", message.pk, field, reason)
+    message.outcome, message.error = QUARANTINED, f"{field}: {reason}"[:2000]
+    message.decided_at, message.claimed_until = timezone.now(), None
+
+
+def _native_or_text(body: str):
+    from orders.channels import guard
+
+    try:
+        return guard.decode_json(body, check=False)
+    except PayloadError:
+        return body
+
+
+def inbox_check_backlog(*, now=None) -> float | None:
+    """Alert when the oldest undecided message waits longer than WEBHOOK_INBOX_ALERT_AFTER_SECONDS
+    (no drainer running, or too few); resolve the alert when the backlog is back within it."""
+    oldest = selectors.inbox_oldest_undecided_at()
+    now = now or timezone.now()
+    age = (now - oldest).total_seconds() if oldest else None
+    if age is not None and age > settings.WEBHOOK_INBOX_ALERT_AFTER_SECONDS:
+        services.alert_raise(
+            key=BACKLOG_ALERT_KEY,
+            source="inbox",
+            severity=AlertSeverity.CRITICAL,
+            message=(
+                f"webhook inbox: the oldest undecided order push waits {age:.0f} s "
+                f"({selectors.inbox_backlog()} undecided); start or add drainers (manage.py drain_inbox)"
+            ),
+        )
+    else:
+        services.alert_resolve(key=BACKLOG_ALERT_KEY)
+    return age
+
+
+def inbox_purge_decided(*, older_than: timedelta | None = None) -> int:
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.WEBHOOK_INBOX_KEEP_DAYS))
+    deleted, _ = InboxMessage.objects.filter(decided_at__lt=cutoff).delete()
+    return deleted
+
+
+class Wakeup:
+    """How an idle drainer waits for work: PostgreSQL LISTEN/NOTIFY on its own connection (woken
+    the moment a message commits, with a 1 s timeout that also catches expired leases), polling on
+    SQLite."""
+
+    def __init__(self) -> None:
+        self._listener = None
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
+
+    def wait(self, timeout: float) -> bool:
+        """True when a notification arrived (every pending one is consumed)."""
+        if self._listener is None:
+            time.sleep(timeout)
+            return False
+        woken = False
+        for _notify in self._listener.notifies(timeout=timeout, stop_after=1):
+            woken = True
+        if woken:  # several commits may have notified: take them all now, one claim serves them
+            for _notify in self._listener.notifies(timeout=0):
+                pass
+        return woken
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
+class LeaseKeeper:
+    """Renews this drainer's claims every third of the lease while it decides them, on its own thread
+    and connection: a batch slower than the lease (a loaded machine) is not taken by a second drainer,
+    while a dead drainer stops renewing and its claims run out as before."""
+
+    def __init__(self, drainer: str) -> None:
+        self.drainer = drainer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inbox-lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        lease = timedelta(seconds=settings.WEBHOOK_INBOX_LEASE_SECONDS)
+        try:
+            while not self._stop.wait(lease.total_seconds() / 3):
+                try:
+                    inbox_renew_claims(drainer=self.drainer, lease=lease)
+                except DatabaseError:
+                    logger.warning("could not renew the inbox claims of %s", self.drainer, exc_info=True)
+        finally:
+            connection.close()
+
+
+def inbox_renew_claims(*, drainer: str, lease: timedelta) -> int:
+    return InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True).update(
+        claimed_until=timezone.now() + lease
+    )
+
+
+def drain(
+    *, batch: int, stop: Callable[[], bool], once: bool = False, on_batch: Callable[[DrainReport], None] | None = None
+) -> DrainReport:
+    """Drain until `stop()` (or, with `once`, until the inbox is empty). Returns the totals."""
+    total = DrainReport()
+    name = drainer_name()
+    wakeup = None if once else Wakeup()
+    poll = 1.0 if wakeup is not None and wakeup.listening else settings.WEBHOOK_INBOX_POLL_SECONDS
+    checked = 0.0
+    with LeaseKeeper(name):
+        try:
+            while not stop():
+                report = inbox_drain_batch(limit=batch, drainer=name)
+                total.claimed += report.claimed
+                total.decided += report.decided
+                total.quarantined += report.quarantined
+                if report.claimed and on_batch:
+                    on_batch(report)
+                if time.monotonic() - checked > 10:
+                    inbox_check_backlog()
+                    checked = time.monotonic()
+                if report.claimed:
+                    continue
+                if once:
+                    break
+                wakeup.wait(poll)
+        finally:
+            if wakeup is not None:
+                wakeup.close()
+    return total

@@ -1,0 +1,216 @@
+"""The webhook inbox (the product default): the webhook verifies, validates and stores a signed push
+and answers at once; drainers decide it in batches, exactly once, with poison quarantined."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from conftest import postgres_only
+from orders import inbox
+from orders.models import Alert, InboxMessage, Order, OrderEvent, QuarantinedMessage
+from orders.tests.factories import make_channel
+from orders.tests.poison import body_with, native_order, post_signed
+
+pytestmark = [pytest.mark.django_db, pytest.mark.webhook_inbox]
+
+
+def trade(external_id: str, **changes) -> bytes:
+    return body_with(native_order("taobao"), {("tid_str",): external_id, **changes})
+
+
+def test_the_webhook_answers_while_no_drainer_runs_and_orders_follow_once_one_drains():
+    channel = make_channel(platform="taobao")
+    answers = [post_signed(channel, trade(f"33000000000000{n:05d}")) for n in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert {a.json()["result"] for a in answers} == {"accepted"}
+    assert not Order.objects.exists()  # nothing decided yet: no drainer runs
+    assert InboxMessage.objects.undecided().count() == 3
+
+    call_command("drain_inbox", "--once")
+
+    for answer in answers:
+        message = InboxMessage.objects.get(pk=answer.json()["inbox_id"])
+        assert message.outcome == "created" and message.decided_at is not None
+        assert message.order.external_id == answer.json()["external_id"]
+        assert message.order.source == "push" and message.order.lines.count() == 2
+    assert not InboxMessage.objects.undecided().exists()
+
+
+@pytest.mark.parametrize(
+    ("injections", "field"),
+    [
+        ({("tid_str",): "3301234500012345678\x00"}, "tid_str"),
+        ({("receiver_address",): "文三路" * 400}, "receiver_address"),
+        ({("orders", "order", 0, "outer_sku_id"): "S" * 65}, "lines[0].sku_code"),
+    ],
+    ids=["nul-in-id", "overlong-address", "overlong-sku-code"],
+)
+def test_bad_input_is_refused_with_the_field_and_nothing_enters_the_inbox(injections, field):
+    channel = make_channel(platform="taobao")
+    response = post_signed(channel, body_with(native_order("taobao"), injections))
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == field
+    assert not InboxMessage.objects.exists() and not Order.objects.exists()
+
+
+def test_a_redelivered_push_is_decided_once_and_then_unchanged():
+    channel = make_channel(platform="taobao")
+    body = trade("3301234500099999999")
+    first, again = post_signed(channel, body), post_signed(channel, body)
+    assert first.status_code == again.status_code == 202
+
+    inbox.inbox_drain_batch(limit=10)
+
+    outcomes = InboxMessage.objects.order_by("pk").values_list("outcome", flat=True)
+    assert list(outcomes) == ["created", "unchanged"]
+    order = Order.objects.get(external_id="3301234500099999999")
+    assert OrderEvent.objects.filter(order=order, kind="received").count() == 1
+
+
+def test_poison_in_a_batch_is_quarantined_with_an_alert_and_the_rest_decided():
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000001"))
+    # accepted by an older parser, refused by this one: the drainer must not stop at it
+    poison = InboxMessage.objects.create(channel=channel, external_id="bad", body='{"tid_str": 5}')
+    post_signed(channel, trade("3301234500000000002"))
+
+    report = inbox.inbox_drain_batch(limit=10)
+
+    assert (report.claimed, report.decided, report.quarantined) == (3, 2, 1)
+    assert set(Order.objects.values_list("external_id", flat=True)) == {"3301234500000000001", "3301234500000000002"}
+    poison.refresh_from_db()
+    assert poison.outcome == "quarantined" and poison.decided_at is not None and poison.error
+    quarantined = QuarantinedMessage.objects.get(channel=channel)
+    assert quarantined.source == "inbox" and quarantined.external_id == "bad"
+    assert Alert.objects.filter(key=f"quarantine:{channel.pk}", resolved_at__isnull=True).exists()
+
+
+def test_a_message_that_kept_killing_its_drainers_is_quarantined_not_retried_forever(settings):
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000003"))
+    InboxMessage.objects.update(attempts=settings.WEBHOOK_INBOX_MAX_ATTEMPTS)
+
+    report = inbox.inbox_drain_batch(limit=10)
+
+    assert (report.decided, report.quarantined) == (0, 1)
+    assert not Order.objects.exists()
+    assert QuarantinedMessage.objects.filter(external_id="3301234500000000003").exists()
+
+
+def test_a_claim_hides_messages_from_other_drainers_until_its_lease_runs_out():
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000004"))
+
+    claimed = inbox.inbox_claim(limit=10, drainer="dead-drainer")
+    assert [m.claimed_by for m in claimed] == ["dead-drainer"]
+    assert inbox.inbox_claim(limit=10, drainer="other") == []  # leased
+
+    InboxMessage.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))  # the lease ran out
+    report = inbox.inbox_drain_batch(limit=10, drainer="other")
+
+    assert report.decided == 1
+    message = InboxMessage.objects.get()
+    assert (message.claimed_by, message.attempts, message.outcome) == ("other", 2, "created")
+
+
+def test_an_old_backlog_raises_an_alert_that_resolves_once_drained(settings):
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000005"))
+    InboxMessage.objects.update(received_at=timezone.now() - timedelta(seconds=600))
+
+    age = inbox.inbox_check_backlog()
+
+    assert age is not None and age >= 600
+    alert = Alert.objects.get(key=inbox.BACKLOG_ALERT_KEY, resolved_at__isnull=True)
+    assert "600 s" in alert.message or "60" in alert.message
+    inbox.inbox_drain_batch(limit=10)
+    assert inbox.inbox_check_backlog() is None
+    assert not Alert.objects.filter(key=inbox.BACKLOG_ALERT_KEY, resolved_at__isnull=True).exists()
+
+
+def test_decided_messages_are_purged_after_the_keep_period():
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000006"))
+    post_signed(channel, trade("3301234500000000007"))
+    inbox.inbox_drain_batch(limit=1)
+    InboxMessage.objects.filter(decided_at__isnull=False).update(decided_at=timezone.now() - timedelta(days=30))
+
+    assert inbox.inbox_purge_decided() == 1
+    assert InboxMessage.objects.undecided().count() == 1  # the undecided one stays
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_idle_drainer_takes_a_new_push_without_being_called():
+    """LISTEN/NOTIFY on PostgreSQL, polling on SQLite: a push accepted while the drainer waits is
+    decided without anyone calling it, within a few poll intervals (plus the decision itself, slow on
+    a loaded 2-vCPU machine)."""
+    channel = make_channel(platform="taobao")
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            inbox.drain(batch=10, stop=stop.is_set)
+        finally:
+            connection.close()
+
+    drainer = threading.Thread(target=run)
+    drainer.start()
+    try:
+        time.sleep(1.5)  # idle: waiting for a notification or its next poll
+        assert post_signed(channel, trade("3301234500000000008")).status_code == 202
+        accepted = time.monotonic()
+        deadline = accepted + 10
+        while not Order.objects.filter(external_id="3301234500000000008").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        took = time.monotonic() - accepted
+    finally:
+        stop.set()
+        drainer.join(timeout=10)
+    assert Order.objects.filter(external_id="3301234500000000008").exists()
+    assert took < 2.0, took
+    assert not drainer.is_alive()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_notify_wakes_a_waiting_drainer_before_its_poll_timeout():
+    channel = make_channel(platform="taobao")
+    wakeup = inbox.Wakeup()
+    try:
+        assert wakeup.listening
+        timer = threading.Timer(
+            0.3, lambda: (inbox.inbox_accept(channel=channel, body=trade("3301234500000009")), connection.close())
+        )
+        timer.start()
+        started = time.monotonic()
+        woken = wakeup.wait(timeout=20)
+        waited = time.monotonic() - started
+        timer.join()
+    finally:
+        wakeup.close()
+    assert woken is True
+    assert waited < 5, waited  # the notification, not the 20 s timeout
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_live_drainer_keeps_its_claim_while_a_batch_outlasts_the_lease(settings):
+    channel = make_channel(platform="taobao")
+    post_signed(channel, trade("3301234500000000010"))
+    settings.WEBHOOK_INBOX_LEASE_SECONDS = 1
+    inbox.inbox_claim(limit=10, drainer="slow-drainer")
+
+    with inbox.LeaseKeeper("slow-drainer"):
+        time.sleep(2.5)  # a batch far longer than the lease
+        taken = inbox.inbox_claim(limit=10, drainer="other")
+    assert taken == []  # renewed: nobody else took it
+    assert InboxMessage.objects.get().claimed_by == "slow-drainer"
+
+    time.sleep(1.2)  # the keeper stopped, as if the drainer died: the claim runs out
+    assert [m.claimed_by for m in inbox.inbox_claim(limit=10, drainer="other")] == ["other"]
