@@ -116,7 +116,7 @@ def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageRe
         rows.append(
             CoverageRow(
                 rule_id=rule.pk,
-                rule=rule.name,
+                rule=rule.label,
                 enforced_hits=h.get("n_enforced", 0),
                 shadow_hits=h.get("n_shadow", 0),
                 holds=len(rule_tasks),

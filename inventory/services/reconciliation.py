@@ -106,11 +106,12 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
     if diffs:
         from orders.models import AlertSeverity
         from orders.services import alert_raise
+        from orders.texts import wording
 
         alert_raise(
             key="inventory:reconciliation",
             source="inventory",
-            message=f"Stock reconciliation #{run.pk} found {len(diffs)} difference(s).",
+            message=wording("alert.reconciliation_differences", run=run.pk, count=len(diffs)),
             severity=AlertSeverity.WARNING,
         )
     return run
