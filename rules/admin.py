@@ -537,7 +537,7 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
                     % {
                         "id": task.pk,
                         "resolution": task.get_resolution_display(),
-                        "state": Order.objects.values_list("state", flat=True).get(pk=task.order_id),
+                        "state": Order.objects.only("state").get(pk=task.order_id).get_state_display(),
                     },
                 )
         next_url = request.POST.get("next", "")
