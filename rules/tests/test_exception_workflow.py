@@ -239,4 +239,6 @@ def test_coverage_review_and_excel_export(admin_client, ingest, agent):
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header[:5] == ["rule id", "rule", "enforced hits", "shadow hits", "holds"]
+    assert header[:5] == ["Rule ID", "Rule", "Enforced hits", "Shadow hits", "Holds"]
+    assert sheet.title == "Rule coverage"
+    assert all(cell.data_type == "n" for cell in next(sheet.iter_rows(min_row=2))[2:6])  # numbers, not text
