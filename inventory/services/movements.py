@@ -252,19 +252,25 @@ def _flag_count(*, sku: Sku, warehouse: Warehouse, movement: StockMovement, orde
     transaction.on_commit(lambda: _hold_orders_short_after_count(order_ids))
 
 
+def _stock_hold_reason():
+    """Shown in the reader's language; the stored text keeps the `out_of_stock` marker searches use."""
+    from orders.texts import wording
+
+    return {**wording(STOCK_HOLD_CODE), "english": f"{STOCK_HOLD_MARKER}: stock count below reservations"}
+
+
 def _hold_orders_short_after_count(order_ids: list[int]) -> None:
     """After the count commits (never under stock locks: orders lock first), put affected orders
     that were ready back on hold as out_of_stock, then try to reserve them again from other stock."""
     from orders.errors import OrderError
     from orders.models import Order, OrderState
     from orders.services import order_hold
-    from orders.texts import wording
 
     for order_id in order_ids:
         state = Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
         if state in (OrderState.NEW, OrderState.READY):
             try:
-                order_hold(order_id=order_id, actor=None, reason=wording(STOCK_HOLD_CODE))
+                order_hold(order_id=order_id, actor=None, reason=_stock_hold_reason())
             except OrderError:
                 logger.warning("could not hold order %s after a short count", order_id, exc_info=True)
     allocate_waiting_orders(order_ids=order_ids)
