@@ -4,7 +4,9 @@ stocktake import) and reconciliation corrections, which write the ledger."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Sum
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 
@@ -194,6 +196,18 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "started_at", "finished_at", "trigger", "diff_count"]
     inlines = [ReconciliationDiffInline]
     actions = ["run_now"]
+    change_list_template = "admin/inventory/reconciliationrun/change_list.html"  # a "run now" button
+
+    def changelist_view(self, request, extra_context=None):
+        """The list's "run now" button posts here: an action needs a chosen row, and the first run
+        has none to choose."""
+        if request.method == "POST" and "run_reconciliation" in request.POST:
+            if not (self.has_view_permission(request) and self.has_run_permission(request)):
+                raise PermissionDenied
+            self.run_now(request, self.get_queryset(request).none())
+            return HttpResponseRedirect(request.get_full_path())
+        extra_context = {**(extra_context or {}), "can_run_reconciliation": self.has_run_permission(request)}
+        return super().changelist_view(request, extra_context)
 
     def has_run_permission(self, request):
         # The admin never adds runs by hand (read-only), but starting one writes a run: add permission.

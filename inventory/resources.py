@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from import_export import fields, resources, widgets
 
 from inventory.errors import MovementConflict, MovementInvalid
@@ -50,9 +51,17 @@ class StockLevelResource(resources.ModelResource):
     sku = fields.Field(attribute="sku__code", column_name="sku")
     sku_name = fields.Field(attribute="sku__name", column_name="name")
     warehouse = fields.Field(attribute="warehouse__code", column_name="warehouse")
-    on_hand = fields.Field(attribute="on_hand", column_name="on_hand")
-    reserved = fields.Field(attribute="reserved", column_name="reserved")
-    available = fields.Field(attribute="available", column_name="available")
+    on_hand = fields.Field(attribute="on_hand", column_name="on_hand", widget=widgets.IntegerWidget())
+    reserved = fields.Field(attribute="reserved", column_name="reserved", widget=widgets.IntegerWidget())
+    available = fields.Field(attribute="available", column_name="available", widget=widgets.IntegerWidget())
+    column_labels = {
+        "sku": pgettext_lazy("excel column", "SKU"),
+        "name": pgettext_lazy("excel column", "Product name"),
+        "warehouse": pgettext_lazy("excel column", "Warehouse"),
+        "on_hand": pgettext_lazy("excel column", "On hand"),
+        "reserved": pgettext_lazy("excel column", "Reserved"),
+        "available": pgettext_lazy("excel column", "Available"),
+    }
 
     class Meta:
         model = StockLevel
@@ -124,17 +133,30 @@ class StocktakeResource(resources.ModelResource):
 
 
 class ReconciliationDiffResource(resources.ModelResource):
-    run = fields.Field(attribute="run_id", column_name="run")
+    run = fields.Field(attribute="run_id", column_name="run", widget=widgets.IntegerWidget())
     kind = fields.Field(attribute="get_kind_display", column_name="kind")
     sku = fields.Field(attribute="sku__code", column_name="sku")
     warehouse = fields.Field(attribute="warehouse__code", column_name="warehouse")
     listing = fields.Field(attribute="listing", column_name="listing")
-    order = fields.Field(attribute="order_id", column_name="order")
-    expected = fields.Field(attribute="expected", column_name="expected")
-    actual = fields.Field(attribute="actual", column_name="actual")
-    difference = fields.Field(attribute="difference", column_name="difference")
+    order = fields.Field(attribute="order_id", column_name="order", widget=widgets.IntegerWidget())
+    expected = fields.Field(attribute="expected", column_name="expected", widget=widgets.IntegerWidget())
+    actual = fields.Field(attribute="actual", column_name="actual", widget=widgets.IntegerWidget())
+    difference = fields.Field(attribute="difference", column_name="difference", widget=widgets.IntegerWidget())
     note = fields.Field(attribute="note", column_name="note")
-    corrected_at = fields.Field(attribute="corrected_at", column_name="corrected_at")
+    corrected_at = fields.Field(attribute="corrected_at", column_name="corrected_at", widget=widgets.DateTimeWidget())
+    column_labels = {
+        "run": pgettext_lazy("excel column", "Reconciliation run"),
+        "kind": pgettext_lazy("excel column", "Difference"),
+        "sku": pgettext_lazy("excel column", "SKU"),
+        "warehouse": pgettext_lazy("excel column", "Warehouse"),
+        "listing": pgettext_lazy("excel column", "Listing"),
+        "order": pgettext_lazy("excel column", "Order number"),
+        "expected": pgettext_lazy("excel column", "Expected"),
+        "actual": pgettext_lazy("excel column", "Actual"),
+        "difference": pgettext_lazy("excel column", "Gap"),
+        "note": pgettext_lazy("excel column", "Note"),
+        "corrected_at": pgettext_lazy("excel column", "Corrected at"),
+    }
 
     class Meta:
         model = ReconciliationDiff

@@ -50,10 +50,26 @@ def load(*, emulator_url: str, register_with_emulator: bool = True) -> str:
     if not Order.objects.exists():
         created = _demo_orders(channels, online=register_with_emulator, emulator_url=emulator_url)
     _ensure_all_schedules()
-    summary = (
-        f"demo data ready: {len(channels)} channels, {created} new demo orders, {Order.objects.count()} orders in all"
-    )
+    summary = _summary(channels, created=created, online=register_with_emulator, emulator_url=emulator_url)
     return "\n".join([summary, *filter(None, notes)])
+
+
+def _summary(channels: list[Channel], *, created: int, online: bool, emulator_url: str) -> str:
+    """What the admin will show: the orders in OrderHub now, plus (online) the orders the emulator's
+    shops hold that the first scheduled pull brings in, so the figure matches the order list."""
+    now = Order.objects.count()
+    head = f"demo data ready: {len(channels)} channels, {created} new demo orders"
+    if not online:
+        return f"{head}; {now} orders in the admin"
+    with urllib.request.urlopen(f"{emulator_url}/_emulator/orders", timeout=10) as response:  # noqa: S310
+        book = json.loads(response.read())["orders"]
+    platforms = {channel.adapter_platform for channel in channels}
+    on_platform = sum(len(book.get(platform, [])) for platform in platforms)
+    waiting = max(on_platform - Order.objects.filter(channel__in=channels).count(), 0)
+    return (
+        f"{head}; {now} orders in OrderHub now and {waiting} more on the platform emulator, brought in by the "
+        f"first scheduled pull (within a minute): {now + waiting} orders in the admin"
+    )
 
 
 def _channel(platform: str, name: str, emulator_url: str) -> Channel:

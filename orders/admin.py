@@ -281,7 +281,7 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
         "paid_amount",
         "paid_at",
         "deadline",
-        "hold_reason",
+        "hold_reason_display",
     ]
     list_filter = ["state", "channel", "lane", OverdueFilter, "platform_status", "refund_requested"]
     search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
@@ -289,8 +289,17 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
     date_hierarchy = "received_at"
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed", "action_open_return"]
-    readonly_fields = ["state", "channel", "external_id", "deadline", "raw_payload_pretty", "received_at", "source"]
-    exclude = ["raw_payload"]
+    readonly_fields = [
+        "state",
+        "channel",
+        "external_id",
+        "deadline",
+        "hold_reason_display",
+        "raw_payload_pretty",
+        "received_at",
+        "source",
+    ]
+    exclude = ["raw_payload", "hold_reason"]  # the hold reason shows in the reader's language
 
     def has_add_permission(self, request):
         return False  # orders arrive through channels, never typed in
@@ -304,6 +313,10 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("hold reason"), ordering="hold_reason")
+    def hold_reason_display(self, obj: Order) -> str:
+        return obj.hold_reason_text
 
     @admin.display(description=_("ship by"), ordering="ship_by")
     def deadline(self, obj: Order) -> str:
@@ -408,11 +421,16 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["last_seen", "severity", "source", "alert_channel", "message", "count", "resolved_at"]
+    list_display = ["last_seen", "severity", "source", "alert_channel", "alert_text", "count", "resolved_at"]
     list_filter = ["severity", "source", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["message", "key"]
-    readonly_fields = ["key", "source", "severity", "message", "alert_channel", "count", "first_seen", "last_seen"]
-    exclude = ["channel"]
+    readonly_fields = ["key", "source", "severity", "alert_text", "alert_channel", "count", "first_seen", "last_seen"]
+    exclude = ["channel", "message"]  # shown as alert_text, in the reader's language
+
+    @admin.display(description=_("message"))
+    def alert_text(self, obj: Alert) -> str:
+        return obj.text
+
     actions = ["resolve"]
 
     @admin.display(description=_("channel"), ordering="channel")

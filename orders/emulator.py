@@ -84,6 +84,7 @@ not-found error (the codes are invented, see each handler) rather than a made-up
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import json
 import re
@@ -103,10 +104,28 @@ from orders.channels import douyin, jd, kuaishou, manual, pdd, taobao
 from orders.channels.base import ChannelCredentials, PayloadError
 from orders.channels.carriers import CARRIER_TABLE
 from orders.channels.fakes import EVENTS, apply_event, generate_orders, native_id, native_modified
+from orders.emulator_tracking import PATHS as TRACKING_PATHS
 from orders.emulator_tracking import TrackingDesk
 from orders.emulator_waybills import WAYBILL_FAULT_KINDS, Parcel, Refusal, Waybill, WaybillDesk, carrier_names
 
 PLATFORMS = ("taobao", "jd", "pdd", "douyin", "kuaishou", "manual")
+#: the control endpoints the root page lists (each handled in ChannelEmulator._control)
+CONTROL_ENDPOINTS = [
+    ("GET /_emulator/health", "platforms and their paths"),
+    ("GET|POST /_emulator/shops", "shops (app keys, secrets)"),
+    ("GET|POST /_emulator/orders", "orders held per platform; POST adds or generates orders"),
+    ("GET /_emulator/shipments", "shipments written back"),
+    ("GET|POST /_emulator/stock", "stock levels pushed; POST sets one"),
+    ("GET /_emulator/calls", "every API call received"),
+    ("GET|POST|DELETE /_emulator/faults", "injected failures (HTTP 500, timeouts, platform errors)"),
+    ("POST /_emulator/events", "push an order event to OrderHub's webhook"),
+    ("GET /_emulator/waybills", "e-waybill numbers issued per parcel key"),
+    ("POST /_emulator/waybills/collect", "mark waybill numbers collected"),
+    ("POST /_emulator/waybill_quota", "set an e-waybill account's quota"),
+    ("GET|POST /_emulator/tracking/…", "tracking services: subscriptions, advance a parcel, callbacks"),
+    ("POST /_emulator/reset", "forget everything"),
+]
+
 PATHS = {
     "taobao": "/taobao/router/rest",
     "jd": "/jd/routerjson",
@@ -177,6 +196,7 @@ class Reply:
     status: int
     body: Any
     delay: float = 0.0
+    content_type: str = ""  # default: JSON for data, plain text for text
 
     def encode(self) -> bytes:
         if isinstance(self.body, bytes | str):
@@ -391,6 +411,8 @@ class ChannelEmulator:
                 return self._control(request)
             except (ValueError, KeyError, TypeError, PayloadError) as exc:
                 return Reply(400, {"error": str(exc)})
+        if request.path == "/" and request.method == "GET":
+            return Reply(200, self.index_page(), content_type="text/html;charset=utf-8")
         if self.tracking.handles(request.path):
             return Reply(*self.tracking.handle(request.path, request.form))
         for platform, prefix in PATHS.items():
@@ -399,6 +421,30 @@ class ChannelEmulator:
         if request.path.startswith("/tmall/"):
             return self._platform_call("taobao", request)
         return Reply(404, {"error": f"no route for {request.path}"})
+
+    def index_page(self) -> str:
+        """The root answers a person who opens the emulator's address: what it serves, and where."""
+
+        def rows(items: list[tuple[str, str]]) -> str:
+            return "".join(
+                f"<tr><td><code>{html.escape(a)}</code></td><td>{html.escape(b)}</td></tr>" for a, b in items
+            )
+
+        platforms = [(path, f"{platform} open API") for platform, path in PATHS.items()]
+        platforms.append(("/tmall/…", "Tmall (served as Taobao)"))
+        tracking = [(path, f"{service}: {call}") for path, (service, call) in TRACKING_PATHS.items()]
+        return (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>OrderHub platform emulator</title>"
+            "<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:60em}td{padding:.2em 1em .2em 0}"
+            "code{background:#f3f3f3;padding:0 .3em}</style></head><body>"
+            "<h1>OrderHub platform emulator</h1>"
+            "<p>Local stand-in for the marketplaces' open APIs: every call is signed and answered in the "
+            "platform's own shapes. Point a channel's API base URL here.</p>"
+            f"<h2>Platform APIs</h2><table>{rows(platforms)}</table>"
+            f"<h2>Tracking services</h2><table>{rows(tracking)}</table>"
+            f"<h2>Control (for tests and the demo)</h2><table>{rows(CONTROL_ENDPOINTS)}</table>"
+            "</body></html>"
+        )
 
     def _platform_call(self, platform: str, request: Request) -> Reply:
         handler = getattr(self, f"_{platform}")
@@ -1863,7 +1909,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = reply.encode()
         self.send_response(reply.status)
         is_json = not isinstance(reply.body, bytes | str)
-        self.send_header("Content-Type", "application/json;charset=utf-8" if is_json else "text/plain;charset=utf-8")
+        default_type = "application/json;charset=utf-8" if is_json else "text/plain;charset=utf-8"
+        self.send_header("Content-Type", reply.content_type or default_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):

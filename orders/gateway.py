@@ -33,6 +33,7 @@ from orders.channels.base import (
 )
 from orders.errors import ChannelDisabled
 from orders.models import AlertSeverity, Channel, InboundMessage, QuarantinedMessage, QuarantineSource
+from orders.texts import wording
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,13 @@ def process_push_message(*, message_id: int) -> services.IngestResult | None:
             services.alert_raise(
                 key=f"push:{channel.pk}:{message.message_id}",
                 source="push",
-                message=f"{channel}: message {message.message_id} for order {message.external_id} failed: {exc}",
+                message=wording(
+                    "alert.push_message_failed",
+                    channel=str(channel),
+                    message=message.message_id,
+                    order=message.external_id,
+                    error=str(exc),
+                ),
                 channel=channel,
             )
         raise
@@ -342,7 +349,9 @@ def _pull_failed(channel: Channel, error: str, *, immediate: bool = False) -> No
             key=f"pull:{channel.pk}",
             source="pull",
             severity=AlertSeverity.CRITICAL,
-            message=f"{channel}: order pull failed {channel.consecutive_pull_failures} times in a row: {error}",
+            message=wording(
+                "alert.pull_failing", channel=str(channel), count=channel.consecutive_pull_failures, error=error
+            ),
             channel=channel,
         )
 

@@ -13,6 +13,8 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from orders import texts
+
 
 class Platform(models.TextChoices):
     TAOBAO = "taobao", _("Taobao")
@@ -191,6 +193,8 @@ class Order(models.Model):
     priority = models.SmallIntegerField(_("priority"), default=0)
     tags = models.JSONField(_("tags"), default=list, blank=True)
     hold_reason = models.CharField(_("hold reason"), max_length=200, blank=True)
+    # the hold reason as a code with parameters (orders.texts), rendered in the reader's language
+    hold_wording = models.JSONField(_("hold reason (code)"), default=dict, blank=True, editable=False)
 
     raw_payload = models.JSONField(_("native payload"), default=dict, blank=True)
     source = models.CharField(_("received via"), max_length=16, blank=True)
@@ -235,6 +239,11 @@ class Order(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def hold_reason_text(self) -> str:
+        """Why the order is held, in the reader's language (the stored text for rows without a code)."""
+        return texts.render(self.hold_wording, fallback=self.hold_reason)
 
     def time_left(self, now=None) -> timedelta | None:
         if not self.ship_by:
@@ -395,7 +404,7 @@ class OrderEvent(models.Model):
                 "sku": self.data.get("sku_code") or self.data.get("line_id", ""),
                 "parcels": parcels,
             }
-        return self.note
+        return texts.render(self.data.get("wording"), fallback=self.note)
 
     @property
     def from_state_label(self) -> str:
@@ -526,6 +535,8 @@ class Alert(models.Model):
         _("severity"), max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
     )
     message = models.TextField(_("message"))
+    # the message as a code with parameters (orders.texts); `message` keeps its English rendering
+    wording = models.JSONField(_("message (code)"), default=dict, blank=True, editable=False)
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
     count = models.PositiveIntegerField(_("occurrences"), default=1)
     first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
@@ -543,7 +554,12 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"[{self.get_severity_display()}] {self.message[:80]}"
+        return f"[{self.get_severity_display()}] {self.text[:80]}"
+
+    @property
+    def text(self) -> str:
+        """The message in the reader's language (the stored English text for rows without a code)."""
+        return texts.render(self.wording, fallback=self.message)
 
 
 class QuarantineSource(models.TextChoices):

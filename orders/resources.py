@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import pgettext_lazy
 from import_export import fields, resources
 
 from orderhub.masking import RECEIVER_FIELDS, can_view_receiver, mask_receiver_field
@@ -15,6 +16,11 @@ class OrderExportResource(resources.ModelResource):
     orders.view_receiver_details; without a user (a script) they are masked too."""
 
     channel = fields.Field(attribute="channel__name", column_name="channel")
+    #: header row in the user's language (orderhub.admin_export); other columns use the field's name
+    column_labels = {
+        "id": pgettext_lazy("excel column", "Order number"),
+        "channel": pgettext_lazy("excel column", "Shop"),
+    }
 
     def __init__(self, *, user: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -45,6 +51,18 @@ class OrderExportResource(resources.ModelResource):
             "hold_reason",
         )
         export_order = fields
+
+    def dehydrate_state(self, order: Order) -> str:
+        return order.get_state_display()
+
+    def dehydrate_platform_status(self, order: Order) -> str:
+        return order.get_platform_status_display()
+
+    def dehydrate_lane(self, order: Order) -> str:
+        return order.get_lane_display()
+
+    def dehydrate_hold_reason(self, order: Order) -> str:
+        return order.hold_reason_text
 
     def export_field(self, field: fields.Field, instance: Order, **kwargs: Any) -> Any:
         value = super().export_field(field, instance, **kwargs)

@@ -19,7 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from orders import locks
+from orders import locks, texts
 from orders.channels import guard
 from orders.channels.base import NormalizedLine, NormalizedOrder, PayloadError
 from orders.errors import ChannelDisabled, OrderPermissionDenied, OrderTransitionNotAllowed
@@ -38,6 +38,7 @@ from orders.models import (
     QuarantinedMessage,
 )
 from orders.signals import line_refund_changed
+from orders.texts import Wording, wording
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -89,6 +90,7 @@ RECHECK_ON = {
     "lines",
 }
 ALL_LINES_REFUNDED_NOTE = "every line refunded on the platform"
+PRESALE_WAIT_REASON = "waiting for presale stock"  # rules.engine's reason for a presale order
 
 # Which transitions a person needs which permission for (system calls pass actor=None).
 TRANSITION_PERMISSIONS = {
@@ -174,11 +176,15 @@ def _ingest_one(*, channel: Channel, incoming: NormalizedOrder, source: str) -> 
     order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
     if created:
         lines = _write_lines(order=order, incoming=incoming)
-        _record(order=order, kind="received", to_state=order.state, note=f"via {source}")
+        _record(order=order, kind="received", to_state=order.state, note=_received_note(source))
         if incoming.platform_status in CLOSED_PLATFORM_STATUSES:
-            _cancel(order=order, actor=None, note=f"already closed on the platform ({incoming.platform_status_raw})")
+            _cancel(
+                order=order,
+                actor=None,
+                note=wording("order.already_closed_on_platform", status=incoming.platform_status_raw),
+            )
         elif _all_refunded(lines):
-            _cancel(order=order, actor=None, note=ALL_LINES_REFUNDED_NOTE)
+            _cancel(order=order, actor=None, note=wording("order.all_lines_refunded"))
         elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES:
             _hold_shipped_elsewhere(order=order, incoming=incoming)
         else:  # a line that arrives refunded is stored but never reserved (inventory skips it)
@@ -199,9 +205,9 @@ def _ingest_one(*, channel: Channel, incoming: NormalizedOrder, source: str) -> 
     if line_changes:
         _after_line_changes(order=order, line_changes=line_changes)
     if incoming.platform_status in CLOSED_PLATFORM_STATUSES and order.state in OPEN_STATES:
-        _cancel_on_platform(order=order, note=f"closed on the platform ({incoming.platform_status_raw})")
+        _cancel_on_platform(order=order, note=wording("order.closed_on_platform", status=incoming.platform_status_raw))
     elif line_changes and order.state in OPEN_STATES and _all_refunded(order.lines.all()):
-        _cancel_on_platform(order=order, note=ALL_LINES_REFUNDED_NOTE)
+        _cancel_on_platform(order=order, note=wording("order.all_lines_refunded"))
     elif incoming.platform_status in SHIPPED_ELSEWHERE_STATUSES and order.state in OPEN_STATES:
         _hold_shipped_elsewhere(order=order, incoming=incoming)
     elif order.state in OPEN_STATES and changes & RECHECK_ON:
@@ -341,12 +347,13 @@ def _fits(field: str, value: str, max_length: int | None) -> None:
 
 
 def _hold_shipped_elsewhere(*, order: Order, incoming: NormalizedOrder) -> None:
-    note = f"{SHIPPED_ELSEWHERE_REASON} ({incoming.platform_status_raw})"
+    note = wording("hold.shipped_elsewhere_status", status=incoming.platform_status_raw)
     if order.state != OrderState.ON_HOLD:
-        _transition(order=order, name="hold", actor=None, note=note, hold_reason=SHIPPED_ELSEWHERE_REASON)
+        _transition(order=order, name="hold", actor=None, note=note, hold_reason=wording("hold.shipped_elsewhere"))
     elif SHIPPED_ELSEWHERE_REASON not in order.hold_reason:  # already held: say so first
         order.hold_reason = f"{SHIPPED_ELSEWHERE_REASON}; {order.hold_reason}"[:200]
-        order.save(update_fields=["hold_reason", "updated_at"])
+        order.hold_wording = {}  # two reasons: the stored text says both
+        order.save(update_fields=["hold_reason", "hold_wording", "updated_at"])
         _record(order=order, kind="hold", from_state=order.state, to_state=order.state, note=note)
 
 
@@ -543,7 +550,7 @@ def apply_decision(*, order: Order, decision) -> None:
         order.save(update_fields=[*update_fields, "updated_at"])
 
     target = decision.route
-    reason = "; ".join(decision.reasons)
+    reason = _decision_reason(decision)
     if target == OrderState.ON_HOLD:
         if order.state != OrderState.ON_HOLD:
             _transition(order=order, name="hold", actor=None, note=reason, hold_reason=reason)
@@ -554,22 +561,39 @@ def apply_decision(*, order: Order, decision) -> None:
             _transition(order=order, name="wait_for_stock", actor=None, note=reason)
     elif target == OrderState.READY:
         if order.state == OrderState.NEW:
-            _transition(order=order, name="accept", actor=None, note=reason or "checks passed")
+            _transition(order=order, name="accept", actor=None, note=reason or wording("order.checks_passed"))
         elif order.state in (OrderState.ON_HOLD, OrderState.AWAITING_STOCK) and decision.release:
-            _transition(order=order, name="release", actor=None, note=reason or "cleared")
+            _transition(order=order, name="release", actor=None, note=reason or wording("order.cleared"))
+
+
+def _received_note(source: str) -> Wording | str:
+    code = f"source.{source}"
+    return wording("order.received", source={"code": code}) if code in texts.TEXTS else f"via {source}"
+
+
+def _decision_reason(decision) -> Wording | str:
+    """The rules' reasons as a text in the reader's language: the presale wait, or the open exceptions
+    by type name; the stored English keeps each task's note (searches look for `out_of_stock`)."""
+    if decision.reasons == [PRESALE_WAIT_REASON]:
+        return wording("hold.waiting_for_presale_stock")
+    if decision.exception_types:
+        types = [{"code": f"exception_type.{code}", "fallback": code} for code in decision.exception_types]
+        return {**wording("hold.open_exceptions", types=types), "english": "; ".join(decision.reasons)}
+    return "; ".join(decision.reasons)
 
 
 # ---- ops actions -------------------------------------------------------------------------
 @transaction.atomic
-def order_hold(*, order_id: int, actor: AbstractBaseUser | None, reason: str) -> Order:
-    """Manual pause (暂停发货) of any open order."""
+def order_hold(*, order_id: int, actor: AbstractBaseUser | None, reason: str | Wording) -> Order:
+    """Manual pause (暂停发货) of any open order; a system pause gives its reason as a code."""
     order = locks.order_for_update(order_id=order_id)
-    _transition(order=order, name="hold", actor=actor, note=reason, hold_reason=reason or "paused by ops")
+    reason = reason or wording("hold.paused_by_ops")
+    _transition(order=order, name="hold", actor=actor, note=reason, hold_reason=reason)
     return order
 
 
 @transaction.atomic
-def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str = "") -> Order:
+def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str | Wording = "") -> Order:
     """Release a held order to the print queue, making sure its stock is reserved first."""
     from inventory.services import reserve_for_order
 
@@ -580,7 +604,12 @@ def order_release(*, order_id: int, actor: AbstractBaseUser | None, note: str = 
     reservation = reserve_for_order(order=order)
     if not reservation.is_complete:
         if order.state == OrderState.ON_HOLD and reservation.can_wait:
-            _transition(order=order, name="wait_for_stock", actor=actor, note=note or "released, waiting for stock")
+            _transition(
+                order=order,
+                name="wait_for_stock",
+                actor=actor,
+                note=note or wording("order.released_waiting_for_stock"),
+            )
             return order
         raise OrderTransitionNotAllowed(order_id=order.pk, transition="release", state=f"{order.state} (no stock)")
     _transition(order=order, name="release", actor=actor, note=note)
@@ -681,8 +710,8 @@ def _transition(
     order: Order,
     name: str,
     actor: AbstractBaseUser | None,
-    note: str = "",
-    hold_reason: str | None = None,
+    note: str | Wording = "",
+    hold_reason: str | Wording | None = None,
     data: dict | None = None,
 ) -> None:
     """Run one FSM transition on a locked order, save it and write its audit event."""
@@ -694,18 +723,27 @@ def _transition(
         raise OrderTransitionNotAllowed(order_id=order.pk, transition=name, state=before) from None
     fields = ["state", "updated_at"]
     if hold_reason is not None:
-        order.hold_reason = hold_reason[:200]
-        fields.append("hold_reason")
+        _set_hold_reason(order=order, reason=hold_reason)
+        fields += ["hold_reason", "hold_wording"]
     elif name in ("release", "accept"):
-        order.hold_reason = ""
-        fields.append("hold_reason")
+        _set_hold_reason(order=order, reason="")
+        fields += ["hold_reason", "hold_wording"]
     if actor is not None:
         order._history_user = actor
     order.save(update_fields=fields)
     _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note, data=data)
 
 
-def order_event_record(*, order: Order, kind: str, note: str = "", data: dict | None = None) -> OrderEvent:
+def _set_hold_reason(*, order: Order, reason: str | Wording) -> None:
+    """A hold reason typed by a person is stored as typed; one the system gives is stored as a code
+    (rendered in the reader's language) with its English text beside it for searches."""
+    if isinstance(reason, dict):
+        order.hold_reason, order.hold_wording = texts.english(reason)[:200], reason
+    else:
+        order.hold_reason, order.hold_wording = reason[:200], {}
+
+
+def order_event_record(*, order: Order, kind: str, note: str | Wording = "", data: dict | None = None) -> OrderEvent:
     """For other apps' services: an audit event on an order they hold locked in their transaction
     (shipping records the parcels a refunded line left)."""
     return _record(order=order, kind=kind, note=note, data=data)
@@ -718,12 +756,23 @@ def _record(
     from_state: str = "",
     to_state: str = "",
     actor: AbstractBaseUser | None = None,
-    note: str = "",
+    note: str | Wording = "",
     data: dict | None = None,
 ) -> OrderEvent:
+    note, data = event_note_fields(note=note, data=data)
     return OrderEvent.objects.create(
-        order=order, kind=kind, from_state=from_state, to_state=to_state, actor=actor, note=note, data=data or {}
+        order=order, kind=kind, from_state=from_state, to_state=to_state, actor=actor, note=note, data=data
     )
+
+
+def event_note_fields(*, note: str | Wording, data: dict | None) -> tuple[str, dict]:
+    """An event's `note` and `data` columns: a coded note is kept in `data["wording"]` (rendered in
+    the reader's language by OrderEvent.description) and its English text in `note`."""
+    data = dict(data or {})
+    if isinstance(note, dict):
+        data["wording"] = note
+        return texts.english(note), data
+    return note, data
 
 
 # ---- channel bookkeeping -----------------------------------------------------------------
@@ -738,25 +787,33 @@ def message_seen(*, channel: Channel, message_id: str, topic: str = "", external
 
 
 def alert_raise(
-    *, key: str, source: str, message: str, severity: str = AlertSeverity.WARNING, channel: Channel | None = None
+    *,
+    key: str,
+    source: str,
+    message: str | Wording,
+    severity: str = AlertSeverity.WARNING,
+    channel: Channel | None = None,
 ) -> Alert:
-    """Open an alert, or bump the open one with the same key."""
+    """Open an alert, or bump the open one with the same key. A message given as a code is shown in
+    the reader's language; its English text is stored beside it."""
     now = timezone.now()
+    message, coded = (texts.english(message), message) if isinstance(message, dict) else (message, {})
     with transaction.atomic():
         alert = locks.open_alert_for_update(key=key)
         if alert is None:
             try:
                 with transaction.atomic():
                     return Alert.objects.create(
-                        key=key, source=source, message=message, severity=severity, channel=channel
+                        key=key, source=source, message=message, wording=coded, severity=severity, channel=channel
                     )
             except IntegrityError:
                 alert = locks.open_alert_for_update(key=key)
         alert.count += 1
         alert.message = message
+        alert.wording = coded
         alert.severity = severity
         alert.last_seen = now
-        alert.save(update_fields=["count", "message", "severity", "last_seen"])
+        alert.save(update_fields=["count", "message", "wording", "severity", "last_seen"])
         return alert
 
 
@@ -808,7 +865,9 @@ def quarantine_record(
         key=f"quarantine:{channel.pk}",
         source="quarantine",
         severity=AlertSeverity.WARNING,
-        message=f"{channel}: order {external_id or '?'} quarantined as malformed ({field}: {reason})",
+        message=wording(
+            "alert.quarantined", channel=str(channel), order=external_id or "?", field=field, reason=reason
+        ),
         channel=channel,
     )
     return message

@@ -80,7 +80,7 @@ class RuleConditionInline(admin.TabularInline):
 class InterceptRuleAdmin(ReadOnlyHistoryAdmin):
     inlines = [RuleConditionInline]
     list_display = (
-        "name",
+        "rule_name",
         "position",
         "action",
         "target",
@@ -140,6 +140,10 @@ class InterceptRuleAdmin(ReadOnlyHistoryAdmin):
             .select_related("exception_type")
             .annotate(_enforced=hits(True), _shadow=hits(False))
         )
+
+    @admin.display(description=_("name"), ordering="name")
+    def rule_name(self, obj: InterceptRule) -> str:
+        return obj.label  # a seeded name in the reader's language
 
     @admin.display(description=_("holds as / routes to"))
     def target(self, obj):
@@ -280,9 +284,13 @@ class RuleHitAdmin(admin.ModelAdmin):
 
 @admin.register(ExceptionType)
 class ExceptionTypeAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("code", "name", "default_group", "due_minutes", "is_system", "auto_clear")
+    list_display = ("code", "type_name", "default_group", "due_minutes", "is_system", "auto_clear")
     list_editable = ("default_group", "due_minutes")
     readonly_fields = ("code", "is_system")
+
+    @admin.display(description=_("name"), ordering="name")
+    def type_name(self, obj: ExceptionType) -> str:
+        return obj.label  # a seeded name in the reader's language
 
 
 @admin.register(BlacklistEntry)
@@ -529,7 +537,7 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
                     % {
                         "id": task.pk,
                         "resolution": task.get_resolution_display(),
-                        "state": Order.objects.values_list("state", flat=True).get(pk=task.order_id),
+                        "state": Order.objects.only("state").get(pk=task.order_id).get_state_display(),
                     },
                 )
         next_url = request.POST.get("next", "")

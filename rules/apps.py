@@ -7,4 +7,4 @@ class RulesConfig(AppConfig):
     verbose_name = _("Rules")
 
     def ready(self) -> None:
-        from rules import signals  # noqa: F401  (cache invalidation receivers)
+        from rules import labels, signals  # noqa: F401  (seeded names as texts; cache invalidation receivers)

@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from rules.conditions import OPERATOR_CHOICES, ConditionError, validate_condition
 from rules.facts import fact_choices
+from rules.labels import SEEDED_RULE_NAMES, SEEDED_TYPE_NAMES, seeded_name
 
 
 class ExceptionType(models.Model):
@@ -45,7 +46,12 @@ class ExceptionType(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.label} ({self.code})"
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language while it is the seeded one; a renamed row as typed."""
+        return seeded_name(SEEDED_TYPE_NAMES, self.code, self.name)
 
 
 class RuleMode(models.TextChoices):
@@ -132,12 +138,17 @@ class InterceptRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("update_fields"):
             self.version = (self.version or 0) + 1
         super().save(*args, **kwargs)
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language while it is the seeded one; a renamed row as typed."""
+        return seeded_name(SEEDED_RULE_NAMES, self.code, self.name)
 
     @property
     def skip_lane_list(self) -> list[str]:

@@ -116,7 +116,7 @@ def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageRe
         rows.append(
             CoverageRow(
                 rule_id=rule.pk,
-                rule=rule.name,
+                rule=rule.label,
                 enforced_hits=h.get("n_enforced", 0),
                 shadow_hits=h.get("n_shadow", 0),
                 holds=len(rule_tasks),
@@ -156,33 +156,35 @@ def coverage_report(*, days: int = 7, now: datetime | None = None) -> CoverageRe
 
 
 def coverage_dataset(report: CoverageReport):
-    """The report's rows as a tablib Dataset (exported to xlsx by the admin)."""
+    """The report's rows as a tablib Dataset (exported to xlsx by the admin): headers and sheet name
+    in the reader's language, figures as numbers (an unknown figure is an empty cell, not text)."""
     import tablib
+    from django.utils.translation import gettext, pgettext
 
     data = tablib.Dataset(
         headers=[
-            "rule id",
-            "rule",
-            "enforced hits",
-            "shadow hits",
-            "holds",
-            "released unchanged",
-            "false-positive share",
-            "median minutes held",
+            pgettext("excel column", "Rule ID"),
+            pgettext("excel column", "Rule"),
+            pgettext("excel column", "Enforced hits"),
+            pgettext("excel column", "Shadow hits"),
+            pgettext("excel column", "Holds"),
+            pgettext("excel column", "Released unchanged"),
+            pgettext("excel column", "False-positive share"),
+            pgettext("excel column", "Median minutes held"),
         ],
-        title="coverage",
+        title=gettext("Rule coverage")[:31],
     )
     for row in report.rows:
         data.append(
             [
-                row.rule_id or "",
+                row.rule_id,
                 row.rule,
                 row.enforced_hits,
                 row.shadow_hits,
                 row.holds,
                 row.released_unchanged,
-                row.false_positive_share if row.false_positive_share is not None else "",
-                row.median_minutes_held if row.median_minutes_held is not None else "",
+                row.false_positive_share,
+                row.median_minutes_held,
             ]
         )
     return data

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 POSITIVE_KINDS = {MovementKind.INBOUND, MovementKind.OUTBOUND, MovementKind.RETURN}
 STOCK_HOLD_MARKER = "out_of_stock"
+STOCK_HOLD_CODE = "hold.stock_count_below_reservations"  # the hold reason's code (orders.texts)
 
 
 @dataclass
@@ -232,6 +233,7 @@ def _release_newest(*, level: StockLevel, levels: list[StockLevel], down_to: int
 def _flag_count(*, sku: Sku, warehouse: Warehouse, movement: StockMovement, order_ids: list[int]) -> None:
     from orders.models import AlertSeverity
     from orders.services import alert_raise
+    from orders.texts import wording
 
     InventoryEvent.objects.create(
         kind=EventKind.COUNT_BELOW_RESERVED,
@@ -242,10 +244,19 @@ def _flag_count(*, sku: Sku, warehouse: Warehouse, movement: StockMovement, orde
     alert_raise(
         key=f"inventory:count_below_reserved:{sku.code}:{warehouse.code}",
         source="inventory",
-        message=f"{sku.code}@{warehouse.code}: {movement.flag_reason}",
+        message=wording(
+            "alert.stock_movement_flagged", sku=sku.code, warehouse=warehouse.code, reason=movement.flag_reason
+        ),
         severity=AlertSeverity.CRITICAL,
     )
     transaction.on_commit(lambda: _hold_orders_short_after_count(order_ids))
+
+
+def _stock_hold_reason():
+    """Shown in the reader's language; the stored text keeps the `out_of_stock` marker searches use."""
+    from orders.texts import wording
+
+    return {**wording(STOCK_HOLD_CODE), "english": f"{STOCK_HOLD_MARKER}: stock count below reservations"}
 
 
 def _hold_orders_short_after_count(order_ids: list[int]) -> None:
@@ -259,7 +270,7 @@ def _hold_orders_short_after_count(order_ids: list[int]) -> None:
         state = Order.objects.filter(pk=order_id).values_list("state", flat=True).first()
         if state in (OrderState.NEW, OrderState.READY):
             try:
-                order_hold(order_id=order_id, actor=None, reason=f"{STOCK_HOLD_MARKER}: stock count below reservations")
+                order_hold(order_id=order_id, actor=None, reason=_stock_hold_reason())
             except OrderError:
                 logger.warning("could not hold order %s after a short count", order_id, exc_info=True)
     allocate_waiting_orders(order_ids=order_ids)
@@ -281,7 +292,7 @@ def waiting_orders(*, sku_ids: list[int] | None = None, order_ids: list[int] | N
 
     from orders.models import Order, OrderLine, OrderState
 
-    held_for_stock = Q(hold_reason__icontains=STOCK_HOLD_MARKER)
+    held_for_stock = Q(hold_reason__icontains=STOCK_HOLD_MARKER) | Q(hold_wording__code=STOCK_HOLD_CODE)
     if apps.is_installed("rules"):  # read-only look at the rules app's to-do list
         held_for_stock |= Q(exception_tasks__state="open", exception_tasks__exception_type__code=STOCK_HOLD_MARKER)
     qs = Order.objects.filter(
@@ -317,12 +328,13 @@ def allocate_waiting_orders(
     from orders.errors import OrderError
     from orders.models import OrderState
     from orders.services import order_release
+    from orders.texts import wording
 
     result = AllocationResult()
     for order_id, state in list(waiting_orders(sku_ids=sku_ids, order_ids=order_ids)):
         if state == OrderState.AWAITING_STOCK:
             try:
-                order_release(order_id=order_id, actor=None, note="stock arrived")
+                order_release(order_id=order_id, actor=None, note=wording("order.stock_arrived"))
             except OrderError:
                 result.still_waiting.append(order_id)
             else:

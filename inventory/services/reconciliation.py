@@ -106,11 +106,12 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
     if diffs:
         from orders.models import AlertSeverity
         from orders.services import alert_raise
+        from orders.texts import wording
 
         alert_raise(
             key="inventory:reconciliation",
             source="inventory",
-            message=f"Stock reconciliation #{run.pk} found {len(diffs)} difference(s).",
+            message=wording("alert.reconciliation_differences", run=run.pk, count=len(diffs)),
             severity=AlertSeverity.WARNING,
         )
     return run
@@ -188,9 +189,13 @@ def _channel_diffs(*, run: ReconciliationRun, progress: Progress) -> list[Reconc
 
 
 def _read_failure(exc: Exception) -> str:
-    code = getattr(exc, "code", "")
-    where = f" [{code}/{getattr(exc, 'sub_code', '')}]" if code else ""
-    return f"could not read platform stock: {type(exc).__name__}: {exc}{where}"
+    """Why the platform's stock is unknown, in words ops can act on: the platform's own error code
+    when it answered, else that it could not be reached (the exception itself goes to the log)."""
+    logger.warning("stock read failed: %r", exc)
+    code = "/".join(part for part in (getattr(exc, "code", ""), getattr(exc, "sub_code", "")) if part)
+    if getattr(exc, "retryable", True):
+        return "could not read platform stock: the platform did not answer" + (f" ({code})" if code else "")
+    return f"could not read platform stock: the platform refused ({code or 'no code'})"
 
 
 def _listing_diff(run, listing, *, expected: int | None, actual: int | None, note: str) -> ReconciliationDiff:

@@ -81,9 +81,9 @@ def test_injected_drift_is_found_and_correcting_it_leaves_zero_diff_lines(clean,
 @pytest.mark.parametrize(
     ("fault", "options", "error"),
     [
-        ("http500", {}, "RetryableChannelError"),
-        ("timeout", {"delay": 1.5}, "RetryableChannelError"),
-        ("error_code", {"code": "27", "msg": "Invalid session"}, "PermanentChannelError"),
+        ("http500", {}, "the platform did not answer (http500)"),
+        ("timeout", {"delay": 1.5}, "the platform did not answer"),
+        ("error_code", {"code": "27", "msg": "Invalid session"}, "the platform refused (27"),
     ],
 )
 def test_a_platform_that_cannot_be_read_is_a_diff_line_not_a_crash(clean, emulator, settings, fault, options, error):
@@ -98,6 +98,7 @@ def test_a_platform_that_cannot_be_read_is_a_diff_line_not_a_crash(clean, emulat
     line = run.diffs.get()
     assert (line.kind, line.listing, line.expected, line.actual) == (DiffKind.CHANNEL, listing, 8, -1)
     assert line.note.startswith(f"could not read platform stock: {error}")
+    assert "Error" not in line.note  # words for ops, no exception class or raw text (issue 12, point 7)
     assert other.pk != listing.pk and not run.diffs.filter(listing=other).exists()  # the next listing was read
 
     services.reconciliation_correct(diff_ids=[line.pk])  # "correct" = push again: harmless, and the platform answers
@@ -111,7 +112,7 @@ def test_a_sku_the_platform_does_not_know_is_a_diff_line(clean, emulator):
     run = services.reconciliation_run(trigger="test")
     line = run.diffs.get()
     assert (line.listing, line.expected, line.actual) == (lost, 10, -1)
-    assert "PermanentChannelError" in line.note and "isv.item-sku-not-exist" in line.note
+    assert "the platform refused" in line.note and "isv.item-sku-not-exist" in line.note
 
 
 def test_reconcile_stock_command_reports_differences(clean):

@@ -30,6 +30,9 @@ class OrderSerializer(serializers.ModelSerializer):
     platform = serializers.CharField(source="channel.platform", read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
     is_at_risk = serializers.BooleanField(read_only=True)
+    hold_reason = serializers.CharField(
+        source="hold_reason_text", read_only=True, help_text="Why the order is held, in the Accept-Language."
+    )
 
     class Meta:
         model = Order

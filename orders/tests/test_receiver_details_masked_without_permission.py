@@ -119,13 +119,13 @@ def _export(client) -> tablib.Dataset:
 def test_excel_export_masks_receiver_for_a_viewer(client, order, viewer, ops):
     client.force_login(viewer)
     data = _export(client)
-    row = next(r for r in data.dict if r["external_id"] == order.external_id)
-    assert (row["receiver_name"], row["receiver_phone"], row["receiver_address"]) == ("欧*", "139****5678", "***")
-    assert row["receiver_city"] == order.receiver_city
+    row = next(r for r in data.dict if r["Platform order id"] == order.external_id)
+    assert (row["Receiver name"], row["Receiver phone"], row["Address"]) == ("欧*", "139****5678", "***")
+    assert row["City"] == order.receiver_city
 
     client.force_login(ops)
-    row = next(r for r in _export(client).dict if r["external_id"] == order.external_id)
-    assert row["receiver_phone"] == "13912345678" and row["receiver_address"] == FULL["receiver_address"]
+    row = next(r for r in _export(client).dict if r["Platform order id"] == order.external_id)
+    assert row["Receiver phone"] == "13912345678" and row["Address"] == FULL["receiver_address"]
 
 
 def test_export_needs_the_view_permission(client, order):

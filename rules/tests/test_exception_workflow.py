@@ -161,7 +161,7 @@ def test_my_exceptions_lists_my_groups_tasks_by_due_time_with_facts_and_rule(cli
     html = page.content.decode()
     assert html.index(soon.external_id) < html.index(late.external_id)
     assert other.external_id not in html
-    assert "留言备注待审" in html  # the rule that fired
+    assert "Message to review" in html  # the rule that fired, named in the reader's language (English here)
     assert "has_buyer_message" in html  # the facts
     assert "at risk: less than 1 h left" in html
     # resolve through the view
@@ -230,7 +230,7 @@ def test_coverage_review_and_excel_export(admin_client, ingest, agent):
     page = admin_client.get(reverse("admin:rules_interceptrule_coverage") + "?days=7")
     assert page.status_code == 200
     report = page.context["report"]
-    remark = next(r for r in report.rows if r.rule.startswith("留言备注待审"))
+    remark = next(r for r in report.rows if r.rule == "Message to review")
     # two hits: at ingestion, and at the re-check after the dismissal (which the override then silenced)
     assert (remark.enforced_hits, remark.holds, remark.released_unchanged) == (2, 1, 1)
     assert remark.median_minutes_held is not None
@@ -239,4 +239,6 @@ def test_coverage_review_and_excel_export(admin_client, ingest, agent):
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header[:5] == ["rule id", "rule", "enforced hits", "shadow hits", "holds"]
+    assert header[:5] == ["Rule ID", "Rule", "Enforced hits", "Shadow hits", "Holds"]
+    assert sheet.title == "Rule coverage"
+    assert all(cell.data_type == "n" for cell in next(sheet.iter_rows(min_row=2))[2:6])  # numbers, not text
