@@ -26,6 +26,7 @@ Audit: these machine-made changes are recorded in the OrderEvent log (actor empt
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -35,7 +36,9 @@ from django.db.models import AutoField
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from orders import services
 from orders.models import LineRefundState, Order, OrderEvent, OrderLine, OrderState
+from orders.texts import Wording, wording
 
 if TYPE_CHECKING:
     from inventory.models import StockLevel
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from orders.services import IngestItem, IngestResult
 
 #: the Order fields the decision writes (one UPDATE for the batch)
-DECIDED_FIELDS = ["state", "lane", "tags", "priority", "hold_reason", "updated_at"]
+DECIDED_FIELDS = ["state", "lane", "tags", "priority", "hold_reason", "hold_wording", "updated_at"]
 
 
 def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dict[int, IngestResult], list[int]]:
@@ -82,7 +85,9 @@ def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple
         facts = batch_facts(orders=[orders[p] for p in fresh], fact_names=used)
         for position in fresh:
             order, item = orders[position], items[position]
-            events.append(_event(order, "received", to_state=order.state, note=f"via {item.source}", at=now))
+            events.append(
+                _event(order, "received", to_state=order.state, note=services.received_note(item.source), at=now)
+            )
             verdict = decide_new_order(
                 order=order, reservation=plan.outcomes[position], ruleset=ruleset, now=now, known_facts=facts[order.pk]
             )
@@ -189,17 +194,13 @@ def _stock_needs(
 def _save_decisions(orders: list[Order]) -> None:
     """Write the decided fields: one UPDATE per distinct decision (a flash sale's orders mostly share
     one: ready, no lane, no tag), cheaper to build and run than a per-row CASE over the batch."""
-    groups: dict[tuple, list[int]] = defaultdict(list)
+    groups: dict[str, tuple[dict, list[int]]] = {}
     for order in orders:
-        values = tuple((name, _frozen(getattr(order, name))) for name in DECIDED_FIELDS)
-        groups[values].append(order.pk)
-    for values, pks in groups.items():
-        fields = {name: (list(value) if isinstance(value, tuple) else value) for name, value in values}
-        Order.objects.filter(pk__in=pks).update(**fields)
-
-
-def _frozen(value):
-    return tuple(value) if isinstance(value, list) else value
+        values = {name: getattr(order, name) for name in DECIDED_FIELDS}
+        key = json.dumps(values, sort_keys=True, default=str)
+        groups.setdefault(key, (values, []))[1].append(order.pk)
+    for values, pks in groups.values():
+        Order.objects.filter(pk__in=pks).update(**values)
 
 
 def _route(*, order: Order, decision, at) -> list[OrderEvent]:
@@ -209,21 +210,24 @@ def _route(*, order: Order, decision, at) -> list[OrderEvent]:
     order.tags = sorted(set(order.tags) | set(decision.tags))
     if decision.priority is not None:
         order.priority = decision.priority
-    reason = "; ".join(decision.reasons)
+    reason = services.decision_reason(decision)
     before = order.state
     if decision.route == OrderState.ON_HOLD:
         order.hold()
-        order.hold_reason = reason[:200]
+        services.set_hold_reason(order=order, reason=reason)
         name, note = "hold", reason
     elif decision.route == OrderState.AWAITING_STOCK:
         order.wait_for_stock()
         name, note = "wait_for_stock", reason
     else:
         order.accept()
-        order.hold_reason = ""
-        name, note = "accept", reason or "checks passed"
+        services.set_hold_reason(order=order, reason="")
+        name, note = "accept", reason or wording("order.checks_passed")
     return [_event(order, name, from_state=before, to_state=order.state, note=note, at=at)]
 
 
-def _event(order: Order, kind: str, *, from_state: str = "", to_state: str = "", note: str = "", at) -> OrderEvent:
-    return OrderEvent(order=order, kind=kind, from_state=from_state, to_state=to_state, note=note, data={}, at=at)
+def _event(
+    order: Order, kind: str, *, from_state: str = "", to_state: str = "", note: str | Wording = "", at
+) -> OrderEvent:
+    text, data = services.event_note_fields(note=note, data=None)
+    return OrderEvent(order=order, kind=kind, from_state=from_state, to_state=to_state, note=text, data=data, at=at)

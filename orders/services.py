@@ -176,7 +176,7 @@ def _ingest_one(*, channel: Channel, incoming: NormalizedOrder, source: str) -> 
     order, created = _lock_or_create(channel=channel, incoming=incoming, source=source)
     if created:
         lines = _write_lines(order=order, incoming=incoming)
-        _record(order=order, kind="received", to_state=order.state, note=_received_note(source))
+        _record(order=order, kind="received", to_state=order.state, note=received_note(source))
         if incoming.platform_status in CLOSED_PLATFORM_STATUSES:
             _cancel(
                 order=order,
@@ -550,7 +550,7 @@ def apply_decision(*, order: Order, decision) -> None:
         order.save(update_fields=[*update_fields, "updated_at"])
 
     target = decision.route
-    reason = _decision_reason(decision)
+    reason = decision_reason(decision)
     if target == OrderState.ON_HOLD:
         if order.state != OrderState.ON_HOLD:
             _transition(order=order, name="hold", actor=None, note=reason, hold_reason=reason)
@@ -566,12 +566,12 @@ def apply_decision(*, order: Order, decision) -> None:
             _transition(order=order, name="release", actor=None, note=reason or wording("order.cleared"))
 
 
-def _received_note(source: str) -> Wording | str:
+def received_note(source: str) -> Wording | str:
     code = f"source.{source}"
     return wording("order.received", source={"code": code}) if code in texts.TEXTS else f"via {source}"
 
 
-def _decision_reason(decision) -> Wording | str:
+def decision_reason(decision) -> Wording | str:
     """The rules' reasons as a text in the reader's language: the presale wait, or the open exceptions
     by type name; the stored English keeps each task's note (searches look for `out_of_stock`)."""
     if decision.reasons == [PRESALE_WAIT_REASON]:
@@ -723,10 +723,10 @@ def _transition(
         raise OrderTransitionNotAllowed(order_id=order.pk, transition=name, state=before) from None
     fields = ["state", "updated_at"]
     if hold_reason is not None:
-        _set_hold_reason(order=order, reason=hold_reason)
+        set_hold_reason(order=order, reason=hold_reason)
         fields += ["hold_reason", "hold_wording"]
     elif name in ("release", "accept"):
-        _set_hold_reason(order=order, reason="")
+        set_hold_reason(order=order, reason="")
         fields += ["hold_reason", "hold_wording"]
     if actor is not None:
         order._history_user = actor
@@ -734,7 +734,7 @@ def _transition(
     _record(order=order, kind=name, from_state=before, to_state=order.state, actor=actor, note=note, data=data)
 
 
-def _set_hold_reason(*, order: Order, reason: str | Wording) -> None:
+def set_hold_reason(*, order: Order, reason: str | Wording) -> None:
     """A hold reason typed by a person is stored as typed; one the system gives is stored as a code
     (rendered in the reader's language) with its English text beside it for searches."""
     if isinstance(reason, dict):
