@@ -16,9 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from orderhub.admin_export import ViewPermissionExportMixin
+from orderhub.admin_filters import RecentDateFilter
 from orderhub.admin_history import ReadOnlyHistoryAdmin
 from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
 from orderhub.masking import RECEIVER_DETAILS_PERMISSION, SECRET_FIELDS, mask_secret
+from orderhub.pagination import EstimatedCountAdminMixin
 from orders import gateway, selectors, services
 from orders.errors import OrderError
 from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState, QuarantinedMessage
@@ -61,6 +63,12 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "at_risk":
             return queryset.at_risk()
         return queryset
+
+
+class ReceivedFilter(RecentDateFilter):
+    title = _("received")
+    parameter_name = "received"
+    date_field = "received_at"
 
 
 class OrderLineInline(admin.TabularInline):
@@ -257,7 +265,7 @@ class ChannelAdmin(SecretFieldsAdmin, ReadOnlyHistoryAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistoryAdmin):
+class OrderAdmin(EstimatedCountAdminMixin, ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistoryAdmin):
     resource_classes = [OrderExportResource]
     export_resource_takes_user = True  # receiver columns masked by the exporting user's permission
     receiver_only_fields = ["raw_payload_pretty"]  # the native payload carries the full receiver
@@ -274,10 +282,14 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
         "deadline",
         "hold_reason",
     ]
-    list_filter = ["state", "channel", "lane", OverdueFilter, "platform_status", "refund_requested"]
+    list_filter = ["state", "channel", "lane", OverdueFilter, ReceivedFilter, "platform_status", "refund_requested"]
+    # shows the search box; the search itself is orders.selectors.order_search (indexed keys)
     search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
+    search_help_text = _(
+        "Platform order id, tracking number, buyer nick or receiver phone; 3 or more characters also "
+        "find part of a buyer nick, receiver name or phone."
+    )
     list_select_related = ["channel"]
-    date_hierarchy = "received_at"
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed", "action_open_return"]
     readonly_fields = ["state", "channel", "external_id", "deadline", "raw_payload_pretty", "received_at", "source"]
@@ -295,6 +307,12 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """Indexed exact keys and trigram partial text (orders.selectors.order_search); the phone
+        as masked for staff who may not see receiver details."""
+        found = selectors.order_search(queryset, search_term, reveal_receiver=self._reveal(request))
+        return found, False
 
     @admin.display(description=_("ship by"), ordering="ship_by")
     def deadline(self, obj: Order) -> str:

@@ -13,6 +13,8 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from orderhub.masking import mask_phone_sql
+
 
 class Platform(models.TextChoices):
     TAOBAO = "taobao", _("Taobao")
@@ -207,7 +209,18 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_per_channel"),
         ]
-        indexes = [models.Index(fields=["state", "ship_by"]), models.Index(fields=["buyer_nick", "receiver_phone"])]
+        indexes = [
+            models.Index(fields=["state", "ship_by"]),
+            models.Index(fields=["buyer_nick", "receiver_phone"]),
+            # search (orders.selectors.order_search): exact keys, and the phone as masked staff see it;
+            # the trigram indexes for partial text are PostgreSQL-only, in migration 0007
+            models.Index(fields=["external_id"], name="order_external_id_idx"),
+            models.Index(fields=["receiver_name"], name="order_receiver_name_idx"),
+            models.Index(mask_phone_sql("receiver_phone"), name="order_receiver_phone_mask_idx"),
+            # lists: a channel's newest orders, and its orders received today
+            models.Index(fields=["channel", "-id"], name="order_channel_newest_idx"),
+            models.Index(fields=["channel", "received_at"], name="order_channel_received_idx"),
+        ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
             ("release_order", _("Can release a held order")),
