@@ -58,4 +58,19 @@ class Migration(migrations.Migration):
             model_name='order',
             index=models.Index(fields=['channel', 'received_at'], name='order_channel_received_idx'),
         ),
+        migrations.AddIndex(
+            model_name='order',
+            index=models.Index(fields=['state', '-id'], name='order_state_newest_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='order',
+            index=models.Index(
+                condition=models.Q(
+                    ('state__in', ('new', 'ready', 'on_hold', 'awaiting_stock', 'printed', 'partially_shipped'))
+                ),
+                fields=['ship_by'],
+                include=('channel', 'id'),
+                name='order_awaiting_ship_by_idx',
+            ),
+        ),
     ]
