@@ -309,14 +309,15 @@ class OrderAdmin(EstimatedCountAdminMixin, ViewPermissionExportMixin, ReceiverMa
         return False
 
     def get_ordering(self, request):
-        """Newest first, spelled to match a composite index when the list is filtered by channel or
-        state ((channel, -id), (state, -id)): the page is read off that index, never sorted, even
-        for a channel or state whose orders are rare among the newest."""
+        """Newest received first, on an index for each list: received_at alone, (channel,
+        received_at) when filtered by channel, (state, received_at) by state. (Ordering by id let the
+        planner walk the primary key backwards, discarding every order of other channels or states
+        until it found a page: half a million rows for a quiet channel.)"""
         if request.GET.get("channel__id__exact"):
-            return ["channel_id", "-id"]
+            return ["channel_id", "-received_at"]
         if request.GET.get("state__exact"):
-            return ["state", "-id"]
-        return super().get_ordering(request)
+            return ["state", "-received_at"]
+        return ["-received_at"]
 
     def get_search_results(self, request, queryset, search_term):
         """Indexed exact keys and trigram partial text (orders.selectors.order_search); the phone

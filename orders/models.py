@@ -217,9 +217,8 @@ class Order(models.Model):
             models.Index(fields=["external_id"], name="order_external_id_idx"),
             models.Index(fields=["receiver_name"], name="order_receiver_name_idx"),
             models.Index(mask_phone_sql("receiver_phone"), name="order_receiver_phone_mask_idx"),
-            # lists: a channel's or a state's newest orders, and a channel's orders received today
-            models.Index(fields=["channel", "-id"], name="order_channel_newest_idx"),
-            models.Index(fields=["state", "-id"], name="order_state_newest_idx"),
+            # the admin list, newest received first, per channel or state (OrderAdmin.get_ordering)
+            models.Index(fields=["state", "received_at"], name="order_state_received_idx"),
             # the ship-by clock on the admin index (overdue / at risk, per channel): orders still to
             # ship only, channel and id carried along, so the counts are read off this small index alone
             models.Index(

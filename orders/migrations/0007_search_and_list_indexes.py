@@ -52,15 +52,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(fields=['channel', '-id'], name='order_channel_newest_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
             index=models.Index(fields=['channel', 'received_at'], name='order_channel_received_idx'),
         ),
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(fields=['state', '-id'], name='order_state_newest_idx'),
+            index=models.Index(fields=['state', 'received_at'], name='order_state_received_idx'),
         ),
         migrations.AddIndex(
             model_name='order',
