@@ -144,7 +144,7 @@ def main() -> None:
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     columns = "o.*, c.*"
     join = "orders_order o JOIN orders_channel c ON c.id = o.channel_id"
-    page = f"SELECT {columns} FROM {join} %s ORDER BY o.received_at DESC, o.id DESC LIMIT 100"
+    page = f"SELECT {columns} FROM {join} %s ORDER BY o.received_at DESC, o.id DESC LIMIT 50"
     open_states = [str(s) for s in AWAITING_SHIPMENT_STATES]
     items = [
         Item("order list, unfiltered", "/admin/orders/order/", {}, page % ""),
