@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 
 from inventory.models import ChannelListing, ReservationState, Sku, StockLevel, StockReservation
@@ -152,3 +153,21 @@ def stock_level_list(*, sku_code: str | None = None, warehouse_code: str | None 
 
 def listings_for_skus(*, sku_ids: Iterable[int]) -> QuerySet[ChannelListing]:
     return ChannelListing.objects.filter(sku_id__in=list(sku_ids)).select_related("channel", "sku")
+
+
+def movement_sources() -> list[str]:
+    """The distinct sources in the stock ledger, for the admin's filter. A "loose index scan" over
+    the (source, reference) unique index: one index probe per distinct source, where
+    `SELECT DISTINCT source` reads every movement (the ledger grows by millions of rows)."""
+    sql = """
+        WITH RECURSIVE sources(source) AS (
+            SELECT MIN(source) FROM inventory_stockmovement
+            UNION ALL
+            SELECT (SELECT MIN(source) FROM inventory_stockmovement WHERE source > sources.source)
+            FROM sources WHERE sources.source IS NOT NULL
+        )
+        SELECT source FROM sources WHERE source IS NOT NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]

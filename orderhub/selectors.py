@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from django.db.models import Count
 from django.utils import timezone
 
-from orders.models import Alert, Channel, Order, OrderState
+from orders.models import AWAITING_SHIPMENT_STATES, Alert, Channel, Order
 
 
 @dataclass
 class OpsSummary:
+    #: orders per open state (AWAITING_SHIPMENT_STATES); closed states are not counted here
     by_state: dict[str, int]
     overdue: int
     at_risk: int
@@ -29,11 +30,15 @@ def ops_summary(*, user) -> OpsSummary:
     from shipping.notices.selectors import ship_by_counts_by_channel
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = dict(Order.objects.values_list("state").annotate(n=Count("id")).order_by())
+    # open states only: an index range scan over the orders still in the warehouse's hands; the
+    # closed states (shipped, delivered, …) grow without bound and the page does not show them
+    counts = dict(
+        Order.objects.filter(state__in=AWAITING_SHIPMENT_STATES).values_list("state").annotate(n=Count("id")).order_by()
+    )
     open_tasks = ExceptionTask.objects.filter(state=TaskState.OPEN)
     mine = open_tasks.filter(assignee_user=user) | open_tasks.filter(assignee_group__in=user.groups.all())
     return OpsSummary(
-        by_state={state: counts.get(state, 0) for state in OrderState.values},
+        by_state={state: counts.get(state, 0) for state in AWAITING_SHIPMENT_STATES},
         overdue=Order.objects.overdue().count(),
         at_risk=Order.objects.at_risk().count(),
         received_today=Order.objects.filter(received_at__gte=start_of_day).count(),

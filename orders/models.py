@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from orderhub.masking import mask_phone_sql
 from orders import texts
 
 
@@ -211,7 +212,26 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_per_channel"),
         ]
-        indexes = [models.Index(fields=["state", "ship_by"]), models.Index(fields=["buyer_nick", "receiver_phone"])]
+        indexes = [
+            models.Index(fields=["state", "ship_by"]),
+            models.Index(fields=["buyer_nick", "receiver_phone"]),
+            # search (orders.selectors.order_search): exact keys, and the phone as masked staff see it;
+            # the trigram indexes for partial text are PostgreSQL-only, in migration 0007
+            models.Index(fields=["external_id"], name="order_external_id_idx"),
+            models.Index(fields=["receiver_name"], name="order_receiver_name_idx"),
+            models.Index(mask_phone_sql("receiver_phone"), name="order_receiver_phone_mask_idx"),
+            # the admin list, newest received first, per channel or state (OrderAdmin.get_ordering)
+            models.Index(fields=["state", "received_at"], name="order_state_received_idx"),
+            # the ship-by clock on the admin index (overdue / at risk, per channel): orders still to
+            # ship only, channel and id carried along, so the counts are read off this small index alone
+            models.Index(
+                fields=["ship_by"],
+                include=["channel", "id"],
+                condition=models.Q(state__in=AWAITING_SHIPMENT_STATES),
+                name="order_awaiting_ship_by_idx",
+            ),
+            models.Index(fields=["channel", "received_at"], name="order_channel_received_idx"),
+        ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
             ("release_order", _("Can release a held order")),
