@@ -86,7 +86,7 @@ _NOTICES_READ = ("shipping.view_noticetemplate", "shipping.view_transittime")
 
 # the exception workbench for a role whose people resolve their own kinds (stock and SKU, payment and
 # price): see the to-dos, claim one; a claimed task is theirs to resolve (rules.services.can_resolve)
-_WORKBENCH_CLAIM = ("rules.view_exceptiontask", "rules.view_exceptiontype", "rules.claim_exceptiontask")
+_WORKBENCH_CLAIM = ("rules.view_exceptiontask", "rules.claim_exceptiontask")
 
 VIEWER = "viewer"
 OPS = "ops"

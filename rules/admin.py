@@ -611,7 +611,10 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
             back = reverse("admin:rules_exceptiontask_mine")
         ids = sorted({int(v) for v in request.POST.getlist("task") if v.isdigit()})
-        op = request.POST.get("op", "")
+        op = "claim" if request.POST.get("claim") else request.POST.get("op", "")
+        needed = {"claim": "claim", "assign": "assign", "resolve": "resolve"}.get(op)
+        if needed and not request.user.has_perm(f"rules.{needed}_exceptiontask"):
+            raise PermissionDenied
         try:
             if request.POST.get("claim", "").isdigit():
                 outcomes = services.exceptions_claim_bulk(task_ids=[int(request.POST["claim"])], actor=request.user)
