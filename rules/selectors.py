@@ -246,6 +246,19 @@ def workbench_tasks(*, user, filters: WorkbenchFilters, now: datetime | None = N
     )
 
 
+def workbench_page(*, user, filters: WorkbenchFilters, number, per_page: int, now: datetime | None = None):
+    """(Page, its tasks): the page's ids from the task table alone (an index scan, however deep the
+    page), then those rows with what they show joined in. A deep OFFSET over the joined query would
+    look up every skipped row's order."""
+    from django.core.paginator import Paginator
+
+    queryset = workbench_tasks(user=user, filters=filters, now=now)
+    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(number)
+    ids = list(page.object_list)
+    by_id = {task.pk: task for task in queryset.filter(pk__in=ids)}
+    return page, [by_id[pk] for pk in ids if pk in by_id]
+
+
 def open_task_counts_by_type() -> dict[int, int]:
     """exception type id -> open tasks: one GROUP BY over the open rows (bounded by the open backlog)."""
     return dict(

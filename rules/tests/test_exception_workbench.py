@@ -60,8 +60,8 @@ def test_workbench_filters_by_type_assignee_due_and_age_and_pages(client, ingest
     remark_type = ExceptionType.objects.get(code="remark_review")
 
     def shown(query: str) -> set[str]:
-        rows = client.get(url + query).context["rows"]
-        return {row["order"].external_id for row in rows}
+        tasks = client.get(url + query).context["tasks"]
+        return {task.order.external_id for task in tasks}
 
     everyone = shown("")  # default: me and my groups (CS holds both types)
     assert {o.external_id for o in remark} | {refund.external_id} == everyone
