@@ -107,6 +107,18 @@ def test_claim_takes_an_open_task_and_a_second_claim_loses(ingest):
         exception_claim(task_id=task.pk, actor=outsider)
 
 
+def test_bulk_claim_takes_the_free_ones_and_reports_the_one_someone_holds(client, ingest):
+    tasks = [task_of(ingest(buyer_message=f"周末送 {n}"), "remark_review") for n in range(3)]
+    other, lead = _ops("other"), _ops()
+    exception_claim(task_id=tasks[1].pk, actor=other)
+    client.force_login(lead)
+    response = client.post(reverse(WORKBENCH), {"op": "claim", "task": [t.pk for t in tasks]}, follow=True)
+    texts = [str(m) for m in response.context["messages"]]
+    assert any(f"Task {tasks[1].pk} not changed" in text and "other" in text for text in texts), texts
+    holders = dict(ExceptionTask.objects.filter(pk__in=[t.pk for t in tasks]).values_list("pk", "assignee_user"))
+    assert holders == {tasks[0].pk: lead.pk, tasks[1].pk: other.pk, tasks[2].pk: lead.pk}
+
+
 def test_claim_button_on_the_workbench_claims_the_row(client, ingest):
     task = task_of(ingest(buyer_message="周末送"), "remark_review")
     lead = _ops()
