@@ -1,4 +1,6 @@
-"""Roles are Django groups, created (and topped up) after every `migrate` by a post_migrate handler.
+"""Roles are Django groups, created (and topped up) after every `migrate` by a post_migrate handler,
+and by the data migration rules/0005 (which calls the same `ensure_roles`), so a database migrated
+to that point has them even before the handler runs.
 
 Why post_migrate and not a data migration: permissions themselves are only created by Django's own
 post_migrate handler, so a data migration would run before a new model's permissions exist, and
@@ -7,19 +9,22 @@ runs after each migrate (and after the test database's flush), is idempotent, an
 missing permissions: grants an administrator gave a group on top stay.
 
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
-- ops: viewer + hold / release / cancel / mark printed orders, import waybill sheets (which mark
-  the orders they list shipped), resolve exception tasks, resolve alerts, send a failed tracking
+- ops: viewer + hold / release / cancel / mark printed orders, claim, assign (to a person) and
+  resolve exception tasks on the workbench, import waybill sheets (which mark
+  the orders they list shipped), resolve alerts, send a failed tracking
   subscription again, retry or resolve quarantined platform orders, keep the blacklist; open, receive,
   close and cancel returns (RMA); retry a write-back now, mark one done by hand, change a shipped
   parcel's tracking number; receiver details in full.
 - warehouse: reads orders (receiver in full: they ship to it), stock and shipping; prints batches,
   voids and re-issues a parcel's number, marks orders printed / shipped, imports waybill sheets;
-  opens and receives returns (RMA); records stock movements (WMS API, stocktake import). Scanning
+  opens and receives returns (RMA); records stock movements (WMS API, stocktake import); sees the
+  exception workbench and claims to-dos (then resolves the ones it claimed). Scanning
   itself is done by scanner devices with their own tokens.
 - rule admin: reads orders (masked) and rule hits; writes intercept rules, exception types and the
   blacklist.
 - finance: reads orders (masked), channels, stock, movements, reconciliation and shipping (parcels,
-  write-backs, buyer notices); starts a reconciliation run.
+  write-backs, buyer notices); starts a reconciliation run; sees the exception workbench and claims
+  to-dos (payment, price) to resolve them.
 
 Buyer notices (shipping.notices): every shipping reader reads the notices, their templates and the
 transit-time table; ops edit templates and transit times and retry or settle a notice by hand.
@@ -79,6 +84,10 @@ _SHIPPING_READ = tuple(
 # buyer-notice templates and the transit-time table (the notices themselves are shipping.buyernotice)
 _NOTICES_READ = ("shipping.view_noticetemplate", "shipping.view_transittime")
 
+# the exception workbench for a role whose people resolve their own kinds (stock and SKU, payment and
+# price): see the to-dos, claim one; a claimed task is theirs to resolve (rules.services.can_resolve)
+_WORKBENCH_CLAIM = ("rules.view_exceptiontask", "rules.claim_exceptiontask")
+
 VIEWER = "viewer"
 OPS = "ops"
 WAREHOUSE = "warehouse"
@@ -120,6 +129,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orders.view_inboxmessage",
         "rules.change_exceptiontask",
         "rules.resolve_exceptiontask",
+        "rules.claim_exceptiontask",
+        "rules.assign_exceptiontask",
         "rules.add_blacklistentry",
         "rules.change_blacklistentry",
     ),
@@ -136,6 +147,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orders.print_order",
         "orders.ship_order",
         "inventory.add_stockmovement",
+        *_WORKBENCH_CLAIM,
     ),
     RULE_ADMIN: (
         *_ORDER_READ,
@@ -158,6 +170,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_SHIPPING_READ,
         *_NOTICES_READ,
         "inventory.add_reconciliationrun",
+        *_WORKBENCH_CLAIM,
     ),
 }
 

@@ -532,8 +532,10 @@ def _check_and_route(*, order: Order, trigger: str, changes: set[str]) -> None:
     apply_decision(order=order, decision=decision)
 
 
-def apply_decision(*, order: Order, decision) -> None:
-    """Route a (locked) order by a rules.engine.Decision."""
+def apply_decision(*, order: Order, decision, actor: AbstractBaseUser | None = None) -> None:
+    """Route a (locked) order by a rules.engine.Decision. `actor`: the person whose action (an
+    exception resolved) led to this automatic move; recorded on its events, not permission-checked
+    (the move follows from the rules, not from that person's rights)."""
     update_fields = []
     if decision.lane != order.lane:
         order.lane = decision.lane
@@ -550,20 +552,37 @@ def apply_decision(*, order: Order, decision) -> None:
         order.save(update_fields=[*update_fields, "updated_at"])
 
     target = decision.route
+    auto = {"automatic": True} if actor is not None else None  # a person's action led here, not their hand
     reason = decision_reason(decision)
     if target == OrderState.ON_HOLD:
         if order.state != OrderState.ON_HOLD:
-            _transition(order=order, name="hold", actor=None, note=reason, hold_reason=reason)
+            _transition(
+                order=order, name="hold", actor=actor, checked=False, data=auto, note=reason, hold_reason=reason
+            )
     elif target == OrderState.AWAITING_STOCK:
         if order.state in (OrderState.NEW, OrderState.READY) or (
             order.state == OrderState.ON_HOLD and decision.release
         ):
-            _transition(order=order, name="wait_for_stock", actor=None, note=reason)
+            _transition(order=order, name="wait_for_stock", actor=actor, checked=False, data=auto, note=reason)
     elif target == OrderState.READY:
         if order.state == OrderState.NEW:
-            _transition(order=order, name="accept", actor=None, note=reason or wording("order.checks_passed"))
+            _transition(
+                order=order,
+                name="accept",
+                actor=actor,
+                checked=False,
+                data=auto,
+                note=reason or wording("order.checks_passed"),
+            )
         elif order.state in (OrderState.ON_HOLD, OrderState.AWAITING_STOCK) and decision.release:
-            _transition(order=order, name="release", actor=None, note=reason or wording("order.cleared"))
+            _transition(
+                order=order,
+                name="release",
+                actor=actor,
+                checked=False,
+                data=auto,
+                note=reason or wording("order.cleared"),
+            )
 
 
 def received_note(source: str) -> Wording | str:
@@ -713,9 +732,12 @@ def _transition(
     note: str | Wording = "",
     hold_reason: str | Wording | None = None,
     data: dict | None = None,
+    checked: bool = True,
 ) -> None:
-    """Run one FSM transition on a locked order, save it and write its audit event."""
-    _check_permission(actor=actor, name=name)
+    """Run one FSM transition on a locked order, save it and write its audit event. `checked=False`:
+    an automatic move that records the person behind it without asking for their permission."""
+    if checked:
+        _check_permission(actor=actor, name=name)
     before = order.state
     try:
         getattr(order, name)()

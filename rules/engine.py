@@ -115,6 +115,8 @@ class TypeInfo:
     default_group_id: int | None
     due_minutes: int
     auto_clear: bool
+    default_user_id: int | None = None
+    round_robin: bool = False
 
 
 @dataclass
@@ -186,7 +188,9 @@ def compile_ruleset() -> CompiledRuleset:
         else:
             addresses.append(normalized)
     types = {
-        t.code: TypeInfo(t.pk, t.code, t.name, t.default_group_id, t.due_minutes, t.auto_clear)
+        t.code: TypeInfo(
+            t.pk, t.code, t.name, t.default_group_id, t.due_minutes, t.auto_clear, t.default_user_id, t.round_robin
+        )
         for t in ExceptionType.objects.all()
     }
     return CompiledRuleset(

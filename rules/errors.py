@@ -34,3 +34,29 @@ class ResolveActionInvalid(RulesError):
 class BlacklistValueInvalid(RulesError):
     def __init__(self, message: str):
         super().__init__(message)
+
+
+class TaskAlreadyClaimed(RulesError):
+    """Someone else holds the to-do: a second claim loses instead of taking it over."""
+
+    def __init__(self, *, task_id: int, holder: str):
+        from django.utils.translation import gettext as _
+
+        self.task_id = task_id
+        self.holder = holder
+        super().__init__(
+            _("Exception task %(id)s is already claimed by %(holder)s.") % {"id": task_id, "holder": holder}
+        )
+
+
+class WorkbenchPermissionDenied(RulesError):
+    def __init__(self, *, permission: str):
+        from django.utils.translation import gettext as _
+
+        self.permission = permission
+        super().__init__(_("You lack the permission %(permission)s.") % {"permission": permission})
+
+
+class AssigneeInvalid(RulesError):
+    def __init__(self, message: str):
+        super().__init__(message)

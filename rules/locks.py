@@ -8,11 +8,28 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from rules.models import ExceptionTask, TaskState
+from rules.models import ExceptionTask, RoundRobinCursor, TaskState
 
 
 def task_for_update(*, task_id: int) -> ExceptionTask:
     return ExceptionTask.objects.select_for_update(of=("self",)).select_related("exception_type").get(pk=task_id)
+
+
+def tasks_for_update(*, task_ids: list[int]) -> list[ExceptionTask]:
+    """Several tasks (claim, assign), in primary-key order so two people never deadlock."""
+    return list(
+        ExceptionTask.objects.select_for_update(of=("self",))
+        .filter(pk__in=task_ids)
+        .select_related("exception_type")
+        .order_by("pk")
+    )
+
+
+def round_robin_cursor_for_update(*, group_id: int) -> RoundRobinCursor:
+    """The group's hand-out cursor, created if missing, locked: two to-dos raised at once for the same
+    group go to two different people, never both to the same one."""
+    RoundRobinCursor.objects.bulk_create([RoundRobinCursor(group_id=group_id)], ignore_conflicts=True)
+    return RoundRobinCursor.objects.select_for_update().get(group_id=group_id)
 
 
 def open_tasks_for_update(*, order_id: int) -> QuerySet[ExceptionTask]:

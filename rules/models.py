@@ -29,6 +29,20 @@ class ExceptionType(models.Model):
     default_group = models.ForeignKey(
         Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("default group")
     )
+    default_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("default assignee"),
+        help_text=_("A person who gets every new to-do of this type (a rule's assignee wins)."),
+    )
+    round_robin = models.BooleanField(
+        _("hand out in turn"),
+        default=False,
+        help_text=_("Give each new to-do without a named person to the next active member of its group, in turn."),
+    )
     due_minutes = models.PositiveIntegerField(_("due within (minutes)"), default=60)
     is_system = models.BooleanField(
         _("system check"), default=False, help_text=_("Raised by code (stock, SKU mapping, platform, shipping).")
@@ -333,8 +347,18 @@ class ExceptionTask(models.Model):
                 fields=["order", "exception_type"], condition=Q(state="open"), name="one_open_task_per_order_type"
             )
         ]
-        indexes = [models.Index(fields=["state", "due_at"])]
-        permissions = [("resolve_exceptiontask", _("Can resolve exception tasks"))]
+        indexes = [
+            models.Index(fields=["state", "due_at"]),
+            # the workbench filters open tasks by type, person or group, soonest due first
+            models.Index(fields=["state", "exception_type", "due_at"], name="task_state_type_due"),
+            models.Index(fields=["state", "assignee_user", "due_at"], name="task_state_user_due"),
+            models.Index(fields=["state", "assignee_group", "due_at"], name="task_state_group_due"),
+        ]
+        permissions = [
+            ("resolve_exceptiontask", _("Can resolve exception tasks")),
+            ("claim_exceptiontask", _("Can claim exception tasks")),
+            ("assign_exceptiontask", _("Can assign exception tasks to a person")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.exception_type.code} · {self.order_id}"
@@ -342,6 +366,17 @@ class ExceptionTask(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.state == TaskState.OPEN and self.due_at < timezone.now()
+
+
+class RoundRobinCursor(models.Model):
+    """Who in a group got the last to-do handed out in turn: the next one goes to the member after
+    them (by user id). One row per group, locked while a to-do is handed out (rules.locks)."""
+
+    group = models.OneToOneField(Group, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    last_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.group_id} → {self.last_user_id}"
 
 
 class BlacklistKind(models.TextChoices):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders import locks
+from orders.errors import OrderError
 from orders.models import Order, OrderEvent, OrderState
 from rules import locks as rule_locks
 from rules.errors import (
+    AssigneeInvalid,
     BlacklistValueInvalid,
     ResolveActionInvalid,
     ResolvePermissionDenied,
+    RulesError,
+    TaskAlreadyClaimed,
     TaskNotOpen,
     UnknownExceptionType,
+    WorkbenchPermissionDenied,
 )
 from rules.models import (
     OVERRIDING_RESOLUTIONS,
@@ -114,12 +120,17 @@ def sync_tasks(
             continue
         item = raised[code]
         rule = item.rule
+        user_id, group_id = _assignee(
+            user_id=(rule.assign_user_id if rule and rule.assign_user_id else info.default_user_id),
+            group_id=(rule.assign_group_id if rule and rule.assign_group_id else info.default_group_id),
+            round_robin=info.round_robin,
+        )
         ExceptionTask.objects.create(
             order=order,
             exception_type_id=info.id,
             rule_id=rule.id if rule else None,
-            assignee_user_id=rule.assign_user_id if rule else None,
-            assignee_group_id=(rule.assign_group_id if rule and rule.assign_group_id else info.default_group_id),
+            assignee_user_id=user_id,
+            assignee_group_id=group_id,
             due_at=now + timedelta(minutes=(rule.due_minutes if rule and rule.due_minutes else info.due_minutes)),
             note=item.note[:1000],
             created_at=now,
@@ -170,22 +181,56 @@ def new_order_verdicts_record(
 
 def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> ExceptionTask:
     rule = item.rule
+    user_id, group_id = _assignee(
+        user_id=(rule.assign_user_id if rule and rule.assign_user_id else info.default_user_id),
+        group_id=(rule.assign_group_id if rule and rule.assign_group_id else info.default_group_id),
+        round_robin=info.round_robin,
+    )
     return ExceptionTask(
         order=order,
         exception_type_id=info.id,
         rule_id=rule.id if rule else None,
-        assignee_user_id=rule.assign_user_id if rule else None,
-        assignee_group_id=(rule.assign_group_id if rule and rule.assign_group_id else info.default_group_id),
+        assignee_user_id=user_id,
+        assignee_group_id=group_id,
         due_at=now + timedelta(minutes=(rule.due_minutes if rule and rule.due_minutes else info.due_minutes)),
         note=item.note[:1000],
         created_at=now,
     )
 
 
+def _assignee(*, user_id: int | None, group_id: int | None, round_robin: bool) -> tuple[int | None, int | None]:
+    """(person, group) of a new to-do: the person a rule or its type names; else, for a type handed
+    out in turn, the group's next active member after the last one served (locked cursor)."""
+    if user_id is not None or not (round_robin and group_id):
+        return user_id, group_id
+    from django.contrib.auth import get_user_model
+
+    cursor = rule_locks.round_robin_cursor_for_update(group_id=group_id)
+    members = list(
+        get_user_model()
+        .objects.filter(groups=group_id, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if not members:
+        return None, group_id
+    last = cursor.last_user_id or 0
+    chosen = next((pk for pk in members if pk > last), members[0])
+    cursor.last_user_id = chosen
+    cursor.save(update_fields=["last_user"])
+    return chosen, group_id
+
+
 def held_by_engine(*, order: Order) -> bool:
     """Whether the order's current hold came from exception tasks (not a manual pause by a person)."""
-    last_hold = OrderEvent.objects.filter(order=order, kind="hold").order_by("-id").values_list("actor_id").first()
-    if last_hold is None or last_hold[0] is not None:
+    last_hold = (
+        OrderEvent.objects.filter(order=order, kind="hold").order_by("-id").values_list("actor_id", "data").first()
+    )
+    if last_hold is None:
+        return False
+    actor_id, data = last_hold
+    if actor_id is not None and not (data or {}).get("automatic"):  # a re-check after a person's resolve
         return False
     return ExceptionTask.objects.filter(order=order).exists()
 
@@ -218,10 +263,14 @@ def raise_exception(
     now = timezone.now()
     task = ExceptionTask.objects.filter(order=locked, exception_type=etype, state=TaskState.OPEN).first()
     if task is None:
+        user_id, group_id = _assignee(
+            user_id=etype.default_user_id, group_id=etype.default_group_id, round_robin=etype.round_robin
+        )
         task = ExceptionTask(
             order=locked,
             exception_type=etype,
-            assignee_group_id=etype.default_group_id,
+            assignee_user_id=user_id,
+            assignee_group_id=group_id,
             due_at=now + timedelta(minutes=etype.due_minutes),
             note=note[:1000],
             created_at=now,
@@ -237,8 +286,9 @@ def raise_exception(
 
 
 @transaction.atomic
-def recheck_order(*, order_id: int, trigger: str = "recheck") -> Decision | None:
-    """Reserve and evaluate again (after an order or a rule changed); None when the order is past checking."""
+def recheck_order(*, order_id: int, trigger: str = "recheck", actor: AbstractBaseUser | None = None) -> Decision | None:
+    """Reserve and evaluate again (after an order or a rule changed); None when the order is past checking.
+    `actor`: the person whose resolve asked for this re-check; the order's moves carry them."""
     from inventory.services import reserve_for_order
     from orders.services import apply_decision
     from rules.engine import evaluate
@@ -248,7 +298,7 @@ def recheck_order(*, order_id: int, trigger: str = "recheck") -> Decision | None
         return None
     reservation = reserve_for_order(order=order)
     decision = evaluate(order=order, reservation=reservation, trigger=trigger, changes=set())
-    apply_decision(order=order, decision=decision)
+    apply_decision(order=order, decision=decision, actor=actor)
     return decision
 
 
@@ -265,6 +315,33 @@ def recheck_open_orders(*, order_ids: list[int] | None = None, limit: int = 5000
 
 
 RESOLVE_ACTIONS = ("edit_address", "mark_paid", "blacklist", "release", "cancel", "merge", "dismiss")
+#: what a person may do about each built-in type (first = the usual one); a custom type allows all.
+#: "dismiss" resolves and re-checks: the check runs again on the order as it now is.
+TYPE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "address_missing": ("edit_address", "cancel"),
+    "address_invalid": ("edit_address", "release", "blacklist", "cancel"),
+    "address_changed": ("dismiss", "edit_address", "cancel"),
+    "payment_pending": ("mark_paid", "cancel"),
+    "out_of_stock": ("release", "dismiss", "cancel"),
+    "sku_unmatched": ("dismiss", "cancel"),
+    "refund_requested": ("release", "cancel"),
+    "blacklisted_buyer": ("release", "cancel"),
+    "remark_review": ("dismiss", "edit_address", "release", "blacklist", "cancel"),
+    "price_abnormal": ("release", "blacklist", "cancel"),
+    "mergeable": ("merge", "dismiss"),
+    "waybill_failed": ("dismiss", "edit_address", "cancel"),
+    # after the parcel left: nothing to do to the order; the person records what they did
+    "write_back_refused": ("dismiss",),
+    "platform_order_closed": ("dismiss",),
+    "tracking_problem": ("dismiss",),
+    "no_pickup": ("dismiss",),
+}
+#: actions that need data of one order (a new address, another order): never in a bulk resolve
+PER_ORDER_ACTIONS = frozenset({"edit_address", "merge"})
+
+
+def actions_for_type(code: str) -> tuple[str, ...]:
+    return TYPE_ACTIONS.get(code, RESOLVE_ACTIONS)
 
 
 def can_resolve(*, task: ExceptionTask, actor: AbstractBaseUser) -> bool:
@@ -295,6 +372,8 @@ def exception_resolve(
         raise ResolvePermissionDenied(task_id=task.pk)
     if action not in RESOLVE_ACTIONS:
         raise ResolveActionInvalid(f"Unknown action '{action}'.")
+    if action not in actions_for_type(task.exception_type.code):
+        raise ResolveActionInvalid(f"'{action}' does not resolve a '{task.exception_type.code}' exception.")
 
     if action == "edit_address":
         fields = {k: str(v).strip() for k, v in data.items() if k in RECEIVER_EDITABLE}
@@ -302,11 +381,11 @@ def exception_resolve(
             raise ResolveActionInvalid("Give at least one receiver field to change.")
         order_services.order_update_receiver(order_id=order_id, actor=actor, note=note, **fields)
         _resolve(task=task, actor=actor, resolution=Resolution.EDITED_ADDRESS, note=note)
-        recheck_order(order_id=order_id, trigger="resolved")
+        recheck_order(order_id=order_id, trigger="resolved", actor=actor)
     elif action == "mark_paid":
         order_services.order_mark_paid(order_id=order_id, actor=actor, note=note)
         _resolve(task=task, actor=actor, resolution=Resolution.MARKED_PAID, note=note)
-        recheck_order(order_id=order_id, trigger="resolved")
+        recheck_order(order_id=order_id, trigger="resolved", actor=actor)
     elif action == "blacklist":
         order = Order.objects.get(pk=order_id)
         kinds = data.get("kinds") or [BlacklistKind.BUYER_NICK]
@@ -320,14 +399,14 @@ def exception_resolve(
         if not added:
             raise ResolveActionInvalid("The order has nothing to blacklist for the chosen kinds.")
         _resolve(task=task, actor=actor, resolution=Resolution.BLACKLISTED, note=note)
-        recheck_order(order_id=order_id, trigger="resolved")
+        recheck_order(order_id=order_id, trigger="resolved", actor=actor)
     elif action == "dismiss":
         _resolve(task=task, actor=actor, resolution=Resolution.DISMISSED, note=note)
-        recheck_order(order_id=order_id, trigger="resolved")
+        recheck_order(order_id=order_id, trigger="resolved", actor=actor)
     elif action == "release":
         _resolve_all_open(order_id=order_id, actor=actor, resolution=Resolution.RELEASED, note=note)
         order_services.order_release(order_id=order_id, actor=actor, note=note or "released from the exception list")
-        recheck_order(order_id=order_id, trigger="resolved")
+        recheck_order(order_id=order_id, trigger="resolved", actor=actor)
     elif action == "merge":
         _merge(task=task, order_id=order_id, target_id=data.get("target_order_id"), actor=actor, note=note)
     elif action == "cancel":
@@ -335,6 +414,94 @@ def exception_resolve(
         order_services.order_cancel(order_id=order_id, actor=actor, note=note)
     task.refresh_from_db()
     return task
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """One row of a bulk action: done, or why not (the row was left as it was)."""
+
+    task_id: int
+    ok: bool
+    message: str = ""
+
+
+def exceptions_resolve_bulk(
+    *, task_ids: list[int], actor: AbstractBaseUser, action: str, note: str = "", data: dict[str, Any] | None = None
+) -> list[BulkOutcome]:
+    """Resolve several to-dos of one type the same way, each in its own transaction: a task that
+    cannot be resolved is reported on its row and left untouched, the others are resolved."""
+    codes = set(ExceptionTask.objects.filter(pk__in=task_ids).values_list("exception_type__code", flat=True))
+    if len(codes) > 1:
+        raise ResolveActionInvalid("A bulk resolve takes tasks of one exception type.")
+    if action in PER_ORDER_ACTIONS:
+        raise ResolveActionInvalid(f"'{action}' needs each order's own data: resolve those one by one.")
+    outcomes = []
+    for task_id in sorted(set(task_ids)):
+        try:
+            exception_resolve(task_id=task_id, actor=actor, action=action, note=note, data=data)
+        except (RulesError, OrderError) as exc:
+            outcomes.append(BulkOutcome(task_id=task_id, ok=False, message=str(exc)))
+        else:
+            outcomes.append(BulkOutcome(task_id=task_id, ok=True))
+    return outcomes
+
+
+@transaction.atomic
+def exception_claim(*, task_id: int, actor: AbstractBaseUser) -> ExceptionTask:
+    """Take an open to-do for oneself. The row is locked: of two people claiming at once, the first
+    wins and the second is told who has it. Claiming one's own task again changes nothing."""
+    if not actor.has_perm("rules.claim_exceptiontask"):
+        raise WorkbenchPermissionDenied(permission="rules.claim_exceptiontask")
+    task = rule_locks.task_for_update(task_id=task_id)
+    if task.state != TaskState.OPEN:
+        raise TaskNotOpen(task_id=task.pk, state=task.state)
+    if task.assignee_user_id == actor.pk:
+        return task
+    if task.assignee_user_id is not None:
+        raise TaskAlreadyClaimed(task_id=task.pk, holder=task.assignee_user.get_username())
+    task.assignee_user = actor
+    task._history_user = actor
+    task.save(update_fields=["assignee_user"])
+    return task
+
+
+def exceptions_claim_bulk(*, task_ids: list[int], actor: AbstractBaseUser) -> list[BulkOutcome]:
+    """Claim several to-dos, each on its own: one someone else holds is reported, the rest claimed."""
+    outcomes = []
+    for task_id in sorted(set(task_ids)):
+        try:
+            exception_claim(task_id=task_id, actor=actor)
+        except (RulesError, ExceptionTask.DoesNotExist) as exc:
+            outcomes.append(BulkOutcome(task_id=task_id, ok=False, message=str(exc)))
+        else:
+            outcomes.append(BulkOutcome(task_id=task_id, ok=True))
+    return outcomes
+
+
+@transaction.atomic
+def exceptions_assign(*, task_ids: list[int], assignee_id: int, actor: AbstractBaseUser) -> list[BulkOutcome]:
+    """Hand open to-dos to a person (an active staff user). Tasks are locked in id order; a task no
+    longer open is reported on its row and left as it is."""
+    from django.contrib.auth import get_user_model
+
+    if not actor.has_perm("rules.assign_exceptiontask"):
+        raise WorkbenchPermissionDenied(permission="rules.assign_exceptiontask")
+    assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True, is_staff=True).first()
+    if assignee is None:
+        raise AssigneeInvalid(f"User {assignee_id} is not an active staff user.")
+    outcomes = []
+    found = {task.pk: task for task in rule_locks.tasks_for_update(task_ids=sorted(set(task_ids)))}
+    for task_id in sorted(set(task_ids)):
+        task = found.get(task_id)
+        if task is None or task.state != TaskState.OPEN:
+            error = TaskNotOpen(task_id=task_id, state=task.state if task else "gone")
+            outcomes.append(BulkOutcome(task_id=task_id, ok=False, message=str(error)))
+            continue
+        task.assignee_user = assignee
+        task._history_user = actor
+        task.save(update_fields=["assignee_user"])
+        outcomes.append(BulkOutcome(task_id=task_id, ok=True))
+    return outcomes
 
 
 def exceptions_close_for_cancelled_order(*, order_id: int, note: str) -> int:
@@ -383,7 +550,7 @@ def _merge(*, task: ExceptionTask, order_id: int, target_id: Any, actor: Abstrac
         merged.save()
         _resolve(task=merged, actor=actor, resolution=Resolution.MERGED, note=note, now=now)
     for pk in sorted({order_id, target.pk}):
-        recheck_order(order_id=pk, trigger="resolved")
+        recheck_order(order_id=pk, trigger="resolved", actor=actor)
 
 
 def _merge_target(*, order_id: int, target_id: Any) -> Order:

@@ -143,9 +143,24 @@ def build_world() -> World:
         external_id="Q1",
     )
     InboxMessage.objects.create(channel=channel, external_id="IN1", body='{"tid": "IN1"}')
+    _workbench_task(order)
     missing = [m._meta.label_lower for m in admin.site._registry if not m._default_manager.exists()]
     assert not missing, f"no row for admin page(s) {missing}: add one in orderhub/tests/world.py build_world()"
     return World(channel=channel, order=order, users=users)
+
+
+def _workbench_task(order: Order) -> None:
+    """An open to-do on the known order (its receiver shown on the workbench's resolve page), for a
+    group no role is in: only a claim, an assignment or the resolve permission reaches it."""
+    from rules.models import ExceptionTask, ExceptionType
+
+    ExceptionTask.objects.filter(order=order, exception_type__code="remark_review", state="open").delete()
+    ExceptionTask.objects.create(
+        order=order,
+        exception_type=ExceptionType.objects.get(code="remark_review"),
+        due_at=timezone.now(),
+        note="matrix",
+    )
 
 
 def _shipping_rows(order: Order) -> None:

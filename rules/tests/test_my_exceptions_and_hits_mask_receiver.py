@@ -1,5 +1,5 @@
-"""Finding 7 on the rules pages: "My exceptions" (receiver line, order facts, the facts a rule saw)
-and the rule hit page mask receiver name, phone and street address without
+"""Finding 7 on the rules pages: the workbench's resolve page (receiver line, order facts, the facts a
+rule saw), the workbench table and the rule hit page mask receiver name, phone and street address without
 orders.view_receiver_details, and show them with it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from rules.models import RuleHit
+from rules.models import ExceptionTask, RuleHit
 from rules.tests.test_exception_workflow import CS, staff
 
 pytestmark = pytest.mark.django_db
@@ -19,21 +19,28 @@ def _held(ingest):
     return ingest(buyer_message="请周末送", receiver_phone=PHONE, receiver_name=NAME, receiver_address=STREET)
 
 
-def test_my_exceptions_masks_receiver_and_facts_without_the_permission(client, ingest):
+def _resolve_page(client, order) -> str:
+    task = ExceptionTask.objects.get(order=order, state="open")
+    return client.get(reverse("admin:rules_exceptiontask_resolve", args=[task.pk])).content.decode()
+
+
+def test_workbench_and_resolve_page_mask_receiver_and_facts_without_the_permission(client, ingest):
     order = _held(ingest)
     client.force_login(staff("agent", CS, "rules.view_exceptiontask"))
-    html = client.get(reverse("admin:rules_exceptiontask_mine")).content.decode()
-    assert order.external_id in html
-    for value in (PHONE, NAME, STREET):
-        assert value not in html
+    table = client.get(reverse("admin:rules_exceptiontask_mine")).content.decode()
+    assert order.external_id in table
+    html = _resolve_page(client, order)
+    for page in (table, html):
+        for value in (PHONE, NAME, STREET):
+            assert value not in page
     assert "139****4321" in html and "司*" in html
     assert order.receiver_district in html  # province/city/district stay
 
 
-def test_my_exceptions_shows_receiver_with_the_permission(client, ingest):
-    _held(ingest)
+def test_resolve_page_shows_receiver_with_the_permission(client, ingest):
+    order = _held(ingest)
     client.force_login(staff("lead", CS, "rules.view_exceptiontask", "orders.view_receiver_details"))
-    html = client.get(reverse("admin:rules_exceptiontask_mine")).content.decode()
+    html = _resolve_page(client, order)
     assert PHONE in html and NAME in html and STREET in html
 
 
