@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -23,7 +24,16 @@ from orderhub.admin_masking import ReceiverMaskingAdmin, SecretFieldsAdmin
 from orderhub.masking import RECEIVER_DETAILS_PERMISSION, SECRET_FIELDS, mask_secret
 from orders import gateway, selectors, services
 from orders.errors import OrderError
-from orders.models import Alert, Channel, Order, OrderEvent, OrderLine, OrderState, QuarantinedMessage
+from orders.models import (
+    AWAITING_SHIPMENT_STATES,
+    Alert,
+    Channel,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    QuarantinedMessage,
+)
 from orders.resources import OrderExportResource
 
 # Transitions ops staff may trigger from the admin: name -> (label, service)
@@ -63,6 +73,35 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "at_risk":
             return queryset.at_risk()
         return queryset
+
+
+def yuan(amount) -> str:
+    """An amount as ops read it: ¥1,234.50."""
+    return f"¥{amount:,.2f}"
+
+
+def duration_words(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    if minutes >= 60:
+        return _("%(h)d h %(m)02d min") % {"h": minutes // 60, "m": minutes % 60}
+    return _("%(m)d min") % {"m": minutes}
+
+
+def ship_by_countdown(order: Order) -> str:
+    """Time left to the ship-by deadline while the order still owes a parcel (late in red, < 1 h in
+    orange); the deadline itself, in the admin's one date format, as the tooltip."""
+    if not order.ship_by:
+        return "—"
+    when = date_format(timezone.localtime(order.ship_by), "DATETIME_FORMAT")
+    left = order.time_left()
+    if order.state not in AWAITING_SHIPMENT_STATES:
+        return format_html('<span class="ship-by done">{}</span>', when)
+    if left.total_seconds() < 0:
+        text = _("%(time)s late") % {"time": duration_words(left.total_seconds())}
+        return format_html('<strong class="ship-by late" title="{}">⚠ {}</strong>', when, text)
+    text = _("%(time)s left") % {"time": duration_words(left.total_seconds())}
+    css = "soon" if left.total_seconds() < 3600 else "ok"
+    return format_html('<span class="ship-by {}" title="{}">{}</span>', css, when, text)
 
 
 class ShippedOnFilter(admin.SimpleListFilter):
@@ -304,24 +343,59 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
     change_form_template = "admin/orders/order/change_form.html"
     list_display = [
         "external_id",
-        "channel",
         "state",
-        "lane",
+        "shop",
         "buyer_nick",
         "receiver_name",
-        "paid_amount",
+        "amount",
         "paid_at",
         "deadline",
-        "hold_reason",
+        "short_hold_reason",
+        "lane",
     ]
     list_filter = ["state", "channel", "lane", OverdueFilter, ShippedOnFilter, "platform_status", "refund_requested"]
     search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
     list_select_related = ["channel"]
     date_hierarchy = "received_at"
+
+    class Media:
+        css = {"all": ["orders/order_admin.css"]}  # the list fits 1440 px; names never wrap per character
+
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["action_hold", "action_release", "action_cancel", "action_mark_printed", "action_open_return"]
-    readonly_fields = ["state", "channel", "external_id", "deadline", "raw_payload_pretty", "received_at", "source"]
+    readonly_fields = ["state", "channel", "external_id", "received_at", "source"]
     exclude = ["raw_payload"]
+    # The page leads with the summary (state, what it waits for, who has it, the ship-by deadline:
+    # shown there only), then lines, parcels, exceptions and history; these details follow, and the
+    # native payload comes last, collapsed (templates/admin/orders/order/change_form.html).
+    fieldsets = [
+        (
+            pgettext_lazy("a buyer's order", "Order"),
+            {
+                "fields": [
+                    ("external_id", "channel", "source"),
+                    ("platform_status", "platform_status_raw", "platform_hold", "refund_requested"),
+                    ("platform_created_at", "paid_at", "platform_modified_at", "received_at"),
+                    ("lane", "priority", "is_presale", "tags"),
+                    "hold_reason",
+                ]
+            },
+        ),
+        (
+            _("Buyer and receiver"),
+            {
+                "fields": [
+                    ("buyer_nick", "buyer_id"),
+                    ("receiver_name", "receiver_phone"),
+                    ("receiver_province", "receiver_city", "receiver_district", "receiver_town"),
+                    ("receiver_address", "receiver_zip"),
+                    ("receiver_masked", "receiver_cipher"),
+                ]
+            },
+        ),
+        (_("Amounts"), {"fields": [("goods_amount", "postage", "discount_amount", "paid_amount"), "coupons"]}),
+        (_("Messages"), {"fields": ["buyer_message", "seller_memo"]}),
+    ]
 
     def has_add_permission(self, request):
         return False  # orders arrive through channels, never typed in
@@ -338,14 +412,22 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
 
     @admin.display(description=_("ship by"), ordering="ship_by")
     def deadline(self, obj: Order) -> str:
-        if not obj.ship_by:
-            return "—"
-        local = timezone.localtime(obj.ship_by).strftime("%m-%d %H:%M")
-        if obj.is_overdue:
-            return format_html('<strong style="color:#b00">{} ⚠ {}</strong>', local, _("overdue"))
-        if obj.is_at_risk:
-            return format_html('<strong style="color:#c60">{} ⏱ {}</strong>', local, _("< 1 h"))
-        return local
+        return ship_by_countdown(obj)
+
+    @admin.display(description=_("shop"), ordering="channel__name")
+    def shop(self, obj: Order) -> str:
+        return format_html('<span title="{}">{}</span>', obj.channel.get_platform_display(), obj.channel.name)
+
+    @admin.display(description=_("amount"), ordering="paid_amount")
+    def amount(self, obj: Order) -> str:
+        return yuan(obj.paid_amount)
+
+    @admin.display(description=_("hold reason"), ordering="hold_reason")
+    def short_hold_reason(self, obj: Order) -> str:
+        if not obj.hold_reason:
+            return ""
+        short = obj.hold_reason if len(obj.hold_reason) <= 24 else obj.hold_reason[:23] + "…"
+        return format_html('<span title="{}">{}</span>', obj.hold_reason, short)
 
     @admin.display(description=_("native payload"))
     def raw_payload_pretty(self, obj: Order) -> str:
@@ -380,11 +462,21 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
             self.message_user(request, _("%(action)s: done.") % {"action": label}, messages.SUCCESS)
         return HttpResponseRedirect(change_url)
 
+    def changelist_view(self, request, extra_context=None):
+        """The list takes the page's width (its ten columns fit 1440 px beside the filters, not
+        beside the app menu as well; the header's breadcrumbs still lead back)."""
+        return super().changelist_view(request, {**(extra_context or {}), "is_nav_sidebar_enabled": False})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
         extra_context["show_save_and_add_another"] = False
         order = self.get_object(request, object_id)
         if order is not None:
+            extra_context["summary"] = selectors.order_summary(order=order)
+            extra_context["ship_by_countdown"] = ship_by_countdown(order)
+            extra_context["amount"] = yuan(order.paid_amount)
+            if self._reveal(request):  # the native payload carries the full receiver
+                extra_context["native_payload"] = self.raw_payload_pretty(order)
             extra_context["transition_buttons"] = [
                 {"name": name, "label": label}
                 for name, (label, _call) in ORDER_ACTIONS.items()
