@@ -73,7 +73,8 @@ def test_the_list_shows_each_column_ops_scan_for_in_one_date_format(held, admin_
 def test_the_list_stylesheet_keeps_cells_on_one_line():
     from django.contrib.staticfiles import finders
 
-    css = open(finders.find("orders/order_admin.css"), encoding="utf-8").read()
+    with open(finders.find("orders/order_admin.css"), encoding="utf-8") as stylesheet:
+        css = stylesheet.read()
     assert re.search(r"#result_list td, #result_list th \{ white-space: nowrap; \}", css)
 
 
