@@ -17,6 +17,10 @@ THIRD_PARTY_LABELS = (
     _("access failures"),
     _("access log"),
     _("access logs"),
+    # the admin index's screen-reader headers, which Django's own catalogue leaves in English
+    _("Model name"),
+    _("Add link"),
+    _("Change or view list link"),
 )
 
 
