@@ -353,10 +353,21 @@ class OrderAdmin(ViewPermissionExportMixin, ReceiverMaskingAdmin, ReadOnlyHistor
         "short_hold_reason",
         "lane",
     ]
-    list_filter = ["state", "channel", "lane", OverdueFilter, ShippedOnFilter, "platform_status", "refund_requested"]
+    list_filter = [
+        "state",
+        "channel",
+        "lane",
+        OverdueFilter,
+        ShippedOnFilter,
+        ("received_at", admin.DateFieldListFilter),
+        "platform_status",
+        "refund_requested",
+    ]
     search_fields = ["=external_id", "buyer_nick", "receiver_phone", "receiver_name"]
     list_select_related = ["channel"]
-    date_hierarchy = "received_at"
+    # No date_hierarchy: its year/month links are a DISTINCT over every order's date (3.6 s at a million
+    # orders); the "received" filter above links the same ranges without reading the table.
+    show_full_result_count = False  # a second count(*) of all orders on every filtered page
 
     class Media:
         css = {"all": ["orders/order_admin.css"]}  # the list fits 1440 px; names never wrap per character
