@@ -17,6 +17,10 @@ THIRD_PARTY_LABELS = (
     _("access failures"),
     _("access log"),
     _("access logs"),
+    # the admin index's screen-reader headers, which Django's own catalogue leaves in English
+    _("Model name"),
+    _("Add link"),
+    _("Change or view list link"),
 )
 
 
@@ -53,10 +57,27 @@ class OrderHubAdminSite(admin.AdminSite):
     index_template = "admin/orderhub_index.html"
 
     def index(self, request, extra_context=None):
-        from orderhub import selectors  # models are not loaded when the app config imports this module
+        from orderhub import dashboard  # models are not loaded when the app config imports this module
+        from orderhub.admin_dashboard import dashboard_context
 
-        extra_context = {**(extra_context or {}), "summary": selectors.ops_summary(user=request.user)}
+        figures = dashboard.dashboard(user=request.user)
+        extra_context = {**(extra_context or {}), **dashboard_context(figures)}
         return super().index(request, extra_context)
+
+    def get_app_list(self, request, app_label=None):
+        """Business sections first, in the order of the day's work; technical ones (task queue, API
+        tokens, users, login protection) last."""
+        apps = super().get_app_list(request, app_label)
+        return sorted(apps, key=lambda app: _APP_ORDER.get(app["app_label"], _UNLISTED_APPS))
+
+
+#: the index's sections, top to bottom
+_APP_ORDER = {
+    label: position
+    for position, label in enumerate(
+        ["orders", "rules", "shipping", "inventory", "auth", "authtoken", "django_q", "axes", "simple_history"]
+    )
+}
 
 
 class OrderHubAdminConfig(AdminConfig):
@@ -73,3 +94,7 @@ class OrderHubAdminConfig(AdminConfig):
         # AppConfig (an orderhub/apps.py would take orderhub/ out of the project's translation
         # catalogue, see the Makefile).
         post_migrate.connect(ensure_roles_after_migrate, dispatch_uid="orderhub.ensure_roles")
+
+
+#: apps not named above: after the business sections, before the technical ones
+_UNLISTED_APPS = _APP_ORDER["auth"] - 0.5

@@ -231,6 +231,11 @@ class Order(models.Model):
                 name="order_awaiting_ship_by_idx",
             ),
             models.Index(fields=["channel", "received_at"], name="order_channel_received_idx"),
+            # the dashboard's grouped reads, answered from the index alone (orderhub/dashboard.py):
+            # late and at-risk orders per channel, the print queue per lane, orders in per day and channel
+            models.Index(fields=["state", "ship_by", "channel"], name="order_state_shipby_channel"),
+            models.Index(fields=["state", "lane"], name="order_state_lane"),
+            models.Index(fields=["received_at", "channel"], name="order_received_channel"),
         ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
@@ -402,6 +407,8 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ["order_id", "id"]
+        # orders shipped in a time range: the dashboard's shipped figures and the list behind them
+        indexes = [models.Index(fields=["kind", "at"], name="orderevent_kind_at")]
 
     def __str__(self) -> str:
         return f"{self.kind_label} {self.from_state_label}→{self.to_state_label}"

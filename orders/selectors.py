@@ -8,14 +8,16 @@ staff see it has an expression index (orderhub.masking.mask_phone_sql)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from orderhub.masking import mask_phone, mask_phone_sql
-from orders.models import Channel, InboxMessage, Order
+from orders.models import Channel, InboxMessage, Order, OrderState
 
 #: partial (substring) matching needs at least this many characters: a trigram index cannot answer
 #: a shorter pattern, so shorter terms match the exact keys only
@@ -144,3 +146,51 @@ def inbox_oldest_undecided_at() -> datetime | None:
 
 def inbox_backlog() -> int:
     return InboxMessage.objects.undecided().count()
+
+
+#: what an order in each state waits for, in the words its summary shows
+WAITING_FOR = {
+    OrderState.NEW: _("the checks (rules, stock)"),
+    OrderState.READY: _("printing: it is in the print queue"),
+    OrderState.ON_HOLD: _("a person to clear its hold"),
+    OrderState.AWAITING_STOCK: _("stock to arrive"),
+    OrderState.PRINTED: _("the outbound scan"),
+    OrderState.PARTIALLY_SHIPPED: _("the rest of its parcels to leave"),
+    OrderState.SHIPPED: _("delivery"),
+    OrderState.DELIVERED: _("nothing: delivered"),
+    OrderState.RETURNED: _("nothing: returned"),
+    OrderState.CANCELLED: _("nothing: cancelled"),
+}
+
+
+@dataclass
+class OrderSummary:
+    """The top of the order page: where the order stands, what it waits for, who has it, by when."""
+
+    order: Order
+    waiting_for: str
+    open_tasks: list
+    tasks: list
+    parcels: list
+
+
+def order_summary(*, order: Order) -> OrderSummary:
+    """Three reads: the order's exception tasks (open first), its parcels, nothing else."""
+    from rules.models import ExceptionTask, TaskState
+    from shipping.models import Shipment
+
+    tasks = list(
+        ExceptionTask.objects.filter(order=order)
+        .select_related("exception_type", "assignee_user", "assignee_group", "resolved_by")
+        .order_by("-state", "due_at", "id")  # "open" sorts after "resolved": reversed
+    )
+    open_tasks = [task for task in tasks if task.state == TaskState.OPEN]
+    waiting_for = str(WAITING_FOR.get(order.state, ""))
+    if order.platform_hold:
+        waiting_for = str(_("the platform to lift its hold"))
+    elif open_tasks:
+        waiting_for = str(_("a person to resolve: %(types)s")) % {
+            "types": ", ".join(str(task.exception_type.name) for task in open_tasks)
+        }
+    parcels = list(Shipment.objects.filter(lines__order=order).select_related("carrier").distinct().order_by("id"))
+    return OrderSummary(order=order, waiting_for=waiting_for, open_tasks=open_tasks, tasks=tasks, parcels=parcels)

@@ -69,10 +69,11 @@ def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterabl
 
 def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = None) -> None:
     """Safety stock → presale: a presale-allowed SKU whose available stock falls to its safety
-    stock goes presale on every channel; above the threshold it comes back. Both are events and
-    alerts. SKUs that do not allow presale never switch (their listings simply sell out)."""
-    from orders.models import AlertSeverity
-    from orders.services import alert_raise, alert_resolve
+    stock goes presale on every channel; above the threshold it comes back. Both are inventory
+    events, not alerts: the switch is the designed answer to low stock, nobody has to act on it (the
+    dashboard counts SKUs on presale; a fresh demo opened with two such "alerts"). SKUs that do not
+    allow presale never switch (their listings simply sell out)."""
+    from orders.services import alert_resolve
 
     if skus is not None and set(available) <= set(skus):  # read with the locked levels: no query
         candidates = [skus[pk] for pk in available if skus[pk].presale_allowed or skus[pk].on_presale]
@@ -92,19 +93,17 @@ def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = Non
         if not switched:
             continue
         ChannelListing.objects.filter(sku_id=sku.pk).update(presale=should)
-        key = f"inventory:presale:{sku.code}"
         if should:
             message = f"{sku.code} {sku.name}: available {level} ≤ safety stock {sku.safety_stock}, listings on presale"
             InventoryEvent.objects.create(
                 kind=EventKind.PRESALE_ON, sku=sku, message=message, data={"available": level}
             )
-            alert_raise(key=key, source="inventory", message=message, severity=AlertSeverity.INFO)
         else:
             message = f"{sku.code} {sku.name}: available {level} > safety stock {sku.safety_stock}, presale off"
             InventoryEvent.objects.create(
                 kind=EventKind.PRESALE_OFF, sku=sku, message=message, data={"available": level}
             )
-            alert_resolve(key=key)
+            alert_resolve(key=f"inventory:presale:{sku.code}")  # one raised before presale stopped alerting
 
 
 @transaction.atomic

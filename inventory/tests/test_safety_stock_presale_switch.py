@@ -1,4 +1,4 @@
-"""Safety stock → presale on every channel, and back when replenished; both are events/alerts."""
+"""Safety stock → presale on every channel, and back when replenished; both are events, not alerts."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def test_falling_to_safety_stock_switches_every_listing_to_presale_and_back(pres
     assert Sku.objects.get(pk=sku.pk).on_presale
     assert list(ChannelListing.objects.values_list("presale", flat=True)) == [True, True]
     assert InventoryEvent.objects.filter(kind=EventKind.PRESALE_ON, sku=sku).count() == 1
-    alert = Alert.objects.get(key="inventory:presale:PRE-1", resolved_at__isnull=True)
-    assert "safety stock" in alert.message
+    event = InventoryEvent.objects.get(kind=EventKind.PRESALE_ON, sku=sku)
+    assert "safety stock" in event.message
+    assert not Alert.objects.filter(resolved_at__isnull=True).exists()  # designed behaviour: nobody must act
 
     services.record_movement(warehouse_code="SH", sku_code="PRE-1", kind="inbound", quantity=1, reference="G-1")
     assert not Sku.objects.get(pk=sku.pk).on_presale  # 4 > 3: back from presale

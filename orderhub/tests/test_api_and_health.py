@@ -112,6 +112,6 @@ def test_admin_index_opens_with_what_needs_attention(admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "OrderHub order hub" in html and "Operations console" in html
     assert 'id="ops-summary"' in html
-    summary = admin_client.get("/admin/").context["summary"]
-    assert summary.overdue == 1
-    assert summary.by_state["on_hold"] >= 1
+    dash = admin_client.get("/admin/").context["dash"]
+    assert dash.overdue == 1
+    assert dash.print_queue_total == 1  # the late order is ready to print

@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from conftest import postgres_only
 from orderhub import pagination
-from orderhub.selectors import ops_summary
 from orders import selectors
-from orders.models import Order, OrderState
+from orders.models import Order
 from orders.tests.factories import make_channel
 
 pytestmark = pytest.mark.django_db
@@ -90,13 +89,3 @@ def test_orders_today_per_channel_counts_only_todays_orders(boss):
     Order.objects.filter(pk=today[0].pk).update(received_at=timezone.now() - timedelta(days=2))
     counts = {channel.pk: channel.orders_today for channel in selectors.channel_list_with_health()}
     assert counts[shop.pk] == 2 and counts[quiet.pk] == 0
-
-
-def test_the_index_counts_open_states(boss):
-    shop = make_channel()
-    for state in (OrderState.READY, OrderState.READY, OrderState.ON_HOLD, OrderState.SHIPPED):
-        order = _orders(shop, 1, buyer_nick=state)[0]
-        Order.objects.filter(pk=order.pk).update(state=state, external_id=f"x{order.pk}")
-    summary = ops_summary(user=boss)
-    assert summary.by_state["ready"] == 2 and summary.by_state["on_hold"] == 1
-    assert summary.by_state["awaiting_stock"] == 0 and "shipped" not in summary.by_state
