@@ -152,6 +152,21 @@ class Fact:
     line_field: str | None = None
     choices: tuple[tuple[str, Any], ...] = ()
     help: Any = ""
+    #: the Order columns (values() names; "lines" for the lines) the getter reads: a backtest fetches
+    #: only these as plain rows. A field-path fact (sql given as a str) reads that field.
+    reads: tuple[str, ...] = ()
+    #: the facts the getter asks the context for (a backtest fetches their columns too)
+    needs: tuple[str, ...] = ()
+    #: the getter is a pure function of `reads`: a backtest computes it once per distinct value
+    memoize: bool = False
+    #: set-based form for backtests: {order pk: value} for a chunk of rows in one query (see backtest.py)
+    batch: Callable[[list[Any]], dict[int, Any]] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.reads:
+            return self.reads
+        return (self.sql,) if isinstance(self.sql, str) else ()
 
 
 # ---- getters ----------------------------------------------------------------------------------
@@ -248,6 +263,33 @@ def _open_orders_same_receiver(ctx: FactContext) -> int:
         .exclude(pk=o.pk)
         .count()
     )
+
+
+def _open_orders_batch(rows: list[Any]) -> dict[int, int]:
+    """`_open_orders_same_receiver` for a chunk of order rows: one grouped query instead of one per order.
+
+    Counts the open orders per (platform, buyer, receiver) among the chunk's buyers, then takes the
+    order itself off its own group when it is open, exactly as the per-order query excludes it.
+    """
+    from orders.models import Order
+
+    keyed = [r for r in rows if r.buyer_nick and r.receiver_address]
+    counts: dict[tuple, int] = {}
+    nicks = sorted({r.buyer_nick for r in keyed})
+    for start in range(0, len(nicks), 5000):
+        groups = (
+            Order.objects.filter(state__in=MERGEABLE_STATES, buyer_nick__in=nicks[start : start + 5000])
+            .order_by()
+            .values_list("channel__platform", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address")
+            .annotate(c=Count("pk"))
+        )
+        for platform, nick, name, phone, address, c in groups:
+            counts[(platform, nick, name, phone, address)] = c
+    result = dict.fromkeys((r.pk for r in rows), 0)
+    for r in keyed:
+        key = (r.channel.platform, r.buyer_nick, r.receiver_name, r.receiver_phone, r.receiver_address)
+        result[r.pk] = counts.get(key, 0) - (1 if r.state in MERGEABLE_STATES else 0)
+    return result
 
 
 def _minutes_since_paid(ctx: FactContext) -> int | None:
@@ -362,6 +404,7 @@ def _build_registry() -> dict[str, Fact]:
             _("discount ratio (discount / goods total, 0–1)"),
             _discount_ratio,
             _discount_ratio_sql,
+            reads=("goods_amount", "discount_amount"),
         ),
         Fact(
             "payment_state",
@@ -370,18 +413,21 @@ def _build_registry() -> dict[str, Fact]:
             _payment_state,
             _payment_state_sql,
             choices=payment_choices,
+            reads=("platform_status", "paid_at", "paid_amount", "goods_amount", "postage", "discount_amount"),
         ),
         Fact(
             "coupon_count",
             FactType.INT,
             _("number of coupons and promotions"),
             lambda ctx: len(ctx.order.coupons or []),
+            reads=("coupons",),
         ),
         Fact(
             "stacked_coupon_count",
             FactType.INT,
             _("stacked coupons (most coupons applying to one line)"),
             _stacked_coupon_count,
+            reads=("coupons",),
         ),
         # lines
         Fact(
@@ -390,6 +436,7 @@ def _build_registry() -> dict[str, Fact]:
             _("number of lines"),
             lambda ctx: len(ctx.lines),
             lambda: _line_aggregate(Count("pk")),
+            reads=("lines",),
         ),
         Fact(
             "total_quantity",
@@ -397,6 +444,7 @@ def _build_registry() -> dict[str, Fact]:
             _("total quantity"),
             lambda ctx: sum(line.quantity for line in ctx.lines),
             lambda: _line_aggregate(Sum("quantity")),
+            reads=("lines",),
         ),
         Fact(
             "max_line_quantity",
@@ -404,6 +452,7 @@ def _build_registry() -> dict[str, Fact]:
             _("largest line quantity"),
             lambda ctx: max((line.quantity for line in ctx.lines), default=0),
             lambda: _line_aggregate(Max("quantity")),
+            reads=("lines",),
         ),
         Fact(
             "sku_codes",
@@ -411,6 +460,7 @@ def _build_registry() -> dict[str, Fact]:
             _("merchant SKU codes of the lines"),
             lambda ctx: [line.sku_code for line in ctx.lines],
             line_field="sku_code",
+            reads=("lines",),
         ),
         # receiver
         Fact("receiver_name", FactType.STR, _("receiver name"), _field("receiver_name"), "receiver_name"),
@@ -435,25 +485,39 @@ def _build_registry() -> dict[str, Fact]:
             _("receiver name, phone and address all present"),
             _receiver_complete,
             lambda: _bool_expr(_receiver_complete_q()),
+            reads=("receiver_name", "receiver_phone", "receiver_address"),
         ),
-        Fact("phone_valid", FactType.BOOL, _("phone is a valid CN mobile or landline"), _phone_valid),
+        Fact(
+            "phone_valid",
+            FactType.BOOL,
+            _("phone is a valid CN mobile or landline"),
+            _phone_valid,
+            reads=("receiver_masked", "receiver_phone"),
+            memoize=True,
+        ),
         Fact(
             "province_recognised",
             FactType.BOOL,
             _("province recognised"),
             lambda ctx: regions.province_recognised(ctx.order.receiver_province),
+            reads=("receiver_province",),
+            memoize=True,
         ),
         Fact(
             "city_recognised",
             FactType.BOOL,
             _("city recognised (by suffix)"),
             lambda ctx: regions.city_recognised(ctx.order.receiver_city),
+            reads=("receiver_city",),
+            memoize=True,
         ),
         Fact(
             "district_recognised",
             FactType.BOOL,
             _("district recognised (by suffix; empty accepted)"),
             lambda ctx: regions.district_recognised(ctx.order.receiver_district),
+            reads=("receiver_district",),
+            memoize=True,
         ),
         Fact(
             "address_has_test_words",
@@ -461,12 +525,20 @@ def _build_registry() -> dict[str, Fact]:
             _("test words in name or address (测试/test/样品 …)"),
             _has_test_words,
             _test_words_sql,
+            reads=("receiver_name", "receiver_address"),
         ),
         Fact(
             "receiver_valid",
             FactType.BOOL,
             _("receiver valid (phone, province, city, district, no test words)"),
             _receiver_valid,
+            needs=(
+                "phone_valid",
+                "province_recognised",
+                "city_recognised",
+                "district_recognised",
+                "address_has_test_words",
+            ),
         ),
         # state on the platform
         Fact(
@@ -485,6 +557,7 @@ def _build_registry() -> dict[str, Fact]:
             FactType.INT,
             _("minutes since paid (empty when unpaid)"),
             _minutes_since_paid,
+            reads=("paid_at",),
         ),
         # buyer
         Fact("buyer_nick", FactType.STR, _("buyer nick"), _field("buyer_nick"), "buyer_nick"),
@@ -493,6 +566,14 @@ def _build_registry() -> dict[str, Fact]:
             FactType.BOOL,
             _("buyer, phone or address on the blacklist"),
             lambda ctx: ctx.blacklist.matches(ctx.order),
+            reads=(
+                "buyer_nick",
+                "receiver_phone",
+                "receiver_province",
+                "receiver_city",
+                "receiver_district",
+                "receiver_address",
+            ),
         ),
         Fact("buyer_message", FactType.STR, _("buyer message"), _field("buyer_message"), "buyer_message"),
         Fact("seller_memo", FactType.STR, _("seller memo"), _field("seller_memo"), "seller_memo"),
@@ -502,6 +583,7 @@ def _build_registry() -> dict[str, Fact]:
             _("buyer message present"),
             _text_present("buyer_message"),
             _has_text_sql("buyer_message"),
+            reads=("buyer_message",),
         ),
         Fact(
             "has_seller_memo",
@@ -509,6 +591,7 @@ def _build_registry() -> dict[str, Fact]:
             _("seller memo present"),
             _text_present("seller_memo"),
             _has_text_sql("seller_memo"),
+            reads=("seller_memo",),
         ),
         Fact(
             "open_orders_same_receiver",
@@ -516,6 +599,8 @@ def _build_registry() -> dict[str, Fact]:
             _("other open orders to the same buyer and address"),
             _open_orders_same_receiver,
             _open_orders_sql,
+            reads=("state", "channel_id", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address"),
+            batch=_open_orders_batch,
         ),
         # where from
         Fact(
@@ -525,6 +610,7 @@ def _build_registry() -> dict[str, Fact]:
             lambda ctx: ctx.order.channel.platform,
             "channel__platform",
             choices=_choices_of(Platform),
+            reads=("channel_id",),
         ),
         Fact("channel_id", FactType.INT, _("channel (shop) id"), _field("channel_id"), "channel_id"),
     ]
