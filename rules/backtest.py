@@ -34,7 +34,16 @@ from tqdm import tqdm
 from orders.models import Channel, Order, OrderLine
 from rules.conditions import sql_condition
 from rules.engine import CompiledRule, compile_rule, load_blacklist, rollout_bucket
-from rules.facts import FACTS, Blacklist, FactContext
+from rules.facts import (
+    FACTS,
+    Blacklist,
+    FactContext,
+    FactType,
+    full_address,
+    normalize_nick,
+    normalize_phone,
+    open_orders_exists,
+)
 from rules.models import ExceptionTask, InterceptRule, RuleAction
 
 SQL_CHUNK = 200_000  # primary keys per chunk when the whole rule is SQL
@@ -132,10 +141,12 @@ class RowContext(FactContext):
             columns, values = spec
             order = self.order
             key = tuple([getattr(order, c) for c in columns])
-            if key in values:
+            try:
                 value = values[key]
-            else:
+            except KeyError:
                 value = values[key] = FACTS[name].getter(self)
+            except TypeError:  # a JSON list or dict: not hashable, computed each time
+                value = FACTS[name].getter(self)
         cache[name] = value
         return value
 
@@ -174,22 +185,161 @@ class RulePlan:
         return any("lines" in FACTS[name].columns for name in self.facts)
 
 
-def plan_rule(rule: InterceptRule, conditions: list | None = None) -> RulePlan | None:
-    """None for a rule without conditions (it matches nothing)."""
+def plan_rule(
+    rule: InterceptRule,
+    conditions: list | None = None,
+    *,
+    window: QuerySet[Order] | None = None,
+    blacklist: Blacklist | None = None,
+) -> RulePlan | None:
+    """None for a rule without conditions (it matches nothing).
+
+    With a window, Python facts that are pure functions of a few columns are turned into SQL by
+    evaluating them once per distinct value in the window (see `_python_fact_q`), so most rules,
+    the seeded ones included, run as one SQL query per chunk.
+    """
     if conditions is None:
         conditions = sorted(rule.conditions.all(), key=lambda c: (c.position, c.pk))
     if not conditions:
         return None
     compiled = compile_rule(rule, conditions)
-    sql = rule_sql(conditions, match_all=compiled.match_all, batched=True)
-    if sql is not None and sql.complete:
+    annotations: dict[str, Any] = {}
+    parts: list[Q] = []
+    python: list = []
+    for row, condition in zip(conditions, compiled.conditions, strict=True):
+        sql = _condition_q(row, condition, window=window, blacklist=blacklist)
+        if sql is None:
+            python.append(condition)
+            continue
+        annotations.update(sql[0])
+        parts.append(sql[1])
+    if not parts or (python and not compiled.match_all):
+        facts = _fact_closure({c.fact for c in compiled.conditions})
+        return RulePlan(compiled=compiled, sql=None, method="python", facts=facts)
+    combined = parts[0]
+    for q in parts[1:]:
+        combined = (combined & q) if compiled.match_all else (combined | q)
+    sql = RuleSQL(annotations=annotations, q=combined, complete=not python)
+    if not python:
         return RulePlan(compiled=compiled, sql=sql, method="sql")
     return RulePlan(
-        compiled=compiled,
-        sql=sql,
-        method="sql+python" if sql is not None else "python",
-        facts=_fact_closure({c.fact for c in compiled.conditions}),
+        compiled=compiled, sql=sql, method="sql+python", facts=_fact_closure({c.fact for c in compiled.conditions})
     )
+
+
+_OPEN_ORDERS_AS_EXISTS = {("gt", 0), ("gte", 1), ("ne", 0), ("eq", 0), ("lt", 1), ("lte", 0)}
+
+
+def _condition_q(row, condition, *, window, blacklist) -> tuple[dict[str, Any], Q] | None:
+    """(annotations, Q) for one condition in a backtest, or None to evaluate it in Python."""
+    fact = FACTS[row.field]
+    if fact.batch is not None:
+        # The mergeable check: "any other open order?" is one EXISTS (a semi-join), a count is not.
+        if (condition.operator, condition.value) in _OPEN_ORDERS_AS_EXISTS:
+            exists = open_orders_exists()
+            return {}, (~exists if condition.test(0) else exists)
+        return None
+    compiled = sql_condition(row.field, row.operator, row.value)
+    if compiled is not None:
+        return compiled
+    if window is None:
+        return None
+    q = _python_fact_q(row.field, condition.test, window=window, blacklist=blacklist)
+    return None if q is None else ({}, q)
+
+
+def _python_fact_q(name: str, test: Callable[[Any], bool], *, window, blacklist) -> Q | None:
+    """The orders of `window` whose value of Python-only fact `name` passes `test`, as a Q; None if
+    the fact cannot be put so. Exact: the fact's own getter decides each distinct input."""
+    fact = FACTS[name]
+    if fact.memoize:
+        columns = fact.columns
+        passing, failing = [], []
+        for values in window.order_by().values_list(*columns).distinct():
+            row = OrderRow(dict(zip(columns, values, strict=True), id=0), None)
+            ctx = FactContext(order=row, now=timezone.now(), blacklist=blacklist or Blacklist())
+            (passing if test(fact.getter(ctx)) else failing).append(values)
+        return _rows_q(columns, passing, failing)
+    if fact.type != FactType.BOOL:
+        return None
+    if fact.compose is not None:
+        true_qs: dict[str, Q] = {}
+
+        def true(needed: str) -> Q:
+            q = _true_q(needed, window=window, blacklist=blacklist)
+            if q is None:
+                raise LookupError(needed)
+            true_qs[needed] = q
+            return q
+
+        try:
+            is_true = fact.compose(true)
+        except LookupError:
+            return None
+    elif name == "buyer_blacklisted":
+        is_true = _blacklist_q(window, blacklist if blacklist is not None else load_blacklist())
+    else:
+        return None
+    return _bool_q(is_true, test)
+
+
+def _true_q(name: str, *, window, blacklist) -> Q | None:
+    fact = FACTS[name]
+    if fact.q_true is not None:
+        return fact.q_true()
+    return _python_fact_q(name, lambda v: v is True, window=window, blacklist=blacklist)
+
+
+def _bool_q(is_true: Q, test: Callable[[Any], bool]) -> Q:
+    """A condition on a BOOL fact (always True or False) from the Q of "the fact is true"."""
+    if test(True) and test(False):
+        return Q(pk__isnull=False)
+    if test(True):
+        return is_true
+    if test(False):
+        return ~is_true
+    return Q(pk__in=[])
+
+
+def _rows_q(columns: tuple[str, ...], passing: list[tuple], failing: list[tuple]) -> Q:
+    """Rows whose `columns` equal one of `passing` (written as NOT one of `failing` when shorter).
+
+    The columns a memoised fact reads are NOT NULL, so the negation is exact. Multi-column values are
+    grouped on all columns but the last (few distinct values: receiver_masked, province …)."""
+    if len(failing) < len(passing):
+        return ~_in_rows(columns, failing)
+    return _in_rows(columns, passing)
+
+
+def _in_rows(columns: tuple[str, ...], rows: list[tuple]) -> Q:
+    *head, last = columns
+    groups: dict[tuple, list] = defaultdict(list)
+    for values in rows:
+        groups[tuple(values[:-1])].append(values[-1])
+    q = Q(pk__in=[])
+    for key, lasts in groups.items():
+        q |= Q(**dict(zip(head, key, strict=True)), **{f"{last}__in": lasts})
+    return q
+
+
+def _blacklist_q(window, blacklist: Blacklist) -> Q:
+    """`buyer_blacklisted` is true, per part of Blacklist.matches over the distinct values of its columns."""
+    q = Q(pk__in=[])
+    if blacklist.nicks:
+        nicks = window.order_by().exclude(buyer_nick="").values_list("buyer_nick", flat=True).distinct()
+        q |= Q(buyer_nick__in=[n for n in nicks if normalize_nick(n) in blacklist.nicks])
+    if blacklist.phones:
+        phones = window.order_by().exclude(receiver_phone="").values_list("receiver_phone", flat=True).distinct()
+        q |= Q(receiver_phone__in=[p for p in phones if normalize_phone(p) in blacklist.phones])
+    if blacklist.addresses:
+        columns = ("receiver_province", "receiver_city", "receiver_district", "receiver_address")
+        hits = []
+        for values in window.order_by().values_list(*columns).distinct():
+            address = full_address(OrderRow(dict(zip(columns, values, strict=True), id=0), None))
+            if address and any(fragment in address for fragment in blacklist.addresses):
+                hits.append(values)
+        q |= _in_rows(columns, hits)
+    return q
 
 
 @dataclass
@@ -217,9 +367,12 @@ def match_window(
     now = now or timezone.now()
     stats = window.order_by().aggregate(n=Count("pk"), lo=Min("pk"), hi=Max("pk"))
     total, lo, hi = stats["n"], stats["lo"], stats["hi"]
-    plan = plan_rule(rule)
-    if plan is None or not total:
-        return WindowMatch(total_orders=total, method=plan.method if plan else "sql", matched=[])
+    if not total:
+        return WindowMatch(total_orders=0, method="sql", matched=[])
+    blacklist = blacklist if blacklist is not None else load_blacklist()
+    plan = plan_rule(rule, window=window, blacklist=blacklist)
+    if plan is None:
+        return WindowMatch(total_orders=total, method="sql", matched=[])
     matched: list[tuple[int, int, str]] = []
     step = SQL_CHUNK if plan.method == "sql" else PYTHON_CHUNK
     runner = _SqlChunks(plan) if plan.method == "sql" else _PythonChunks(plan, now=now, blacklist=blacklist)
@@ -238,6 +391,8 @@ class _SqlChunks:
     def run(self, chunk: QuerySet[Order]) -> list[tuple[int, int, str]]:
         sql = self.plan.sql
         rows = chunk.annotate(**sql.annotations).filter(sql.q).order_by("pk")
+        if self.plan.compiled.rollout_percent >= 100:  # the external id only decides the rollout share
+            return [(pk, channel, "") for pk, channel in rows.values_list("pk", "channel_id")]
         return list(rows.values_list("pk", "channel_id", "external_id"))
 
 

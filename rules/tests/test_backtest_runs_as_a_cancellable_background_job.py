@@ -39,7 +39,9 @@ def _period(days: int = 7):
     return now - timedelta(days=days), now + timedelta(minutes=1)
 
 
-def test_the_backtest_page_only_records_and_queues_the_run(admin_client, orders, broker, django_capture_on_commit_callbacks):
+def test_the_backtest_page_only_records_and_queues_the_run(
+    admin_client, orders, broker, django_capture_on_commit_callbacks
+):
     rule = make_rule(("receiver_valid", "is_false", ""), name="receiver check", enabled=False)
     hits_before = RuleHit.objects.count()
     today = timezone.localdate()
@@ -73,7 +75,9 @@ def test_the_backtest_page_only_records_and_queues_the_run(admin_client, orders,
     assert BacktestRun.objects.get(pk=run.pk).finished_at == run.finished_at
 
 
-def test_in_the_queues_sync_mode_the_run_completes_after_commit(orders, monkeypatch, django_capture_on_commit_callbacks):
+def test_in_the_queues_sync_mode_the_run_completes_after_commit(
+    orders, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(Conf, "SYNC", True)
     rule = make_rule(("paid_amount", "gte", "100"), name="big orders", enabled=False)
     since, until = _period()

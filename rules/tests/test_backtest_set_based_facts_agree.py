@@ -22,10 +22,11 @@ MIXED = {
         [("open_orders_same_receiver", "gte", "2"), ("buyer_blacklisted", "is_true", ""), ("line_count", "gte", "3")],
         "any",
     ),
-    "mergeable and paid on taobao (ALL: SQL pre-filter)": (
-        [("open_orders_same_receiver", "gt", "0"), ("payment_state", "eq", "paid"), ("platform", "eq", "taobao")],
+    "two other open orders, paid, on taobao (ALL: SQL pre-filter, grouped counts)": (
+        [("open_orders_same_receiver", "gte", "2"), ("payment_state", "eq", "paid"), ("platform", "eq", "taobao")],
         "all",
     ),
+    "no other open order (NOT EXISTS)": ([("open_orders_same_receiver", "eq", "0")], "all"),
     "receiver invalid or many coupons (ANY)": (
         [("receiver_valid", "is_false", ""), ("stacked_coupon_count", "gte", "2"), ("sku_codes", "any_empty", "")],
         "any",
@@ -50,6 +51,10 @@ def varied_orders():
     Order.objects.filter(pk__in=ids[2::11]).update(receiver_masked=True)
     # A buyer across both platforms: mergeable per platform only.
     Order.objects.filter(pk__in=ids[3::97]).update(buyer_nick="nick-both", receiver_name="王五")
+    # A repeat buyer to one address on both platforms (some of the orders shipped, some open).
+    Order.objects.filter(pk__in=ids[4::50]).update(
+        buyer_nick="nick-repeat", receiver_name="赵六", receiver_phone="13812345678", receiver_address="文三路1号"
+    )
     for kind, value in (("buyer_nick", "NICK17 "), ("phone", "+86 139 1234 5678"), ("address", "南京路100")):
         BlacklistEntry.objects.create(kind=kind, value=value)
     return Order.objects.all()
@@ -85,9 +90,18 @@ def test_every_seeded_rule_and_mixed_rules_match_exactly_what_live_evaluation_ma
     assert methods == {"sql", "sql+python", "python"}
 
 
-def test_the_mergeable_check_costs_one_grouped_query_per_chunk(varied_orders, monkeypatch, django_assert_max_num_queries):
+def test_the_mergeable_check_costs_one_query_per_chunk(varied_orders, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(backtest, "SQL_CHUNK", 1000)
+    seeded = InterceptRule.objects.get(code="mergeable")  # "> 0": one EXISTS per chunk
+    with django_assert_max_num_queries(5 + 3):
+        found = backtest.match_window(seeded, varied_orders)
+    assert found.method == "sql"
+    assert found.ids == live_matches(seeded, varied_orders, timezone.now())
+
+
+def test_a_mergeable_count_costs_one_grouped_query_per_chunk(varied_orders, monkeypatch, django_assert_max_num_queries):
     monkeypatch.setattr(backtest, "PYTHON_CHUNK", 1000)
-    rule = InterceptRule.objects.get(code="mergeable")
+    rule = make_rule(("open_orders_same_receiver", "gte", "2"), name="two others")
     chunks = 3  # 3,000 consecutive primary keys
     # window stats, conditions, exception type, channels, blacklist; per chunk: rows + one grouped query
     with django_assert_max_num_queries(5 + 2 * chunks):
