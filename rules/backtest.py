@@ -254,12 +254,18 @@ def _python_fact_q(name: str, test: Callable[[Any], bool], *, window, blacklist)
     fact = FACTS[name]
     if fact.memoize:
         columns = fact.columns
+        decided, rest = None, window
+        if fact.sql_split is not None:  # the database decides most rows; Python the odd shapes
+            handled, is_true = fact.sql_split()
+            decided, rest = handled & _bool_q(is_true, test), window.exclude(handled)
         passing, failing = [], []
-        for values in window.order_by().values_list(*columns).distinct():
+        for values in rest.order_by().values_list(*columns).distinct():
             row = OrderRow(dict(zip(columns, values, strict=True), id=0), None)
             ctx = FactContext(order=row, now=timezone.now(), blacklist=blacklist or Blacklist())
             (passing if test(fact.getter(ctx)) else failing).append(values)
-        return _rows_q(columns, passing, failing)
+        if decided is None:
+            return _rows_q(columns, passing, failing)
+        return decided | (~handled & _in_rows(columns, passing))
     if fact.type != FactType.BOOL:
         return None
     if fact.compose is not None:

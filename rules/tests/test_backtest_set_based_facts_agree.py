@@ -4,6 +4,8 @@ order instance matches: every seeded rule and rules mixing SQL, Python and set-b
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from django.utils import timezone
 
@@ -108,3 +110,40 @@ def test_a_mergeable_count_costs_one_grouped_query_per_chunk(varied_orders, monk
         found = backtest.match_window(rule, varied_orders)
     assert found.method == "python"
     assert found.ids == live_matches(rule, varied_orders, timezone.now())
+
+
+def test_phone_validity_decided_in_the_database_agrees_with_phonenumbers(channel):
+    """Plain mobile numbers are checked by the CN metadata's patterns as SQL regexes; odd shapes in Python."""
+    rng = random.Random(3)
+    phones = [f"1{rng.randrange(3 * 10**9, 10 * 10**9):010d}"[:11] for _ in range(1500)]
+    phones += [f"1{rng.randrange(10**10):010d}" for _ in range(300)]  # 10x–19x, 179 included
+    phones += ["179" + f"{rng.randrange(10**8):08d}" for _ in range(50)]
+    phones += [
+        " 13812345678",
+        "+8613812345678",
+        "13800000000-1234",
+        "0571-88886666",
+        "12345",
+        "",
+        "１３８１２３４５６７８",
+    ]
+    Order.objects.bulk_create(
+        Order(
+            channel=channel,
+            external_id=f"P{i}",
+            state="ready",
+            platform_status="awaiting_shipment",
+            receiver_phone=phone,
+            receiver_masked=i % 13 == 0,
+        )
+        for i, phone in enumerate(phones)
+    )
+    for operator in ("is_true", "is_false"):
+        rule = make_rule(("phone_valid", operator, ""), name=f"phone {operator}")
+        found = backtest.match_window(rule, Order.objects.all())
+        live = live_matches(rule, Order.objects.all(), timezone.now())
+        assert found.method == "sql"
+        assert 0 < len(live) < len(phones)
+        assert found.ids == live, sorted(
+            Order.objects.filter(pk__in=found.ids ^ live).values_list("receiver_phone", flat=True)
+        )[:10]
