@@ -55,12 +55,15 @@ def main() -> None:
     total = orders_in_period(since=since, until=until).count()
     load = os.getloadavg()
     print(f"database: {connection.settings_dict['NAME']}   orders: {total:,}   {since:%Y-%m-%d} – {until:%Y-%m-%d}")
-    print(f"machine: {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"machine: {platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     rules = InterceptRule.objects.filter(code__isnull=False).order_by("position")
     if args.rules:
         rules = rules.filter(code__in=[c.strip() for c in args.rules.split(",")])
-    header = f"{'rule':<20} {'method':<11} {'matched':>9} {'backtest':>9} {'queries':>7} {'baseline':>9} {'ratio':>8}  <10s"
+    header = f"{'rule':<20} {'method':<11} {'matched':>9} {'backtest':>9} {'queries':>7} "
+    header += f"{'baseline':>9} {'ratio':>8}  <10s"
     print(header)
     print("-" * len(header))
     worst = 0.0

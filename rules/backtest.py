@@ -375,6 +375,8 @@ def match_window(
     total, lo, hi = stats["n"], stats["lo"], stats["hi"]
     if not total:
         return WindowMatch(total_orders=0, method="sql", matched=[])
+    if on_progress is not None and on_progress(0, total) is False:  # the total shows before the first chunk
+        raise BacktestCancelled
     blacklist = blacklist if blacklist is not None else load_blacklist()
     plan = plan_rule(rule, window=window, blacklist=blacklist)
     if plan is None:
