@@ -42,13 +42,16 @@ from rules.models import (
 class BacktestForm(forms.Form):
     """The period of a backtest: orders received from `since` through `until` (whole days, local time)."""
 
-    since = forms.DateField(label=_("Orders received from"), widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(
-        label=_("through"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("At most %(days)d days; the backtest runs in the background.")
-        % {"days": services.BACKTEST_MAX_DAYS},
+    since = forms.DateField(
+        label=_("Orders received from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+    until = forms.DateField(label=_("through"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["until"].help_text = _("At most %(days)d days; the backtest runs in the background.") % {
+            "days": services.BACKTEST_MAX_DAYS
+        }
 
     @staticmethod
     def initial_for(days: str | None) -> dict:

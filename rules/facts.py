@@ -249,6 +249,29 @@ def _phone_regex(desc) -> str | None:
     return f"^(?:{desc.national_number_pattern})$"
 
 
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression (split on | outside groups and classes)."""
+    parts, depth, in_class, start, escaped = [], 0, False, 0, False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
+
+
 def phone_valid_split() -> tuple[Q, Q]:
     """(rows SQL decides, those of them where phone_valid is true) for backtests.
 
@@ -260,7 +283,12 @@ def phone_valid_split() -> tuple[Q, Q]:
     md = _CN_METADATA
     plain = Q(receiver_phone__regex=r"^1[3-9][0-9]{9}$") & ~Q(receiver_phone__startswith="179")
     general = _phone_regex(md.general_desc)
-    valid = Q(receiver_phone__regex=general) if general else Q(pk__in=[])
+    if general is None:
+        valid = Q(pk__in=[])
+    elif r"1\d{10}" in _alternatives(md.general_desc.national_number_pattern):
+        valid = Q()  # the general pattern has 1\d{10} as an alternative: every plain number matches it
+    else:
+        valid = Q(receiver_phone__regex=general)
     for desc in (md.premium_rate, md.toll_free, md.shared_cost, md.voip, md.personal_number, md.pager, md.uan):
         pattern = _phone_regex(desc)
         if pattern:
@@ -268,7 +296,8 @@ def phone_valid_split() -> tuple[Q, Q]:
     pattern = _phone_regex(md.voicemail)
     if pattern:
         valid &= ~Q(receiver_phone__regex=pattern)
-    typed = [p for p in (_phone_regex(md.fixed_line), _phone_regex(md.mobile)) if p]
+    # mobile first: most numbers match it and the database can skip the long fixed-line pattern
+    typed = [p for p in (_phone_regex(md.mobile), _phone_regex(md.fixed_line)) if p]
     any_type = Q(pk__in=[])
     for pattern in typed:
         any_type |= Q(receiver_phone__regex=pattern)
