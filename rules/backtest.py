@@ -5,14 +5,15 @@ the result in a BacktestRun.
 
 The window is walked in primary-key chunks, so a run reports progress and can stop between chunks:
 
-- a rule whose conditions all compile to SQL is one query per chunk;
-- otherwise an ALL rule pre-filters in SQL on the conditions that compile and finishes in Python; an
-  ANY rule with a Python-only fact runs in Python over the whole chunk. Python facts read plain
-  `values()` rows (only the columns the rule's facts declare in `Fact.reads`) with the chunk's lines
-  fetched in one query, never model instances; a fact that is a pure function of a few columns
-  (phone valid, province recognised …) is computed once per distinct value; the blacklist is loaded
-  once per run; a fact with a set-based form (`Fact.batch`: the mergeable check) is computed with one
-  grouped query per chunk instead of one query per order.
+- a rule whose conditions all compile to SQL is one query per chunk. Before the chunks, Python-only
+  facts that are pure functions of a few columns (phone valid, regions, coupon counts; `Fact.memoize`)
+  are evaluated once per distinct value in the window and become `column IN (…)`; receiver valid and
+  the blacklist are composed from such parts; "any other open order" (mergeable) is one EXISTS;
+- what is left (regex, minutes since paid, a mergeable count threshold) runs in Python: an ALL rule
+  pre-filters in SQL on its other conditions; rows are plain `values()` rows of only the columns the
+  facts read (`Fact.reads`), lines fetched once per chunk, never model instances; memoised facts are
+  shared across rows, the blacklist is loaded once per run, and the mergeable count is one grouped
+  query per chunk (`Fact.batch`).
 
 The Python path uses the live engine's own getters and predicates, so both agree order for order
 (rules/tests/test_backtest_agrees_with_live_evaluation.py, test_backtest_set_based_facts_agree.py).
