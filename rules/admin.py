@@ -3,12 +3,14 @@ types, the exception to-do list ("My exceptions") with its resolve actions, back
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,8 +25,7 @@ from orderhub.masking import can_view_receiver, mask_receiver_mapping
 from orders.errors import OrderError
 from orders.models import Order
 from rules import selectors, services
-from rules.backtest import backtest_rule
-from rules.errors import RulesError
+from rules.errors import BacktestPeriodInvalid, RulesError
 from rules.models import (
     BlacklistEntry,
     BlacklistKind,
@@ -38,6 +39,44 @@ from rules.models import (
 
 
 # ---- rules ------------------------------------------------------------------------------------
+class BacktestForm(forms.Form):
+    """The period of a backtest: orders received from `since` through `until` (whole days, local time)."""
+
+    since = forms.DateField(
+        label=_("Orders received from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    until = forms.DateField(label=_("through"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["until"].help_text = _("At most %(days)d days; the backtest runs in the background.") % {
+            "days": services.BACKTEST_MAX_DAYS
+        }
+
+    @staticmethod
+    def initial_for(days: str | None) -> dict:
+        try:
+            days_back = max(1, min(int(days or 7), services.BACKTEST_MAX_DAYS))
+        except ValueError:
+            days_back = 7
+        today = timezone.localdate()
+        return {"since": today - timedelta(days=days_back - 1), "until": today}
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end of the period must not be before its start."))
+        return data
+
+    def period(self) -> tuple[datetime, datetime]:
+        """[start of `since`, start of the day after `until`) as aware datetimes."""
+        tz = timezone.get_current_timezone()
+        start = datetime.combine(self.cleaned_data["since"], time.min, tzinfo=tz)
+        end = datetime.combine(self.cleaned_data["until"] + timedelta(days=1), time.min, tzinfo=tz)
+        return start, end
+
+
 class ConditionFormSet(forms.BaseInlineFormSet):
     """Repeats each row's errors above the rows, naming the row, so a refused rule says where."""
 
@@ -187,30 +226,80 @@ class InterceptRuleAdmin(ReadOnlyHistoryAdmin):
                 self.admin_site.admin_view(self.backtest_view),
                 name="rules_interceptrule_backtest",
             ),
+            path(
+                "backtest/<int:run_id>/",
+                self.admin_site.admin_view(self.backtest_run_view),
+                name="rules_interceptrule_backtest_run",
+            ),
+            path(
+                "backtest/<int:run_id>/cancel/",
+                self.admin_site.admin_view(self.backtest_cancel_view),
+                name="rules_interceptrule_backtest_cancel",
+            ),
             path("coverage/", self.admin_site.admin_view(self.coverage_view), name="rules_interceptrule_coverage"),
             *super().get_urls(),
         ]
 
     def backtest_view(self, request, rule_id: int):
+        """The period form and the rule's recent runs; POST only records and queues a run (no evaluation)."""
         rule = get_object_or_404(InterceptRule, pk=rule_id)
         if not self.has_view_permission(request, rule):
             raise PermissionDenied
-        try:
-            days = max(1, min(int(request.GET.get("days", 7)), 90))
-        except ValueError:
-            days = 7
-        result = backtest_rule(rule=rule, days=days, progress=False)
+        if request.method == "POST":
+            form = BacktestForm(request.POST)
+            if form.is_valid():
+                since, until = form.period()
+                try:
+                    run = services.backtest_start(rule_id=rule.pk, since=since, until=until, actor=request.user)
+                except BacktestPeriodInvalid as exc:
+                    for name, message in exc.errors.items():
+                        form.add_error(name if name in form.fields else None, message)
+                else:
+                    return HttpResponseRedirect(reverse("admin:rules_interceptrule_backtest_run", args=[run.pk]))
+        else:
+            form = BacktestForm(initial=BacktestForm.initial_for(request.GET.get("days")))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Backtest: %(rule)s") % {"rule": rule.name},
             "rule": rule,
-            "result": result,
-            "days": days,
-            "newly_held_sample": sorted(result.newly_held)[:50],
-            "no_longer_held_sample": sorted(result.no_longer_held)[:50],
+            "form": form,
+            "runs": selectors.backtest_runs_for_rule(rule_id=rule.pk),
         }
         return TemplateResponse(request, "admin/rules/backtest.html", context)
+
+    def backtest_run_view(self, request, run_id: int):
+        """One run: a progress bar that refreshes itself while the task works, Cancel, the stored result."""
+        run = selectors.backtest_run_get(run_id=run_id)
+        if run is None:
+            raise Http404
+        if not self.has_view_permission(request, run.rule):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Backtest: %(rule)s") % {"rule": run.rule.name},
+            "rule": run.rule,
+            "run": run,
+            "sample": selectors.backtest_sample_orders(run=run) if run.state == "done" else [],
+            "refresh_seconds": 2,
+        }
+        return TemplateResponse(request, "admin/rules/backtest_run.html", context)
+
+    def backtest_cancel_view(self, request, run_id: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = selectors.backtest_run_get(run_id=run_id)
+        if run is None:
+            raise Http404
+        if not self.has_view_permission(request, run.rule):
+            raise PermissionDenied
+        run = services.backtest_cancel(run_id=run.pk, actor=request.user)
+        if run.is_finished and run.state != "cancelled":
+            self.message_user(request, _("The backtest had already finished."), messages.WARNING)
+        else:
+            self.message_user(request, _("Backtest cancelled."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:rules_interceptrule_backtest_run", args=[run.pk]))
 
     def coverage_view(self, request):
         if not self.has_view_permission(request):

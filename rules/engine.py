@@ -161,7 +161,7 @@ def compile_rule(rule, conditions) -> CompiledRule:
 
 
 def compile_ruleset() -> CompiledRuleset:
-    from rules.models import BlacklistEntry, BlacklistKind, ExceptionType, InterceptRule, RulesetVersion
+    from rules.models import ExceptionType, InterceptRule, RulesetVersion
 
     version, token = RulesetVersion.current()
     lane_rules: list[CompiledRule] = []
@@ -179,14 +179,6 @@ def compile_ruleset() -> CompiledRuleset:
             broken.append((rule.pk, str(exc.message)))
             continue
         (lane_rules if rule.action == "lane" else other_rules).append(compiled)
-    nicks, phones, addresses = set(), set(), []
-    for kind, normalized in BlacklistEntry.objects.filter(enabled=True).values_list("kind", "normalized"):
-        if kind == BlacklistKind.BUYER_NICK:
-            nicks.add(normalized)
-        elif kind == BlacklistKind.PHONE:
-            phones.add(normalized)
-        else:
-            addresses.append(normalized)
     types = {
         t.code: TypeInfo(
             t.pk, t.code, t.name, t.default_group_id, t.due_minutes, t.auto_clear, t.default_user_id, t.round_robin
@@ -198,10 +190,25 @@ def compile_ruleset() -> CompiledRuleset:
         version=version,
         lane_rules=tuple(lane_rules),
         other_rules=tuple(other_rules),
-        blacklist=Blacklist(frozenset(nicks), frozenset(phones), tuple(addresses)),
+        blacklist=load_blacklist(),
         types=types,
         broken=tuple(broken),
     )
+
+
+def load_blacklist() -> Blacklist:
+    """The enabled blacklist entries, normalised (one query)."""
+    from rules.models import BlacklistEntry, BlacklistKind
+
+    nicks, phones, addresses = set(), set(), []
+    for kind, normalized in BlacklistEntry.objects.filter(enabled=True).values_list("kind", "normalized"):
+        if kind == BlacklistKind.BUYER_NICK:
+            nicks.add(normalized)
+        elif kind == BlacklistKind.PHONE:
+            phones.add(normalized)
+        else:
+            addresses.append(normalized)
+    return Blacklist(frozenset(nicks), frozenset(phones), tuple(addresses))
 
 
 _cache_lock = threading.Lock()

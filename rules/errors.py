@@ -60,3 +60,17 @@ class WorkbenchPermissionDenied(RulesError):
 class AssigneeInvalid(RulesError):
     def __init__(self, message: str):
         super().__init__(message)
+
+
+class BacktestPeriodInvalid(RulesError):
+    """A backtest period the form must refuse; `errors` maps form fields to messages."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(str(message) for message in errors.values()))
+
+
+class BacktestRuleMissing(RulesError):
+    def __init__(self, *, rule_id: int):
+        self.rule_id = rule_id
+        super().__init__(f"No intercept rule {rule_id}.")

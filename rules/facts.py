@@ -24,6 +24,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     FloatField,
     IntegerField,
@@ -156,6 +157,28 @@ class Fact:
     line_field: str | None = None
     choices: tuple[tuple[str, Any], ...] = ()
     help: Any = ""
+    #: the Order columns (values() names; "lines" for the lines) the getter reads: a backtest fetches
+    #: only these as plain rows. A field-path fact (sql given as a str) reads that field.
+    reads: tuple[str, ...] = ()
+    #: the facts the getter asks the context for (a backtest fetches their columns too)
+    needs: tuple[str, ...] = ()
+    #: the getter is a pure function of `reads`: a backtest computes it once per distinct value
+    memoize: bool = False
+    #: BOOL facts: the Q of orders for which the fact is true (a backtest composes these)
+    q_true: Callable[[], Q] | None = None
+    #: BOOL facts made of others (`needs`): their "is true" Qs -> this fact's "is true" Q
+    compose: Callable[[Callable[[str], Q]], Q] | None = None
+    #: memoised BOOL facts: (rows the database decides, where the fact is true among them); the
+    #: backtest evaluates only the other rows' distinct values in Python
+    sql_split: Callable[[], tuple[Q, Q]] | None = None
+    #: set-based form for backtests: {order pk: value} for a chunk of rows in one query (see backtest.py)
+    batch: Callable[[list[Any]], dict[int, Any]] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.reads:
+            return self.reads
+        return (self.sql,) if isinstance(self.sql, str) else ()
 
 
 # ---- getters ----------------------------------------------------------------------------------
@@ -191,13 +214,25 @@ def _stacked_coupon_count(ctx: FactContext) -> int:
     return order_level + max(per_line.values(), default=0)
 
 
-def _phone_valid(ctx: FactContext) -> bool:
-    order = ctx.order
-    if order.receiver_masked:
-        return True  # masked by the platform: the ciphertext is kept, the plain number cannot be checked
-    raw = (order.receiver_phone or "").strip()
+# An 11-digit number 13x–19x (not 179, one of the carrier prefixes the CN metadata strips when parsing):
+# phonenumbers.parse(raw, "CN") keeps it whole as the national number of +86, so is_valid_number and
+# number_type both reduce to the metadata's type patterns on the digits. Asking them directly skips
+# the parse (about 7 times faster); test_phone_fast_path_agrees_with_phonenumbers checks the equality.
+_PLAIN_CN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+_VALID_TYPES = (
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+)
+
+
+def phone_valid_raw(raw: str) -> bool:
+    """Whether a (stripped, unmasked) receiver phone is a valid CN mobile or landline."""
     if not raw:
         return False
+    if _PLAIN_CN_MOBILE.fullmatch(raw) and not raw.startswith("179"):
+        return phonenumbers.phonenumberutil._number_type_helper(raw, _CN_METADATA) in _VALID_TYPES
     # Virtual numbers with an extension (13800000000-1234, 13800000000转1234): check the main number.
     raw = re.split(r"[-转#](?=\d{1,6}$)", raw)[0] if re.match(r"^\+?\d{11,13}[-转#]\d{1,6}$", raw) else raw
     try:
@@ -206,11 +241,80 @@ def _phone_valid(ctx: FactContext) -> bool:
         return False
     if not phonenumbers.is_valid_number(number):
         return False
-    return phonenumbers.number_type(number) in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    )
+    return phonenumbers.number_type(number) in _VALID_TYPES
+
+
+def _phone_regex(desc) -> str | None:
+    """The SQL regex an 11-digit number must fully match for `desc`, as phonenumbers matches it."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    if desc.possible_length and 11 not in desc.possible_length:
+        return None
+    return f"^(?:{desc.national_number_pattern})$"
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression (split on | outside groups and classes)."""
+    parts, depth, in_class, start, escaped = [], 0, False, 0, False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def phone_valid_split() -> tuple[Q, Q]:
+    """(rows SQL decides, those of them where phone_valid is true) for backtests.
+
+    Masked receivers are valid; a plain mobile-shaped number is valid exactly when the CN metadata's
+    type patterns say so, in `_number_type_helper`'s order (general, then none of the other types,
+    then fixed line or mobile), here as regular expressions the database runs (digits only: the same
+    in Python, PostgreSQL and SQLite). Every other shape is left to the Python check.
+    """
+    md = _CN_METADATA
+    plain = Q(receiver_phone__regex=r"^1[3-9][0-9]{9}$") & ~Q(receiver_phone__startswith="179")
+    general = _phone_regex(md.general_desc)
+    if general is None:
+        valid = Q(pk__in=[])
+    elif r"1\d{10}" in _alternatives(md.general_desc.national_number_pattern):
+        valid = Q()  # the general pattern has 1\d{10} as an alternative: every plain number matches it
+    else:
+        valid = Q(receiver_phone__regex=general)
+    for desc in (md.premium_rate, md.toll_free, md.shared_cost, md.voip, md.personal_number, md.pager, md.uan):
+        pattern = _phone_regex(desc)
+        if pattern:
+            valid &= ~Q(receiver_phone__regex=pattern)
+    pattern = _phone_regex(md.voicemail)
+    if pattern:
+        valid &= ~Q(receiver_phone__regex=pattern)
+    # mobile first: most numbers match it and the database can skip the long fixed-line pattern
+    typed = [p for p in (_phone_regex(md.mobile), _phone_regex(md.fixed_line)) if p]
+    any_type = Q(pk__in=[])
+    for pattern in typed:
+        any_type |= Q(receiver_phone__regex=pattern)
+    masked = Q(receiver_masked=True)
+    unmasked_plain = Q(receiver_masked=False) & plain
+    return masked | unmasked_plain, masked | (unmasked_plain & valid & any_type)
+
+
+def _phone_valid(ctx: FactContext) -> bool:
+    order = ctx.order
+    if order.receiver_masked:
+        return True  # masked by the platform: the ciphertext is kept, the plain number cannot be checked
+    return phone_valid_raw((order.receiver_phone or "").strip())
 
 
 def _receiver_complete(ctx: FactContext) -> bool:
@@ -262,37 +366,38 @@ def batch_facts(*, orders: list[Order], fact_names: set[str]) -> dict[int, dict[
     order counts every other open order of its buyer and address, stored before or in the same batch
     (one by one, the first of two such orders would see none: the batch sees the pair, which is what
     the merge check is after)."""
-    from django.db.models import Count
-
-    from orders.models import Order as OrderModel
-
     result: dict[int, dict[str, Any]] = {o.pk: {} for o in orders}
     if "open_orders_same_receiver" not in fact_names or not orders:
         return result
-    fields = ("buyer_nick", "receiver_name", "receiver_phone", "receiver_address")
-    asking = [o for o in orders if o.buyer_nick and o.receiver_address]
-    asked = {o.pk for o in asking}
+    for pk, count in _open_orders_batch(orders).items():  # the backtest's grouped read, shared
+        result[pk]["open_orders_same_receiver"] = max(count, 0)
+    return result
+
+
+def _open_orders_batch(rows: list[Any]) -> dict[int, int]:
+    """`_open_orders_same_receiver` for a chunk of order rows: one grouped query instead of one per order.
+
+    Counts the open orders per (platform, buyer, receiver) among the chunk's buyers, then takes the
+    order itself off its own group when it is open, exactly as the per-order query excludes it.
+    """
+    from orders.models import Order
+
+    keyed = [r for r in rows if r.buyer_nick and r.receiver_address]
     counts: dict[tuple, int] = {}
-    if asking:
-        rows = (
-            OrderModel.objects.filter(
-                state__in=MERGEABLE_STATES,
-                channel__platform__in={o.channel.platform for o in asking},
-                buyer_nick__in={o.buyer_nick for o in asking},
-                receiver_phone__in={o.receiver_phone for o in asking},
-            )
-            .values_list("channel__platform", *fields)
-            .annotate(n=Count("id"))
+    nicks = sorted({r.buyer_nick for r in keyed})
+    for start in range(0, len(nicks), 5000):
+        groups = (
+            Order.objects.filter(state__in=MERGEABLE_STATES, buyer_nick__in=nicks[start : start + 5000])
             .order_by()
+            .values_list("channel__platform", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address")
+            .annotate(c=Count("pk"))
         )
-        counts = {tuple(row[:-1]): row[-1] for row in rows}
-    for o in orders:
-        key = (o.channel.platform, *(getattr(o, name) for name in fields))
-        if o.pk not in asked:
-            result[o.pk]["open_orders_same_receiver"] = 0
-            continue
-        itself = 1 if o.state in MERGEABLE_STATES else 0
-        result[o.pk]["open_orders_same_receiver"] = max(counts.get(key, 0) - itself, 0)
+        for platform, nick, name, phone, address, c in groups:
+            counts[(platform, nick, name, phone, address)] = c
+    result = dict.fromkeys((r.pk for r in rows), 0)
+    for r in keyed:
+        key = (r.channel.platform, r.buyer_nick, r.receiver_name, r.receiver_phone, r.receiver_address)
+        result[r.pk] = counts.get(key, 0) - (1 if r.state in MERGEABLE_STATES else 0)
     return result
 
 
@@ -341,11 +446,31 @@ def _receiver_complete_q() -> Q:
     return ~Q(receiver_name="") & ~Q(receiver_phone="") & ~Q(receiver_address="")
 
 
-def _test_words_sql() -> Case:
+def _test_words_q() -> Q:
     q = Q()
     for word in TEST_WORDS:
         q |= Q(receiver_name__icontains=word) | Q(receiver_address__icontains=word)
-    return _bool_expr(q)
+    return q
+
+
+def _test_words_sql() -> Case:
+    return _bool_expr(_test_words_q())
+
+
+def open_orders_exists() -> Q:
+    """`open_orders_same_receiver > 0` as one EXISTS (PostgreSQL runs it as a hash semi-join over the
+    open orders, not a count per order), with the per-order fact's empty-key rule."""
+    from orders.models import Order
+
+    others = Order.objects.filter(
+        state__in=MERGEABLE_STATES,
+        channel__platform=OuterRef("channel__platform"),
+        buyer_nick=OuterRef("buyer_nick"),
+        receiver_name=OuterRef("receiver_name"),
+        receiver_phone=OuterRef("receiver_phone"),
+        receiver_address=OuterRef("receiver_address"),
+    ).exclude(pk=OuterRef("pk"))
+    return ~Q(buyer_nick="") & ~Q(receiver_address="") & Q(Exists(others))
 
 
 def _open_orders_sql() -> Case:
@@ -408,6 +533,7 @@ def _build_registry() -> dict[str, Fact]:
             _("discount ratio (discount / goods total, 0–1)"),
             _discount_ratio,
             _discount_ratio_sql,
+            reads=("goods_amount", "discount_amount"),
         ),
         Fact(
             "payment_state",
@@ -416,18 +542,23 @@ def _build_registry() -> dict[str, Fact]:
             _payment_state,
             _payment_state_sql,
             choices=payment_choices,
+            reads=("platform_status", "paid_at", "paid_amount", "goods_amount", "postage", "discount_amount"),
         ),
         Fact(
             "coupon_count",
             FactType.INT,
             _("number of coupons and promotions"),
             lambda ctx: len(ctx.order.coupons or []),
+            reads=("coupons",),
+            memoize=True,
         ),
         Fact(
             "stacked_coupon_count",
             FactType.INT,
             _("stacked coupons (most coupons applying to one line)"),
             _stacked_coupon_count,
+            reads=("coupons",),
+            memoize=True,
         ),
         # lines
         Fact(
@@ -436,6 +567,7 @@ def _build_registry() -> dict[str, Fact]:
             _("number of lines"),
             lambda ctx: len(ctx.lines),
             lambda: _line_aggregate(Count("pk")),
+            reads=("lines",),
         ),
         Fact(
             "total_quantity",
@@ -443,6 +575,7 @@ def _build_registry() -> dict[str, Fact]:
             _("total quantity"),
             lambda ctx: sum(line.quantity for line in ctx.lines),
             lambda: _line_aggregate(Sum("quantity")),
+            reads=("lines",),
         ),
         Fact(
             "max_line_quantity",
@@ -450,6 +583,7 @@ def _build_registry() -> dict[str, Fact]:
             _("largest line quantity"),
             lambda ctx: max((line.quantity for line in ctx.lines), default=0),
             lambda: _line_aggregate(Max("quantity")),
+            reads=("lines",),
         ),
         Fact(
             "sku_codes",
@@ -457,6 +591,7 @@ def _build_registry() -> dict[str, Fact]:
             _("merchant SKU codes of the lines"),
             lambda ctx: [line.sku_code for line in ctx.lines],
             line_field="sku_code",
+            reads=("lines",),
         ),
         # receiver
         Fact("receiver_name", FactType.STR, _("receiver name"), _field("receiver_name"), "receiver_name"),
@@ -481,25 +616,40 @@ def _build_registry() -> dict[str, Fact]:
             _("receiver name, phone and address all present"),
             _receiver_complete,
             lambda: _bool_expr(_receiver_complete_q()),
+            reads=("receiver_name", "receiver_phone", "receiver_address"),
         ),
-        Fact("phone_valid", FactType.BOOL, _("phone is a valid CN mobile or landline"), _phone_valid),
+        Fact(
+            "phone_valid",
+            FactType.BOOL,
+            _("phone is a valid CN mobile or landline"),
+            _phone_valid,
+            reads=("receiver_masked", "receiver_phone"),
+            memoize=True,
+            sql_split=phone_valid_split,
+        ),
         Fact(
             "province_recognised",
             FactType.BOOL,
             _("province recognised"),
             lambda ctx: regions.province_recognised(ctx.order.receiver_province),
+            reads=("receiver_province",),
+            memoize=True,
         ),
         Fact(
             "city_recognised",
             FactType.BOOL,
             _("city recognised (by suffix)"),
             lambda ctx: regions.city_recognised(ctx.order.receiver_city),
+            reads=("receiver_city",),
+            memoize=True,
         ),
         Fact(
             "district_recognised",
             FactType.BOOL,
             _("district recognised (by suffix; empty accepted)"),
             lambda ctx: regions.district_recognised(ctx.order.receiver_district),
+            reads=("receiver_district",),
+            memoize=True,
         ),
         Fact(
             "address_has_test_words",
@@ -507,12 +657,28 @@ def _build_registry() -> dict[str, Fact]:
             _("test words in name or address (测试/test/样品 …)"),
             _has_test_words,
             _test_words_sql,
+            reads=("receiver_name", "receiver_address"),
+            q_true=_test_words_q,
         ),
         Fact(
             "receiver_valid",
             FactType.BOOL,
             _("receiver valid (phone, province, city, district, no test words)"),
             _receiver_valid,
+            needs=(
+                "phone_valid",
+                "province_recognised",
+                "city_recognised",
+                "district_recognised",
+                "address_has_test_words",
+            ),
+            compose=lambda true: (
+                true("phone_valid")
+                & true("province_recognised")
+                & true("city_recognised")
+                & true("district_recognised")
+                & ~true("address_has_test_words")
+            ),
         ),
         # state on the platform
         Fact(
@@ -531,6 +697,7 @@ def _build_registry() -> dict[str, Fact]:
             FactType.INT,
             _("minutes since paid (empty when unpaid)"),
             _minutes_since_paid,
+            reads=("paid_at",),
         ),
         # buyer
         Fact("buyer_nick", FactType.STR, _("buyer nick"), _field("buyer_nick"), "buyer_nick"),
@@ -539,6 +706,14 @@ def _build_registry() -> dict[str, Fact]:
             FactType.BOOL,
             _("buyer, phone or address on the blacklist"),
             lambda ctx: ctx.blacklist.matches(ctx.order),
+            reads=(
+                "buyer_nick",
+                "receiver_phone",
+                "receiver_province",
+                "receiver_city",
+                "receiver_district",
+                "receiver_address",
+            ),
         ),
         Fact("buyer_message", FactType.STR, _("buyer message"), _field("buyer_message"), "buyer_message"),
         Fact("seller_memo", FactType.STR, _("seller memo"), _field("seller_memo"), "seller_memo"),
@@ -548,6 +723,7 @@ def _build_registry() -> dict[str, Fact]:
             _("buyer message present"),
             _text_present("buyer_message"),
             _has_text_sql("buyer_message"),
+            reads=("buyer_message",),
         ),
         Fact(
             "has_seller_memo",
@@ -555,6 +731,7 @@ def _build_registry() -> dict[str, Fact]:
             _("seller memo present"),
             _text_present("seller_memo"),
             _has_text_sql("seller_memo"),
+            reads=("seller_memo",),
         ),
         Fact(
             "open_orders_same_receiver",
@@ -562,6 +739,8 @@ def _build_registry() -> dict[str, Fact]:
             _("other open orders to the same buyer and address"),
             _open_orders_same_receiver,
             _open_orders_sql,
+            reads=("state", "channel_id", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address"),
+            batch=_open_orders_batch,
         ),
         # where from
         Fact(
@@ -571,6 +750,7 @@ def _build_registry() -> dict[str, Fact]:
             lambda ctx: ctx.order.channel.platform,
             "channel__platform",
             choices=_choices_of(Platform),
+            reads=("channel_id",),
         ),
         Fact("channel_id", FactType.INT, _("channel (shop) id"), _field("channel_id"), "channel_id"),
     ]

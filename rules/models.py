@@ -433,3 +433,83 @@ class BlacklistEntry(models.Model):
         if kind == BlacklistKind.ADDRESS:
             return normalize_address(value)
         return normalize_nick(value)
+
+
+class BacktestState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class BacktestRun(models.Model):
+    """One backtest of a rule over a period, run by a background task; its progress and stored result.
+
+    The admin only creates the row and enqueues the task (a backtest over a million orders must never
+    hold a web worker); the page reads this row. Matched order ids are not stored, only counts and samples.
+    """
+
+    FINISHED = (BacktestState.DONE, BacktestState.FAILED, BacktestState.CANCELLED)
+
+    rule = models.ForeignKey(
+        InterceptRule, on_delete=models.CASCADE, related_name="backtest_runs", verbose_name=_("rule")
+    )
+    rule_version = models.PositiveIntegerField(_("rule version"))
+    since = models.DateTimeField(_("orders received from"))
+    until = models.DateTimeField(_("orders received until"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    state = models.CharField(_("state"), max_length=10, choices=BacktestState.choices, default=BacktestState.QUEUED)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    progress_done = models.PositiveIntegerField(_("orders evaluated"), default=0)
+    progress_total = models.PositiveIntegerField(_("orders to evaluate"), default=0)
+    method = models.CharField(_("evaluated by"), max_length=12, blank=True)
+    total_orders = models.PositiveIntegerField(_("orders in the period"), null=True, blank=True)
+    matched_count = models.PositiveIntegerField(_("matched"), null=True, blank=True)
+    would_act_count = models.PositiveIntegerField(_("would act on"), null=True, blank=True)
+    held_now_count = models.PositiveIntegerField(_("held by the current rule set"), null=True, blank=True)
+    newly_held_count = models.PositiveIntegerField(_("newly held"), null=True, blank=True)
+    no_longer_held_count = models.PositiveIntegerField(_("no longer held"), null=True, blank=True)
+    #: per channel: [{"channel_id", "channel", "platform", "matched", "would_act"}]
+    groups = models.JSONField(_("per channel"), default=list, blank=True)
+    sample_order_ids = models.JSONField(_("sample orders"), default=list, blank=True)
+    newly_held_sample = models.JSONField(_("newly held (sample)"), default=list, blank=True)
+    no_longer_held_sample = models.JSONField(_("no longer held (sample)"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backtest run")
+        verbose_name_plural = _("backtest runs")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["rule", "-created_at"], name="backtest_rule_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.rule_version} {self.since:%Y-%m-%d}–{self.until:%Y-%m-%d} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.state == BacktestState.DONE:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, self.progress_done * 100 // self.progress_total)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -12,7 +12,7 @@ from django.utils import timezone
 from orders.models import Order, OrderState
 from rules.engine import get_ruleset
 from rules.facts import FACTS, FactContext, to_json
-from rules.models import ExceptionTask, InterceptRule, Resolution, RuleHit, TaskState
+from rules.models import BacktestRun, ExceptionTask, InterceptRule, Resolution, RuleHit, TaskState
 
 
 def my_exceptions(*, user, include_resolved: bool = False) -> QuerySet[ExceptionTask]:
@@ -309,3 +309,52 @@ def facts_in_words(facts: dict, *, reveal: bool) -> list[tuple[str, str, str]]:
         label = str(fact.label) if fact is not None else name.replace("_", " ")
         rows.append((name, label, _fact_value_in_words(fact, shown)))
     return rows
+
+
+# ---- backtest runs -------------------------------------------------------------------------------
+def backtest_run_get(*, run_id: int) -> BacktestRun | None:
+    return BacktestRun.objects.select_related("rule", "requested_by").filter(pk=run_id).first()
+
+
+def backtest_runs_for_rule(*, rule_id: int, limit: int = 10) -> list[BacktestRun]:
+    """The rule's latest runs, newest first."""
+    return list(BacktestRun.objects.filter(rule_id=rule_id).select_related("requested_by").order_by("-id")[:limit])
+
+
+def backtest_result(*, run_id: int) -> dict | None:
+    """A run's state, progress and (when done) stored result as plain data, for pages and other apps.
+
+    None for an unknown run. Counts are None until the run is done (hold counts: hold rules only).
+    """
+    run = BacktestRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    return {
+        "id": run.pk,
+        "rule_id": run.rule_id,
+        "rule_version": run.rule_version,
+        "since": run.since,
+        "until": run.until,
+        "state": run.state,
+        "percent": run.percent,
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+        "method": run.method,
+        "total_orders": run.total_orders,
+        "matched": run.matched_count,
+        "would_act": run.would_act_count,
+        "held_now": run.held_now_count,
+        "newly_held": run.newly_held_count,
+        "no_longer_held": run.no_longer_held_count,
+        "groups": run.groups,
+        "sample_order_ids": run.sample_order_ids,
+        "newly_held_sample": run.newly_held_sample,
+        "no_longer_held_sample": run.no_longer_held_sample,
+        "seconds": run.seconds,
+        "error": run.error,
+    }
+
+
+def backtest_sample_orders(*, run: BacktestRun) -> list[Order]:
+    """The run's sample of orders it would act on, with their channels, in id order."""
+    return list(Order.objects.filter(pk__in=run.sample_order_ids).select_related("channel").order_by("pk"))

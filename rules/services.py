@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders import locks
 from orders.errors import OrderError
@@ -23,6 +26,8 @@ from orders.models import Order, OrderEvent, OrderState
 from rules import locks as rule_locks
 from rules.errors import (
     AssigneeInvalid,
+    BacktestPeriodInvalid,
+    BacktestRuleMissing,
     BlacklistValueInvalid,
     ResolveActionInvalid,
     ResolvePermissionDenied,
@@ -34,10 +39,13 @@ from rules.errors import (
 )
 from rules.models import (
     OVERRIDING_RESOLUTIONS,
+    BacktestRun,
+    BacktestState,
     BlacklistEntry,
     BlacklistKind,
     ExceptionTask,
     ExceptionType,
+    InterceptRule,
     Resolution,
     RuleHit,
     TaskState,
@@ -616,3 +624,111 @@ def exceptions_escalate(*, now: datetime | None = None) -> int:
             f"{supervisors.name}: orders {order_ids[:20]}",
         )
     return sum(len(ids) for ids in escalated.values())
+
+
+# ---- backtests as background jobs -----------------------------------------------------------------
+BACKTEST_MAX_DAYS = 90
+
+
+def backtest_start(
+    *, rule_id: int, since: datetime, until: datetime, actor: AbstractBaseUser | None = None, enqueue: bool = True
+) -> BacktestRun:
+    """Record a backtest of the rule over orders received in [since, until) and queue it (on commit).
+
+    Never evaluates the rule: the django-q2 task `rules.tasks.run_backtest` does, so a backtest over a
+    million orders holds no web worker. enqueue=False: the caller runs `backtest_execute` itself (the
+    management command). Raises BacktestPeriodInvalid (per form field) or BacktestRuleMissing.
+    """
+    errors: dict[str, str] = {}
+    if since >= until:
+        errors["until"] = _("The end of the period must be after its start.")
+    elif until - since > timedelta(days=BACKTEST_MAX_DAYS):
+        errors["since"] = _("A backtest covers at most %(days)d days.") % {"days": BACKTEST_MAX_DAYS}
+    if errors:
+        raise BacktestPeriodInvalid(errors)
+    with transaction.atomic():
+        rule = InterceptRule.objects.filter(pk=rule_id).first()
+        if rule is None:
+            raise BacktestRuleMissing(rule_id=rule_id)
+        run = BacktestRun.objects.create(
+            rule=rule, rule_version=rule.version, since=since, until=until, requested_by=actor
+        )
+        if enqueue:
+            transaction.on_commit(lambda pk=run.pk: _enqueue_backtest(pk))
+    return run
+
+
+def _enqueue_backtest(run_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("rules.tasks.run_backtest", run_id, task_name=f"backtest-{run_id}")
+
+
+def backtest_execute(*, run_id: int, on_progress: Callable[[int, int], None] | None = None) -> BacktestRun:
+    """Run a queued backtest (the task body): evaluate chunk by chunk, store progress, stop on cancel.
+
+    Idempotent: a run that is finished, cancelled or held by a live worker is left alone; one whose
+    worker died (running for longer than the queue's task timeout) is taken over and run again.
+    Each write is one statement (progress, then the result), so the page sees progress as it goes.
+    """
+    from rules.backtest import DIFF_SAMPLE_SIZE, BacktestCancelled, backtest_period
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 120))
+    claimed = (
+        BacktestRun.objects.filter(pk=run_id)
+        .filter(Q(state=BacktestState.QUEUED) | Q(state=BacktestState.RUNNING, started_at__lt=stale))
+        .filter(cancel_requested=False)
+        .update(state=BacktestState.RUNNING, started_at=now, progress_done=0, error="")
+    )
+    run = BacktestRun.objects.select_related("rule").get(pk=run_id)
+    if not claimed:
+        return run
+    runs = BacktestRun.objects.filter(pk=run_id)
+
+    def progress(done: int, total: int) -> bool:
+        runs.update(progress_done=done, progress_total=total)
+        if on_progress is not None:
+            on_progress(done, total)
+        return not runs.filter(cancel_requested=True).exists()
+
+    try:
+        result = backtest_period(rule=run.rule, since=run.since, until=run.until, on_progress=progress)
+    except BacktestCancelled:
+        runs.update(state=BacktestState.CANCELLED, finished_at=timezone.now())
+    except Exception as exc:  # a failed run says why on its page; the queue must not retry it blindly
+        logger.exception("backtest run %s failed", run_id)
+        runs.update(state=BacktestState.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}")
+    else:
+        hold = result.is_hold_rule
+        runs.update(
+            state=BacktestState.DONE,
+            finished_at=timezone.now(),
+            rule_version=run.rule.version,
+            method=result.method,
+            progress_done=result.total_orders,
+            progress_total=result.total_orders,
+            total_orders=result.total_orders,
+            matched_count=len(result.matched),
+            would_act_count=len(result.would_act),
+            held_now_count=len(result.held_now) if hold else None,
+            newly_held_count=len(result.newly_held) if hold else None,
+            no_longer_held_count=len(result.no_longer_held) if hold else None,
+            groups=result.groups,
+            sample_order_ids=[order.pk for order in result.sample],
+            newly_held_sample=sorted(result.newly_held)[:DIFF_SAMPLE_SIZE],
+            no_longer_held_sample=sorted(result.no_longer_held)[:DIFF_SAMPLE_SIZE],
+        )
+    run.refresh_from_db()
+    return run
+
+
+def backtest_cancel(*, run_id: int, actor: AbstractBaseUser | None = None) -> BacktestRun:
+    """Ask a backtest to stop: a queued run is cancelled at once, a running one at its next chunk."""
+    with transaction.atomic():
+        runs = BacktestRun.objects.filter(pk=run_id)
+        runs.filter(state=BacktestState.QUEUED).update(
+            state=BacktestState.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        )
+        runs.filter(state=BacktestState.RUNNING).update(cancel_requested=True)
+    return BacktestRun.objects.get(pk=run_id)

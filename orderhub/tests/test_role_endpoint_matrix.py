@@ -210,6 +210,11 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
         lambda w: reverse("admin:rules_interceptrule_backtest", args=[_first_pk("rules.interceptrule")]),
         frozenset(RULE_READERS),
     ),
+    (
+        "rule backtest run (progress, cancel, result)",
+        lambda w: reverse("admin:rules_interceptrule_backtest_run", args=[_first_backtest_run()]),
+        frozenset(RULE_READERS),
+    ),
     ("order export", lambda w: reverse("admin:orders_order_export"), frozenset(ORDER_READERS)),
     ("stock level export", lambda w: reverse("admin:inventory_stocklevel_export"), frozenset(STOCK_READERS)),
     ("diff export", lambda w: reverse("admin:inventory_reconciliationdiff_export"), frozenset(STOCK_READERS)),
@@ -257,6 +262,12 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
 ]
 
 _HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _first_backtest_run() -> int:
+    from rules.models import BacktestRun
+
+    return BacktestRun.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
 def _first_pk(label: str):

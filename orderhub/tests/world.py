@@ -98,7 +98,7 @@ def build_world() -> World:
 
     from inventory.models import DiffKind, ReconciliationDiff, ReconciliationRun, Sku
     from orders import services
-    from rules.models import BlacklistEntry
+    from rules.models import BacktestRun, BlacklistEntry, InterceptRule
 
     demo.load(emulator_url="http://127.0.0.1:9", register_with_emulator=False)
     channel = Channel.objects.order_by("pk").first()
@@ -117,6 +117,8 @@ def build_world() -> World:
     run = ReconciliationRun.objects.create(trigger="test", finished_at=now, diff_count=1)
     ReconciliationDiff.objects.create(run=run, kind=DiffKind.LEDGER, sku=Sku.objects.first(), expected=1, actual=2)
     BlacklistEntry.objects.create(kind="buyer_nick", value="刷单账号", note="test")
+    rule = InterceptRule.objects.order_by("pk").first()
+    BacktestRun.objects.create(rule=rule, rule_version=rule.version, since=now - timezone.timedelta(days=7), until=now)
     Token.objects.create(user=users[roles.WAREHOUSE])
     for success in (True, False):
         Task.objects.create(

@@ -1,11 +1,21 @@
-"""python manage.py backtest_rule <id> --days N: what a rule would have done to recent orders."""
+"""python manage.py backtest_rule <id> --days N: what a rule would have done to recent orders.
+
+Runs the same service as the admin's background job (a BacktestRun is recorded), here in the
+foreground with a progress bar.
+"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from datetime import timedelta
 
-from rules.backtest import backtest_rule
-from rules.models import InterceptRule
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from orders.models import Order
+from rules import services
+from rules.errors import RulesError
+from rules.models import BacktestState
 
 
 class Command(BaseCommand):
@@ -20,20 +30,35 @@ class Command(BaseCommand):
     def handle(self, *args, rule_id: int, days: int, sample: int, no_progress: bool, **options):
         if days < 1:
             raise CommandError("--days must be at least 1")
-        rule = InterceptRule.objects.filter(pk=rule_id).first()
-        if rule is None:
-            raise CommandError(f"No rule with id {rule_id}")
-        result = backtest_rule(rule=rule, days=days, sample_size=sample, progress=None if not no_progress else False)
+        now = timezone.now()
+        try:
+            run = services.backtest_start(
+                rule_id=rule_id, since=now - timedelta(days=days), until=now + timedelta(seconds=1), enqueue=False
+            )
+        except RulesError as exc:
+            raise CommandError(str(exc)) from None
+        with tqdm(desc=f"backtest rule {rule_id}", unit="order", disable=no_progress or None) as bar:
+
+            def tick(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            run = services.backtest_execute(run_id=run.pk, on_progress=tick)
+        if run.state != BacktestState.DONE:
+            raise CommandError(f"Backtest run {run.pk} {run.state}: {run.error}")
+        rule = run.rule
         out = self.stdout
         out.write(f"Rule {rule.pk} “{rule.name}” (v{rule.version}, {rule.get_mode_display()}, {rule.rollout_percent}%)")
-        out.write(f"Orders in the last {days} days: {result.total_orders}  (evaluated by {result.method})")
-        out.write(f"Matched: {len(result.matched)}   would act on (rollout): {len(result.would_act)}")
-        if result.is_hold_rule:
+        out.write(f"Orders in the last {days} days: {run.total_orders}  (evaluated by {run.method})")
+        out.write(f"Matched: {run.matched_count}   would act on (rollout): {run.would_act_count}")
+        if run.held_now_count is not None:
             out.write(
-                f"Held by the current rule set: {len(result.held_now)}   "
-                f"newly held: {len(result.newly_held)}   no longer held: {len(result.no_longer_held)}"
+                f"Held by the current rule set: {run.held_now_count}   "
+                f"newly held: {run.newly_held_count}   no longer held: {run.no_longer_held_count}"
             )
-        for order in result.sample:
+        out.write(f"Run {run.pk}: {run.seconds:.2f} s")
+        orders = Order.objects.filter(pk__in=run.sample_order_ids[:sample]).select_related("channel").order_by("pk")
+        for order in orders:
             out.write(
                 f"  #{order.pk} {order.channel.platform}:{order.external_id} {order.buyer_nick} ¥{order.paid_amount}"
             )
