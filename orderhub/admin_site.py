@@ -38,6 +38,22 @@ class OrderHubAdminSite(admin.AdminSite):
         extra_context = {**(extra_context or {}), "summary": selectors.ops_summary(user=request.user)}
         return super().index(request, extra_context)
 
+    def get_urls(self):
+        from orders.workflow_admin import workflow_urls  # models are not loaded at import time
+
+        return [*workflow_urls(self), *super().get_urls()]
+
+    def get_app_list(self, request, app_label=None):
+        """The workflow page as an entry of the Orders app (app list and nav sidebar)."""
+        from orders.workflow_admin import workflow_app_entry
+
+        app_list = super().get_app_list(request, app_label)
+        entry = workflow_app_entry(request)
+        for app in app_list:
+            if entry and app["app_label"] == "orders":
+                app["models"].insert(0, entry)
+        return app_list
+
 
 class OrderHubAdminConfig(AdminConfig):
     """django.contrib.admin with OrderHub's site (INSTALLED_APPS names this instead of the admin)."""

@@ -505,3 +505,7 @@ class QuarantinedMessageAdmin(ReadOnlyHistoryAdmin):
         for message_id in ids:
             services.quarantine_resolve(message_id=message_id, actor=request.user, resolution="dismissed by a person")
         self.message_user(request, _("%(n)d quarantined order(s) resolved.") % {"n": len(ids)})
+
+
+# the workflow page, an order's path and the stage limits: orders.workflow_admin
+from orders import workflow_admin  # noqa: E402, F401

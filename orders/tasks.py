@@ -17,3 +17,10 @@ def process_push_message(message_id: int) -> None:
 
 def sweep_push_messages() -> int:
     return gateway.sweep_push_messages()
+
+
+def check_stranded_orders() -> dict:
+    """The stranded-order guard (schedule "orders: stranded-order guard")."""
+    from orders.workflow_services import stranded_orders_check
+
+    return stranded_orders_check()
