@@ -186,7 +186,7 @@ def _edge_svg(edge, placed: dict[str, _Placed]) -> str:
         x2, y2 = b.x, b.y + min(b.height / 2, 24)
         bend = (x2 - x1) / 2
         path = f"M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
-        lx, ly = x2 - 30, y2 - 4
+        lx, ly = (x1 + x2) / 2, (y1 + y2) / 2 - 3
     else:  # same column (on hold → awaiting stock): out on the right and back in below
         x1, y1 = a.x + BOX_WIDTH, a.y + a.height - 10
         x2, y2 = b.x + BOX_WIDTH, b.y + 10
@@ -201,7 +201,7 @@ def _edge_svg(edge, placed: dict[str, _Placed]) -> str:
         f'data-count="{edge.count}" data-shadow="{int(edge.shadow)}">'
         f'<path d="{path}" fill="none" stroke="{stroke}" stroke-width="{thickness:.1f}"{dash} '
         f'marker-end="url(#arrow)"/>'
-        f'<text x="{lx:.0f}" y="{ly:.0f}" font-size="10.5" fill="#333" text-anchor="end" '
+        f'<text x="{lx:.0f}" y="{ly:.0f}" font-size="10.5" fill="#333" text-anchor="middle" '
         f'paint-order="stroke" stroke="#fff" stroke-width="3">{label}</text></g>'
     )
 
@@ -219,10 +219,11 @@ def _box_svg(box, at: _Placed, rows: list[tuple[str, str, str]], colour: str) ->
         f'<rect x="{at.x:.0f}" y="{at.y:.0f}" width="{BOX_WIDTH}" height="{at.height:.0f}" rx="6" '
         f'fill="{fill}" stroke="{stroke}" stroke-width="{2.5 if colour in ("red", "dead") else 1.2}"{dash}/>'
     )
-    parts.append(f'<a href="{escape(box.url)}">{rect}</a>' if box.url else rect)
+    body = [rect]  # the box and its words: one link to the box's page (a rule's edit page, …)
+    links = []  # "waiting now" rows: their own link, to the list of the orders waiting there
     if box.dead_end:  # the "no way out" bar on the right edge
         x = at.x + BOX_WIDTH + 6
-        parts.append(
+        body.append(
             f'<line x1="{x:.0f}" y1="{at.y + 4:.0f}" x2="{x:.0f}" y2="{at.y + at.height - 4:.0f}" '
             f'stroke="{stroke}" stroke-width="4"/>'
         )
@@ -235,14 +236,17 @@ def _box_svg(box, at: _Placed, rows: list[tuple[str, str, str]], colour: str) ->
     }
     y = at.y + PADDING + 11
     for text, kind, link in rows:
-        element = f'<text x="{at.x + PADDING:.0f}" y="{y:.0f}" {styles[kind]}>{escape(text)}</text>'
         if link:
-            underlined = element.replace("<text ", '<text text-decoration="underline" ', 1)
-            element = f'<a href="{escape(link)}" class="waiting-link">{underlined}</a>'
-        elif kind == "title" and box.url:
-            element = f'<a href="{escape(box.url)}">{element}</a>'
-        parts.append(element)
+            links.append(
+                f'<a href="{escape(link)}" class="waiting-link"><text x="{at.x + PADDING:.0f}" y="{y:.0f}" '
+                f'text-decoration="underline" {styles[kind]}>{escape(text)}</text></a>'
+            )
+        else:
+            body.append(f'<text x="{at.x + PADDING:.0f}" y="{y:.0f}" {styles[kind]}>{escape(text)}</text>')
         y += LINE_HEIGHT
+    inner = "".join(body)
+    parts.append(f'<a href="{escape(box.url)}" class="box-link">{inner}</a>' if box.url else inner)
+    parts.extend(links)
     parts.append("</g>")
     return "".join(parts)
 

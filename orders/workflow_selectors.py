@@ -711,6 +711,13 @@ class PathStep:
         return date_format(timezone.localtime(self.at), "SHORT_DATETIME_FORMAT")
 
 
+def _fact_label(name: str) -> str:
+    from rules.facts import FACTS
+
+    fact = FACTS.get(name)
+    return str(fact.label) if fact else name
+
+
 #: ties at the same instant keep the pipeline's order
 _STEP_RANK = {"received": 0, "hit": 1, "task": 2, "event": 3, "parcel": 4, "write_back": 5}
 
@@ -743,7 +750,7 @@ def order_path(*, order: Order, user) -> list[PathStep]:
                 (_("enforced") if hit.enforced else _("shadow (recorded only)"))
                 + f" · {hit.trigger} · v{hit.rule_version}"
             ]
-            lines.extend(f"{name} = {value}" for name, value in sorted((facts or {}).items()))
+            lines.extend(f"{_fact_label(name)} = {value}" for name, value in sorted((facts or {}).items()))
             steps.append(
                 PathStep(
                     kind="hit",
