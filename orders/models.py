@@ -383,6 +383,12 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ["order_id", "id"]
+        indexes = [
+            # state changes per kind in a period without reading the rows (the workflow page)
+            models.Index(
+                fields=["at"], include=["kind", "from_state", "to_state", "order_id"], name="orderevent_at_moves"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind_label} {self.from_state_label}→{self.to_state_label}"
