@@ -217,6 +217,8 @@ class Order(models.Model):
             models.Index(fields=["buyer_nick", "receiver_phone"]),
             # waiting now per state and lane, oldest first (workflow page, stranded-order guard)
             models.Index(fields=["state", "lane", "state_changed_at"], name="order_state_lane_since"),
+            # orders received per channel in a period, from the index alone (workflow page)
+            models.Index(fields=["received_at", "channel_id"], name="order_received_channel"),
         ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
