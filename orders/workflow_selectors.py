@@ -608,7 +608,7 @@ def state_changes(*, start: datetime, now: datetime) -> dict[str, dict[tuple[str
     """State changes (order events with a target state) in the period: all of them by (kind, from
     state), from the covering index orderevent_at_moves without touching orders; and those into or
     out of "ready" by lane too (joined to their orders: a small share of the events)."""
-    in_period = OrderEvent.objects.filter(at__gte=start, at__lt=now).exclude(to_state="")
+    in_period = OrderEvent.objects.filter(at__gte=start, at__lt=now).exclude(to_state="").exclude(kind="received")
     everything: dict[tuple[str, str, str], int] = defaultdict(int)
     for row in in_period.values("kind", "from_state").annotate(n=Count("*")).order_by():
         everything[(row["kind"], row["from_state"], "")] += row["n"]
