@@ -170,7 +170,7 @@ def waiting_orders(*, now: datetime, limits: Limits) -> dict[tuple[str, str], Fi
     return result
 
 
-def _merge(figures: list[Figures], now: datetime) -> Figures:
+def _merge(figures: list[Figures]) -> Figures:
     """Several (state, lane) groups drawn as one box: sums, the oldest, the largest group's median."""
     if not figures:
         return Figures()
@@ -303,7 +303,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             )
         )
         edges.append(Edge(f"channel:{channel.pk}", "intake", received.get(channel.pk, 0)))
-    intake = _merge([f for (state, _lane), f in waiting.items() if state == OrderState.NEW], now)
+    intake = _merge([f for (state, _lane), f in waiting.items() if state == OrderState.NEW])
     intake.took = sum(received.values())
     boxes.append(
         Box(
@@ -428,7 +428,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
         )
 
     # 4 on hold, awaiting stock, ready per lane ------------------------------------------------------
-    on_hold = _merge([f for (s, _l), f in waiting.items() if s == OrderState.ON_HOLD], now)
+    on_hold = _merge([f for (s, _l), f in waiting.items() if s == OrderState.ON_HOLD])
     on_hold.took = moved("hold")
     on_hold.stranded = sum(t["figures"].stranded for t in open_tasks.values())
     boxes.append(
@@ -441,7 +441,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             list_url=_changelist("orders_order", state=OrderState.ON_HOLD),
         )
     )
-    awaiting = _merge([f for (s, _l), f in waiting.items() if s == OrderState.AWAITING_STOCK], now)
+    awaiting = _merge([f for (s, _l), f in waiting.items() if s == OrderState.AWAITING_STOCK])
     awaiting.took = moved("wait_for_stock")
     boxes.append(
         Box(
@@ -497,7 +497,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             edges.append(Edge(key, "state:shipped", moved("ship", OrderState.READY, lane)))
 
     # 6 printed → 7 shipped → 8 write-back → 9 delivered; cancelled ---------------------------------
-    printed = _merge([f for (s, _l), f in waiting.items() if s == OrderState.PRINTED], now)
+    printed = _merge([f for (s, _l), f in waiting.items() if s == OrderState.PRINTED])
     printed.took = moved("mark_printed")
     boxes.append(
         Box(
@@ -510,9 +510,9 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             list_url=_changelist("orders_order", state=OrderState.PRINTED),
         )
     )
-    partially = _merge([f for (s, _l), f in waiting.items() if s == OrderState.PARTIALLY_SHIPPED], now)
+    partially = _merge([f for (s, _l), f in waiting.items() if s == OrderState.PARTIALLY_SHIPPED])
     partially.took = moved("ship_partially")
-    shipped = _merge([f for (s, _l), f in waiting.items() if s == OrderState.SHIPPED], now)
+    shipped = _merge([f for (s, _l), f in waiting.items() if s == OrderState.SHIPPED])
     shipped.stranded = 0
     shipped.took = moved("ship")
     boxes.append(
