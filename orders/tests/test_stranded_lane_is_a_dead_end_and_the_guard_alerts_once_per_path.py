@@ -124,3 +124,15 @@ def test_stage_limits_are_editable_and_a_lane_limit_wins_over_the_stage_limit():
     assert Alert.objects.get(resolved_at__isnull=True).key == "workflow:stranded:ready:promotion"
     StageLimit.objects.filter(stage="ready").update(enabled=False)
     assert stranded_orders_check(now=timezone.now() + timedelta(hours=30))["cleared"] == 1
+
+
+def test_the_guard_runs_every_five_minutes_from_the_orders_schedules():
+    from django_q.models import Schedule
+
+    from orders import gateway, tasks
+
+    gateway.ensure_schedules()
+    gateway.ensure_schedules()  # idempotent
+    schedule = Schedule.objects.get(name=gateway.STRANDED_GUARD_SCHEDULE)
+    assert (schedule.func, schedule.minutes, schedule.repeats) == ("orders.tasks.check_stranded_orders", 5, -1)
+    assert tasks.check_stranded_orders() == {"stuck_paths": 0, "stuck_orders": 0, "cleared": 0}
