@@ -793,7 +793,8 @@ def order_path(*, order: Order, user) -> list[PathStep]:
                 colour="red" if task.is_overdue else "box",
             )
         )
-    for event in order.events.select_related("actor").order_by("at", "pk"):
+    # the arrival is the first box already (channel, source, amount)
+    for event in order.events.exclude(kind="received").select_related("actor").order_by("at", "pk"):
         lines = []
         if event.to_state:
             lines.append(f"{event.from_state_label or '—'} → {event.to_state_label}")
