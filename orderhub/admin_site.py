@@ -64,10 +64,21 @@ class OrderHubAdminSite(admin.AdminSite):
         extra_context = {**(extra_context or {}), **dashboard_context(figures)}
         return super().index(request, extra_context)
 
+    def get_urls(self):
+        from orders.workflow_admin import workflow_urls  # models are not loaded at import time
+
+        return [*workflow_urls(self), *super().get_urls()]
+
     def get_app_list(self, request, app_label=None):
         """Business sections first, in the order of the day's work; technical ones (task queue, API
-        tokens, users, login protection) last."""
+        tokens, users, login protection) last. The workflow page is an entry of the Orders app."""
+        from orders.workflow_admin import workflow_app_entry
+
         apps = super().get_app_list(request, app_label)
+        entry = workflow_app_entry(request)
+        for app in apps:
+            if entry and app["app_label"] == "orders":
+                app["models"].insert(0, entry)
         return sorted(apps, key=lambda app: _APP_ORDER.get(app["app_label"], _UNLISTED_APPS))
 
 

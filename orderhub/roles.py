@@ -9,6 +9,9 @@ runs after each migrate (and after the test database's flush), is idempotent, an
 missing permissions: grants an administrator gave a group on top stay.
 
 - viewer: reads every order, channel, stock, rule and shipping page; receiver details masked.
+- the workflow page needs orders.view_order + rules.view_interceptrule (viewer, ops, rule admin); an
+  order's path needs orders.view_order (its rule hits only with rules.view_rulehit); the stage limits
+  the stranded-order guard checks are read by those three roles and edited by ops.
 - ops: viewer + hold / release / cancel / mark printed orders, claim, assign (to a person) and
   resolve exception tasks on the workbench, import waybill sheets (which mark
   the orders they list shipped), resolve alerts, send a failed tracking
@@ -59,6 +62,8 @@ _RULES_READ = tuple(
     f"rules.view_{m}"
     for m in ("interceptrule", "rulecondition", "rulehit", "exceptiontype", "blacklistentry", "exceptiontask")
 )
+#: how long an order may wait in each stage (the workflow page and the stranded-order guard)
+_STAGE_LIMITS_READ = ("orders.view_stagelimit",)
 
 _SHIPPING_READ = tuple(
     f"shipping.view_{m}"
@@ -95,7 +100,15 @@ RULE_ADMIN = "rule admin"
 FINANCE = "finance"
 
 ROLES: dict[str, tuple[str, ...]] = {
-    VIEWER: (*_ORDER_READ, *_CHANNEL_READ, *_INVENTORY_READ, *_RULES_READ, *_SHIPPING_READ, *_NOTICES_READ),
+    VIEWER: (
+        *_ORDER_READ,
+        *_CHANNEL_READ,
+        *_INVENTORY_READ,
+        *_RULES_READ,
+        *_SHIPPING_READ,
+        *_NOTICES_READ,
+        *_STAGE_LIMITS_READ,
+    ),
     OPS: (
         *_ORDER_READ,
         *_CHANNEL_READ,
@@ -103,6 +116,10 @@ ROLES: dict[str, tuple[str, ...]] = {
         *_RULES_READ,
         *_SHIPPING_READ,
         *_NOTICES_READ,
+        *_STAGE_LIMITS_READ,
+        "orders.add_stagelimit",
+        "orders.change_stagelimit",
+        "orders.delete_stagelimit",
         "shipping.void_shipment",
         "shipping.retry_trackingsubscription",
         "shipping.add_return",
@@ -152,6 +169,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     RULE_ADMIN: (
         *_ORDER_READ,
         *_RULES_READ,
+        *_STAGE_LIMITS_READ,
         "rules.add_interceptrule",
         "rules.change_interceptrule",
         "rules.delete_interceptrule",

@@ -769,3 +769,7 @@ class InboxMessageAdmin(ReadOnlyAdmin):
                 "seconds": (timezone.now() - oldest).total_seconds(),
             }
         return super().changelist_view(request, extra_context={**(extra_context or {}), "title": title})
+
+
+# the workflow page, an order's path and the stage limits: orders.workflow_admin
+from orders import workflow_admin  # noqa: E402, F401

@@ -357,6 +357,10 @@ def _pull_failed(channel: Channel, error: str, *, immediate: bool = False) -> No
 
 
 # ---- schedules --------------------------------------------------------------------------------
+#: orders waiting past their stage's limit (orders.workflow_services): one alert per stuck path
+STRANDED_GUARD_SCHEDULE = "orders: stranded-order guard"
+
+
 def channel_sync_schedule(*, channel: Channel) -> None:
     """Keep one django-q2 pull schedule per enabled, pulling channel (and none otherwise)."""
     from django_q.models import Schedule
@@ -378,7 +382,8 @@ def channel_sync_schedule(*, channel: Channel) -> None:
 
 
 def ensure_schedules() -> None:
-    """Pull schedules for every channel, plus the push-message sweep and the inbox watch."""
+    """Pull schedules for every channel, plus the push-message sweep, the inbox watch and the
+    stranded-order guard."""
     from django_q.models import Schedule
 
     for channel in Channel.objects.all():
@@ -393,6 +398,15 @@ def ensure_schedules() -> None:
             "func": "orders.tasks.sweep_push_messages",
             "schedule_type": Schedule.MINUTES,
             "minutes": 2,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=STRANDED_GUARD_SCHEDULE,
+        defaults={
+            "func": "orders.tasks.check_stranded_orders",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
             "repeats": -1,
         },
     )

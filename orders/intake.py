@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from orders.services import IngestItem, IngestResult
 
 #: the Order fields the decision writes (one UPDATE for the batch)
-DECIDED_FIELDS = ["state", "lane", "tags", "priority", "hold_reason", "hold_wording", "updated_at"]
+DECIDED_FIELDS = ["state", "state_changed_at", "lane", "tags", "priority", "hold_reason", "hold_wording", "updated_at"]
 
 
 def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dict[int, IngestResult], list[int]]:
@@ -223,6 +223,7 @@ def _route(*, order: Order, decision, at) -> list[OrderEvent]:
         order.accept()
         services.set_hold_reason(order=order, reason="")
         name, note = "accept", reason or wording("order.checks_passed")
+    order.state_changed_at = at
     return [_event(order, name, from_state=before, to_state=order.state, note=note, at=at)]
 
 

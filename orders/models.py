@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -201,9 +202,13 @@ class Order(models.Model):
     source = models.CharField(_("received via"), max_length=16, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # when the order entered its current state: how long it has waited there (workflow page, guard)
+    state_changed_at = models.DateTimeField(
+        _("in this state since"), default=timezone.now, db_default=Now(), editable=False
+    )
 
     objects = OrderQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["raw_payload", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["raw_payload", "updated_at", "state_changed_at"])
 
     class Meta:
         verbose_name = _("order")
@@ -232,10 +237,12 @@ class Order(models.Model):
             ),
             models.Index(fields=["channel", "received_at"], name="order_channel_received_idx"),
             # the dashboard's grouped reads, answered from the index alone (orderhub/dashboard.py):
-            # late and at-risk orders per channel, the print queue per lane, orders in per day and channel
+            # late and at-risk orders per channel, orders in per day and channel (the print queue per lane
+            # reads order_state_lane_since below)
             models.Index(fields=["state", "ship_by", "channel"], name="order_state_shipby_channel"),
-            models.Index(fields=["state", "lane"], name="order_state_lane"),
             models.Index(fields=["received_at", "channel"], name="order_received_channel"),
+            # waiting now per state and lane, oldest first (workflow page, stranded-order guard)
+            models.Index(fields=["state", "lane", "state_changed_at"], name="order_state_lane_since"),
         ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
@@ -407,8 +414,17 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ["order_id", "id"]
-        # orders shipped in a time range: the dashboard's shipped figures and the list behind them
-        indexes = [models.Index(fields=["kind", "at"], name="orderevent_kind_at")]
+        indexes = [
+            # orders shipped in a time range: the dashboard's shipped figures and the list behind them
+            models.Index(fields=["kind", "at"], name="orderevent_kind_at"),
+            # state changes per kind in a period without reading the rows (the workflow page)
+            models.Index(
+                fields=["at"],
+                include=["kind", "from_state", "to_state", "order_id"],
+                condition=~models.Q(kind="received"),  # half of all events; arrivals are counted on orders
+                name="orderevent_at_moves",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind_label} {self.from_state_label}→{self.to_state_label}"
@@ -641,3 +657,55 @@ class QuarantinedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.external_id or '?'} {self.field}"
+
+
+class StageLimit(models.Model):
+    """How long an order may sit in one stage of the flow (optionally one lane) before the stranded-order
+    guard alerts. On hold, an empty limit means "past its to-do's due time"."""
+
+    class Stage(models.TextChoices):
+        NEW = "new", pgettext_lazy("order state", "New")
+        ON_HOLD = "on_hold", _("On hold")
+        AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
+        READY = "ready", _("Ready to print")
+        PRINTED = "printed", _("Printed")
+        PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+        SHIPPED_NO_WRITE_BACK = "shipped_no_write_back", _("Shipped, not written back")
+
+    stage = models.CharField(_("stage"), max_length=24, choices=Stage.choices)
+    lane = models.CharField(
+        _("lane"),
+        max_length=24,
+        blank=True,
+        default="",
+        help_text=_("Empty: every lane without a limit of its own."),
+    )
+    limit_minutes = models.PositiveIntegerField(
+        _("limit (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("On hold: empty means past the to-do's due time. Other stages need a number."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("stage limit")
+        verbose_name_plural = _("stage limits")
+        ordering = ["stage", "lane"]
+        constraints = [models.UniqueConstraint(fields=["stage", "lane"], name="one_limit_per_stage_lane")]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} {self.lane}".strip()
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.limit_minutes is None and self.stage != self.Stage.ON_HOLD:
+            errors["limit_minutes"] = _("This stage needs a limit in minutes.")
+        if self.lane and self.lane not in {value for value, _label in Lane.choices if value}:
+            errors["lane"] = _("Choose one of the lanes: %(lanes)s.") % {
+                "lanes": ", ".join(value for value, _label in Lane.choices if value)
+            }
+        if errors:
+            raise ValidationError(errors)

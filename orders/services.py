@@ -743,7 +743,8 @@ def _transition(
         getattr(order, name)()
     except TransitionNotAllowed:
         raise OrderTransitionNotAllowed(order_id=order.pk, transition=name, state=before) from None
-    fields = ["state", "updated_at"]
+    order.state_changed_at = timezone.now()
+    fields = ["state", "state_changed_at", "updated_at"]
     if hold_reason is not None:
         set_hold_reason(order=order, reason=hold_reason)
         fields += ["hold_reason", "hold_wording"]

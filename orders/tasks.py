@@ -25,3 +25,10 @@ def watch_inbox() -> float | None:
 
     inbox.inbox_purge_decided()
     return inbox.inbox_check_backlog()
+
+
+def check_stranded_orders() -> dict:
+    """The stranded-order guard (schedule "orders: stranded-order guard")."""
+    from orders.workflow_services import stranded_orders_check
+
+    return stranded_orders_check()

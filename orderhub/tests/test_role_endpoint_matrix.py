@@ -151,6 +151,8 @@ ADMIN_ACCESS: dict[str, Page] = {
     # orders arrive through channels, never typed in; changes go through services
     "orders.order": _page(ORDER_READERS, set(), {S}, shows_receiver=True, list_shows=("receiver_name",)),
     "orders.alert": _page(CHANNEL_READERS, set(), {OPS, S}),
+    # how long orders may wait per stage (the stranded-order guard): ops keep them
+    "orders.stagelimit": _page(RULE_READERS, {OPS, S}, {OPS, S}),
     # the payload as received carries the receiver in full: ops (who may see it) retry or resolve
     "orders.quarantinedmessage": _page({OPS, S}, set(), {OPS, S}),
     # the webhook inbox: written by the webhook and the drainers only; ops watch its backlog
@@ -216,6 +218,10 @@ ADMIN_EXTRA: list[tuple[str, Callable[[World], str], frozenset[str]]] = [
         frozenset(RULE_READERS),
     ),
     ("order export", lambda w: reverse("admin:orders_order_export"), frozenset(ORDER_READERS)),
+    # the flow drawn with live figures: orders' figures and the rules' conditions
+    ("order workflow", lambda w: reverse("admin:orders_workflow"), frozenset(RULE_READERS)),
+    ("order workflow, last 7 days", lambda w: reverse("admin:orders_workflow") + "?days=7", frozenset(RULE_READERS)),
+    ("an order's path", lambda w: reverse("admin:orders_order_path", args=[w.order.pk]), frozenset(ORDER_READERS)),
     ("stock level export", lambda w: reverse("admin:inventory_stocklevel_export"), frozenset(STOCK_READERS)),
     ("diff export", lambda w: reverse("admin:inventory_reconciliationdiff_export"), frozenset(STOCK_READERS)),
     ("waybill sheet import", lambda w: reverse("admin:shipping_waybillimport_import"), frozenset({OPS, W, S})),

@@ -18,10 +18,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(fields=['state', 'lane'], name='order_state_lane'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
             index=models.Index(fields=['received_at', 'channel'], name='order_received_channel'),
         ),
         migrations.AddIndex(

@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
         ('orders', '0007_search_and_list_indexes'),
         ('orders', '0007_stored_texts_as_codes'),
         ('orders', '0007_webhook_inbox'),
+        ('orders', '0008_workflow_figure_indexes'),
     ]
 
     operations = [
