@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from orders import locks
 from orders.models import Order, OrderEvent, OrderState
@@ -142,7 +143,8 @@ def new_order_verdicts_record(
     *, verdicts: list[tuple[Order, NewOrderVerdict]], ruleset: CompiledRuleset, at: datetime
 ) -> None:
     """The writes of `engine.decide_new_order()` for a batch of new orders: every rule hit in one
-    INSERT, every exception task opened in one more (the same rows `record_hits`/`sync_tasks` write)."""
+    INSERT, every exception task opened in one more, and its history row (the same rows
+    `record_hits`/`sync_tasks` write)."""
     hits = [
         RuleHit(
             rule_id=m.rule.id,
@@ -164,8 +166,8 @@ def new_order_verdicts_record(
     for order, verdict in verdicts:
         for item in verdict.raised:
             tasks.append(_new_task(order=order, item=item, info=ruleset.types[item.code], now=at))
-    if tasks:
-        ExceptionTask.objects.bulk_create(tasks)
+    if tasks:  # with their history rows (one INSERT more): a task's open version stays on record
+        bulk_create_with_history(tasks, ExceptionTask)
 
 
 def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> ExceptionTask:
