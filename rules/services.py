@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from orders import locks
 from orders.errors import OrderError
@@ -161,7 +162,8 @@ def new_order_verdicts_record(
     *, verdicts: list[tuple[Order, NewOrderVerdict]], ruleset: CompiledRuleset, at: datetime
 ) -> None:
     """The writes of `engine.decide_new_order()` for a batch of new orders: every rule hit in one
-    INSERT, every exception task opened in one more (the same rows `record_hits`/`sync_tasks` write)."""
+    INSERT, every exception task opened in one more, and its history row (the same rows
+    `record_hits`/`sync_tasks` write)."""
     hits = [
         RuleHit(
             rule_id=m.rule.id,
@@ -183,8 +185,8 @@ def new_order_verdicts_record(
     for order, verdict in verdicts:
         for item in verdict.raised:
             tasks.append(_new_task(order=order, item=item, info=ruleset.types[item.code], now=at))
-    if tasks:
-        ExceptionTask.objects.bulk_create(tasks)
+    if tasks:  # with their history rows (one INSERT more): a task's open version stays on record
+        bulk_create_with_history(tasks, ExceptionTask)
 
 
 def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> ExceptionTask:
