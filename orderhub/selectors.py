@@ -33,7 +33,7 @@ def ops_summary(*, user) -> OpsSummary:
     # open states only: an index range scan over the orders still in the warehouse's hands; the
     # closed states (shipped, delivered, …) grow without bound and the page does not show them
     counts = dict(
-        Order.objects.filter(state__in=AWAITING_SHIPMENT_STATES).values_list("state").annotate(n=Count("id")).order_by()
+        Order.objects.filter(state__in=AWAITING_SHIPMENT_STATES).values_list("state").annotate(n=Count("*")).order_by()
     )
     open_tasks = ExceptionTask.objects.filter(state=TaskState.OPEN)
     mine = open_tasks.filter(assignee_user=user) | open_tasks.filter(assignee_group__in=user.groups.all())
