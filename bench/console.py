@@ -192,10 +192,10 @@ def main() -> None:
         ),
     ]
     try:
-        workbench = reverse("admin:rules_exceptiontask_workbench")
+        workbench = reverse("admin:rules_exceptiontask_mine")
     except NoReverseMatch:
         workbench = None
-        print("workbench: no URL named admin:rules_exceptiontask_workbench on this branch, not measured")
+        print("workbench: no URL named admin:rules_exceptiontask_mine on this branch, not measured")
     if workbench:
         pages.append(
             (

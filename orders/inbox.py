@@ -34,6 +34,7 @@ from django.utils import timezone
 from orders import gateway, locks, selectors, services
 from orders.channels.base import PayloadError
 from orders.models import AlertSeverity, Channel, InboxMessage, QuarantineSource
+from orders.texts import wording
 
 logger = logging.getLogger(__name__)
 
@@ -158,10 +159,7 @@ def inbox_check_backlog(*, now=None) -> float | None:
             key=BACKLOG_ALERT_KEY,
             source="inbox",
             severity=AlertSeverity.CRITICAL,
-            message=(
-                f"webhook inbox: the oldest undecided order push waits {age:.0f} s "
-                f"({selectors.inbox_backlog()} undecided); start or add drainers (manage.py drain_inbox)"
-            ),
+            message=wording("alert.inbox_backlog", seconds=round(age), count=selectors.inbox_backlog()),
         )
     else:
         services.alert_resolve(key=BACKLOG_ALERT_KEY)

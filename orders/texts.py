@@ -52,6 +52,10 @@ TEXTS: dict[str, Any] = {
     "alert.push_message_failed": _("%(channel)s: message %(message)s for order %(order)s failed: %(error)s"),
     "alert.reconciliation_differences": _("Stock reconciliation #%(run)s found %(count)s difference(s)."),
     "alert.stock_movement_flagged": _("%(sku)s@%(warehouse)s: %(reason)s"),
+    "alert.inbox_backlog": _(
+        "Webhook inbox: the oldest undecided order push waits %(seconds)s s (%(count)s undecided); "
+        "start or add drainers (manage.py drain_inbox)."
+    ),
 }
 
 

@@ -167,11 +167,9 @@ def _data_values() -> list[str]:
     values.update(Channel.objects.values_list("name", flat=True))
     values.update(get_user_model().objects.values_list("username", flat=True))
     values.update(Group.objects.values_list("name", flat=True))
-    # Stored texts that point 5 of issue 12 (helper `words`) turns into codes rendered in the reader's
-    # language: seeded type names ("中文 / English") and the notes services store on events. Data here
-    # until that lands; the lead drops these two lines at the merge.
-    values.update(str(name) for name in ExceptionType.objects.values_list("name", flat=True))
-    values.update(OrderEvent.objects.values_list("note", flat=True))
+    # The English text stored beside each coded note (orders.texts): pages render the code in the
+    # reader's language; a few notes are still stored as text only (field lists of a platform update).
+    values.update(OrderEvent.objects.filter(data__wording__isnull=True).values_list("note", flat=True))
     return sorted((v for v in values if v), key=len, reverse=True)
 
 
