@@ -204,10 +204,14 @@ def raw_inserts(channel_id: int, orders, level_by_psku: dict[str, tuple[int, int
 def _worker(kind: str, args: tuple, start_at: float, queue) -> None:
     from django.db import connection
 
+    from orders.inbox import decide_with_async_commit
     from orders.models import Channel
 
     probe = Probe()
     try:
+        # every worker commits as a decider process does (the raw baselines too, so both sides flush
+        # or neither does): settings.INGEST_ASYNC_COMMIT
+        decide_with_async_commit()
         connection.ensure_connection()
         probe.watch_commits(connection)
         with connection.execute_wrapper(probe):
@@ -285,6 +289,8 @@ def main() -> None:
         from inventory.models import ChannelListing, ReservationState, Sku, StockLevel, StockReservation, Warehouse
         from orders.models import Channel, Order
 
+        mode = "asynchronous (decider processes)" if settings.INGEST_ASYNC_COMMIT else "synchronous"
+        print(f"commit mode of every worker, pipeline and baseline alike: {mode}; INGEST_ASYNC_COMMIT=0 flushes")
         settings.INVENTORY_ENQUEUE_TASKS = False  # no task broker in the bench: the outbox rows are written
         settings.SHIPPING_ENQUEUE_TASKS = False
         warehouse = Warehouse.objects.create(code="FLASH", name="flash")

@@ -219,6 +219,12 @@ WEBHOOK_INBOX_POLL_SECONDS = float(os.environ.get("WEBHOOK_INBOX_POLL_SECONDS", 
 WEBHOOK_INBOX_MAX_ATTEMPTS = 5  # claims before a message that kept killing its drainer is quarantined
 WEBHOOK_INBOX_ALERT_AFTER_SECONDS = int(os.environ.get("WEBHOOK_INBOX_ALERT_AFTER_SECONDS", "60"))
 WEBHOOK_INBOX_KEEP_DAYS = 7  # decided messages are kept this long (ops can see what came in), then purged
+# Decider processes (inbox drainers) commit their decisions without waiting for PostgreSQL's WAL flush
+# (`synchronous_commit = off` on their connections), so a hot SKU's stock row is held for the
+# conditional UPDATE alone, not for a disk flush (docs/ingestion.md "Durability of decisions"). Safe
+# because the accepted push is already durable in the inbox: a decision lost in a server crash leaves
+# its message undecided, and it is decided again. Set 0 to flush every decision.
+INGEST_ASYNC_COMMIT = env_bool("INGEST_ASYNC_COMMIT", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Outbound platform calls.

@@ -277,3 +277,29 @@ def drain(
             if wakeup is not None:
                 wakeup.close()
     return total
+
+
+def decide_with_async_commit() -> bool:
+    """Make this process a decider whose transactions commit without waiting for the WAL flush
+    (PostgreSQL `synchronous_commit = off` on every connection it opens; settings.INGEST_ASYNC_COMMIT).
+
+    Why it is safe for decisions: the push was made durable by the webhook before it answered (that
+    transaction commits synchronously), and it is marked decided only after its decision commits. A
+    server crash can lose the last few hundred milliseconds of asynchronous commits, never part of
+    one and never a later one without the earlier (the WAL is replayed in order): a lost decision
+    leaves its message undecided and it is decided again, exactly once. Returns whether it applies."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    if not settings.INGEST_ASYNC_COMMIT or connection.vendor != "postgresql":
+        return False
+    connection_created.connect(_async_commit, dispatch_uid="orders.inbox.async_commit")
+    if connection.connection is not None:
+        _async_commit(connection=connection)
+    return True
+
+
+def _async_commit(*, connection, **kwargs) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")

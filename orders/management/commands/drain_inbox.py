@@ -29,6 +29,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _stop)
         verbose = options["verbosity"] > 1
+        inbox.decide_with_async_commit()
         self.stdout.write(f"draining the webhook inbox in batches of {batch} as {inbox.drainer_name()}")
         total = inbox.drain(
             batch=max(1, batch),
