@@ -190,7 +190,7 @@ def order_summary(*, order: Order) -> OrderSummary:
         waiting_for = str(_("the platform to lift its hold"))
     elif open_tasks:
         waiting_for = str(_("a person to resolve: %(types)s")) % {
-            "types": ", ".join(str(task.exception_type.name) for task in open_tasks)
+            "types": ", ".join(str(task.exception_type.label) for task in open_tasks)
         }
     parcels = list(Shipment.objects.filter(lines__order=order).select_related("carrier").distinct().order_by("id"))
     return OrderSummary(order=order, waiting_for=waiting_for, open_tasks=open_tasks, tasks=tasks, parcels=parcels)

@@ -401,7 +401,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             Box(
                 key=f"todo:{exception_type.pk}",
                 column=3,
-                title=_("To-do: %(type)s") % {"type": exception_type.name},
+                title=_("To-do: %(type)s") % {"type": exception_type.label},
                 lines=lines,
                 figures=figures,
                 url=reverse("admin:rules_exceptiontype_change", args=[exception_type.pk]),
@@ -788,7 +788,7 @@ def order_path(*, order: Order, user) -> list[PathStep]:
             PathStep(
                 kind="task",
                 at=task.created_at,
-                title=_("To-do: %(type)s") % {"type": task.exception_type.name},
+                title=_("To-do: %(type)s") % {"type": task.exception_type.label},
                 lines=lines,
                 colour="red" if task.is_overdue else "box",
             )

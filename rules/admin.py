@@ -827,7 +827,7 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": _("Resolve: %(type)s") % {"type": task.exception_type.name},
+            "title": _("Resolve: %(type)s") % {"type": task.exception_type.label},
             "task": task,
             "order": order,
             "receiver": receiver,
@@ -911,7 +911,7 @@ def _workbench_rows(tasks: list[ExceptionTask], *, now, next_url: str, may_claim
                 task.pk,
                 tick,
                 task.pk,
-                task.exception_type.name,
+                task.exception_type.label,
                 order_url.format(order.pk),
                 order.external_id,
                 order.pk,

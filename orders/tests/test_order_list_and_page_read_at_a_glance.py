@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders.models import Order, OrderState
 from orders.tests.factories import make_channel, make_order_in_state
@@ -29,7 +29,9 @@ def held(admin_user):
     channel = make_channel(name="天猫旗舰店")
     order = make_order_in_state(channel, OrderState.ON_HOLD, receiver_name="欧阳娜娜")
     ship_by = timezone.now() + timedelta(minutes=40)
-    Order.objects.filter(pk=order.pk).update(paid_at=PAID, ship_by=ship_by, hold_reason="买家要求改地址后再发")
+    Order.objects.filter(pk=order.pk).update(
+        paid_at=PAID, ship_by=ship_by, hold_reason="买家要求改地址后再发", hold_wording={}
+    )
     ExceptionTask.objects.create(
         order=order,
         exception_type=ExceptionType.objects.get(code="address_changed"),
@@ -95,7 +97,8 @@ def test_the_order_page_leads_with_a_summary_and_ends_with_the_payload(held, adm
     assert html.index('id="lines-group"') < html.index('id="order-parcels"')
     summary = html.split('id="order-summary"')[1].split("</dl>")[0]
     assert admin_user.get_username() in summary  # who has it: the open exception's assignee
-    assert str(ExceptionType.objects.get(code="address_changed").name) in summary
+    with translation.override(language):  # the type read in the page's language (地址变更 / Address changed)
+        assert str(ExceptionType.objects.get(code="address_changed").label) in summary
     assert 'class="ship-by soon"' in summary
     ship_by = timezone.localtime(held.ship_by).strftime("%Y-%m-%d %H:%M")
     shown = re.sub(r' title="[^"]*"', "", html)  # tooltips aside
