@@ -154,7 +154,7 @@ def raw_inserts(channel_id: int, orders, level_by_psku: dict[str, tuple[int, int
         with transaction.atomic(), connection.cursor() as cursor:
             values = ", ".join(
                 ["(%s, %s, 'ready', 'awaiting_shipment', '', false, false, %s, '', %s, %s, %s, %s, %s, '', %s, '',"
-                 " false, '{}', %s, 0, 0, %s, '[]', '', '', false, %s, %s, %s, '', 0, '[]', '', '{}', 'bench',"
+                 " false, '{}', %s, 0, 0, %s, '[]', '', '', false, %s, %s, %s, '', 0, '[]', '', '{}', '{}', 'bench',"
                  " now(), now())"] * len(chunk)
             )  # fmt: skip
             params: list = []
@@ -170,7 +170,7 @@ def raw_inserts(channel_id: int, orders, level_by_psku: dict[str, tuple[int, int
                 "receiver_province, receiver_city, receiver_district, receiver_town, receiver_address, receiver_zip, "
                 "receiver_masked, receiver_cipher, goods_amount, postage, discount_amount, paid_amount, coupons, "
                 "buyer_message, seller_memo, is_presale, platform_created_at, paid_at, platform_modified_at, lane, "
-                "priority, tags, hold_reason, raw_payload, source, received_at, updated_at) "
+                "priority, tags, hold_reason, hold_wording, raw_payload, source, received_at, updated_at) "
                 f"VALUES {values} ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id, external_id",
                 params,
             )

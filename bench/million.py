@@ -172,8 +172,8 @@ INSERT INTO orders_order (
     buyer_nick, buyer_id, receiver_name, receiver_phone, receiver_province, receiver_city, receiver_district,
     receiver_town, receiver_address, receiver_zip, receiver_masked, receiver_cipher, goods_amount, postage,
     discount_amount, paid_amount, coupons, buyer_message, seller_memo, is_presale, platform_created_at, paid_at,
-    platform_modified_at, ship_by, lane, priority, tags, hold_reason, raw_payload, source, received_at, updated_at,
-    state_changed_at)
+    platform_modified_at, ship_by, lane, priority, tags, hold_reason, hold_wording, raw_payload, source, received_at,
+    updated_at, state_changed_at)
 SELECT g, channel_id, 'B' || lpad(g::text, 12, '0'),
        CASE WHEN g %% 100 < 3 THEN 'cancelled'
             WHEN g %% %(step)s = 3 THEN 'on_hold'
@@ -195,7 +195,7 @@ SELECT g, channel_id, 'B' || lpad(g::text, 12, '0'),
        received_at - interval '5 minutes', received_at - interval '4 minutes', received_at - interval '4 minutes',
        received_at - interval '4 minutes' + interval '48 hours',
        CASE WHEN g %% 20 = 9 THEN 'promotion' ELSE '' END, 0, '[]',
-       CASE WHEN g %% %(step)s = 3 THEN 'exception' ELSE '' END,
+       CASE WHEN g %% %(step)s = 3 THEN 'exception' ELSE '' END, '{}',
        '{}', CASE WHEN g %% 10 = 0 THEN 'push' ELSE 'pull' END, received_at, received_at,
        received_at + interval '1 second'
 FROM bench_g
