@@ -128,22 +128,7 @@ def sync_tasks(
             logger.error("exception type %s is not defined; order %s not held for it", code, order.pk)
             continue
         item = raised[code]
-        rule = item.rule
-        user_id, group_id = _assignee(
-            user_id=(rule.assign_user_id if rule and rule.assign_user_id else info.default_user_id),
-            group_id=(rule.assign_group_id if rule and rule.assign_group_id else info.default_group_id),
-            round_robin=info.round_robin,
-        )
-        ExceptionTask.objects.create(
-            order=order,
-            exception_type_id=info.id,
-            rule_id=rule.id if rule else None,
-            assignee_user_id=user_id,
-            assignee_group_id=group_id,
-            due_at=now + timedelta(minutes=(rule.due_minutes if rule and rule.due_minutes else info.due_minutes)),
-            note=item.note[:1000],
-            created_at=now,
-        )
+        _new_task(order=order, item=item, info=info, now=now).save()
         result[code] = item.note
     for code, task in open_tasks.items():
         if code in raised:
