@@ -36,7 +36,8 @@ def raw_sql_baseline(connection, channel_id: int, orders) -> float:
         "receiver_city, receiver_district, receiver_town, receiver_address, receiver_zip, receiver_masked, "
         "receiver_cipher, goods_amount, postage, discount_amount, paid_amount, coupons, buyer_message, seller_memo, "
         "is_presale, paid_at, platform_modified_at, lane, priority, tags, hold_reason, hold_wording, raw_payload, "
-        "source, received_at, updated_at) VALUES (%s, %s, 'ready', %s, %s, false, false, %s, '', %s, %s, %s, %s, %s, '', "
+        "source, received_at, updated_at) "
+        "VALUES (%s, %s, 'ready', %s, %s, false, false, %s, '', %s, %s, %s, %s, %s, '', "
         "%s, '', false, '{}', %s, 0, 0, %s, '[]', '', '', false, %s, %s, '', 0, '[]', '', '{}', '{}', 'bench', now(), "
         "now()) ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id"
     )
