@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -11,6 +13,25 @@ postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL: SQLite ignores select_for_update and serializes writers (CI runs both)",
 )
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """Debian's headless Chromium at 1440 px through its matching chromedriver, for the browser tests
+    (print page, console, workbench, workflow); quit after each test."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
+        options.add_argument(argument)
+    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 @pytest.fixture

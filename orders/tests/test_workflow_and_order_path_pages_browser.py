@@ -8,8 +8,6 @@ Needs Debian's `chromium` and `chromium-driver`."""
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -30,26 +27,11 @@ from shipping.tests.factories import incoming, make_stock
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT_SECONDS = 20
 TEXTS = {
     "en": {"title": "Order workflow", "dead_end": "dead end", "path": "Path", "received": "Received from"},
     "zh-hans": {"title": "订单工作流", "dead_end": "死胡同", "path": "路径", "received": "接收自"},
 }
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them)."""
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -24,8 +21,6 @@ from rules.models import ExceptionTask
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT_SECONDS = 20
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/shots-workbench"))
 #: what each language shows on the page, so the test knows it reads the page it expects
@@ -33,19 +28,6 @@ WORDS = {
     "en": {"title": "Exception workbench", "claim": "Claim", "resolve": "Resolve", "done": "resolved"},
     "zh-hans": {"title": "异常工作台", "claim": "认领", "resolve": "处理", "done": "已处理"},
 }
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def shoot(browser: webdriver.Chrome, name: str) -> None:

@@ -8,7 +8,6 @@ Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,7 +15,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -31,24 +29,7 @@ from shipping.tests.print_factories import make_account, make_parcel, print_payl
 # roles (post_migrate) and drops the seeded data, and the next serialized test on the worker fails.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT_SECONDS = 20
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
-        options.add_argument(argument)
-    options.add_argument("--lang=en-US")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
