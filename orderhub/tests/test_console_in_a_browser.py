@@ -21,9 +21,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from inventory.tests.factories import make_sku, make_warehouse, stock
+from orderhub.tests.browser import wait
 from orders import locks
 from orders.models import Channel, Order, OrderEvent, OrderLine, OrderState
 from orders.services import order_hold, order_transition_locked
@@ -33,7 +33,6 @@ from rules.models import ExceptionTask, ExceptionType
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 WIDTH = 1440
-WAIT_SECONDS = 20
 LANGUAGES = ("en", "zh-hans")
 SCREENSHOTS = Path(os.environ.get("ARTIFACTS_DIR", "/tmp/orderhub-screenshots"))
 
@@ -169,7 +168,7 @@ def login(browser: webdriver.Chrome, live_server, username: str, password: str) 
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "/admin/login/" not in b.current_url)
+    wait(browser).until(lambda b: "/admin/login/" not in b.current_url)
 
 
 def screenshot(browser: webdriver.Chrome, name: str) -> Path:
@@ -193,7 +192,7 @@ def test_the_console_in_english_and_chinese(browser, live_server, world, capsys)
         browser.add_cookie({"name": "django_language", "value": language})
         for page in CONSOLE_PAGES:
             browser.get(live_server.url + page.path(world))
-            WebDriverWait(browser, WAIT_SECONDS).until(
+            wait(browser).until(
                 lambda b: b.execute_script("return document.readyState") == "complete"
             )
             assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == language

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
+from orderhub.tests.browser import wait
 from orders.models import Order
 from orders.services import ingest_order
 from orders.tests.factories import make_channel
@@ -27,7 +27,6 @@ from shipping.tests.factories import incoming, make_stock
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-WAIT_SECONDS = 20
 TEXTS = {
     "en": {"title": "Order workflow", "dead_end": "dead end", "path": "Path", "received": "Received from"},
     "zh-hans": {"title": "订单工作流", "dead_end": "死胡同", "path": "路径", "received": "接收自"},
@@ -82,7 +81,7 @@ def login(browser: webdriver.Chrome, live_server, language: str) -> None:
     browser.find_element(By.NAME, "username").send_keys("lead")
     browser.find_element(By.NAME, "password").send_keys("lead-pass-2026")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "/admin/login/" not in b.current_url)
+    wait(browser).until(lambda b: "/admin/login/" not in b.current_url)
 
 
 def full_page_shot(browser: webdriver.Chrome, path: Path) -> None:
@@ -101,7 +100,7 @@ def test_the_workflow_page_and_an_orders_path_in_the_browser(browser, live_serve
     # the Orders app lists the page
     browser.get(f"{live_server.url}/admin/orders/")
     browser.find_element(By.CSS_SELECTOR, 'a[href="/admin/orders/workflow/"]').click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.workflow"))
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.workflow"))
     assert words["title"] in browser.find_element(By.TAG_NAME, "h1").text
     assert not browser.find_elements(By.CSS_SELECTOR, "script[src^='http']")  # nothing from a CDN
 
@@ -119,7 +118,7 @@ def test_the_workflow_page_and_an_orders_path_in_the_browser(browser, live_serve
 
     # a rule box opens the rule's edit page
     rule_box.find_element(By.CSS_SELECTOR, "a.box-link").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: f"/interceptrule/{hold_rule.pk}/change/" in b.current_url)
+    wait(browser).until(lambda b: f"/interceptrule/{hold_rule.pk}/change/" in b.current_url)
 
     # the order page's "Path" link: received, the rule that held it, its to-do, its state changes
     held = flow["orders"][2]
@@ -127,7 +126,7 @@ def test_the_workflow_page_and_an_orders_path_in_the_browser(browser, live_serve
     link = browser.find_element(By.ID, "order-path-link")
     assert link.text.lower() == words["path"].lower()  # object tools are upper-cased by CSS
     link.click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.order-path"))
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.order-path"))
     kinds = [step.get_attribute("data-kind") for step in browser.find_elements(By.CSS_SELECTOR, "g.step")]
     assert kinds[0] == "received" and {"hit", "task", "event"} <= set(kinds)
     text = browser.find_element(By.CSS_SELECTOR, "svg.order-path").text.replace("\n", "")  # wrapped lines

@@ -14,14 +14,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
+from orderhub.tests.browser import wait
 from orders.models import Order, OrderEvent, OrderState
 from rules.models import ExceptionTask
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-WAIT_SECONDS = 20
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/shots-workbench"))
 #: what each language shows on the page, so the test knows it reads the page it expects
 WORDS = {
@@ -51,7 +50,7 @@ def test_open_the_workbench_claim_a_task_resolve_it_and_see_the_order_move_on(br
     browser.find_element(By.NAME, "username").send_keys("lead")
     browser.find_element(By.NAME, "password").send_keys("lead-pass-2026")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "/admin/login/" not in b.current_url)
+    wait(browser).until(lambda b: "/admin/login/" not in b.current_url)
 
     browser.get(f"{live_server.url}/admin/rules/exceptiontask/mine/?assignee=everyone")
     assert words["title"] in browser.title
@@ -60,21 +59,21 @@ def test_open_the_workbench_claim_a_task_resolve_it_and_see_the_order_move_on(br
     shoot(browser, f"workbench-{language}")
 
     browser.find_element(By.CSS_SELECTOR, f'button[name="claim"][value="{task.pk}"]').click()
-    WebDriverWait(browser, WAIT_SECONDS).until(
+    wait(browser).until(
         lambda b: "lead" in b.find_element(By.CSS_SELECTOR, f'tr[data-task="{task.pk}"]').text
     )
     assert ExceptionTask.objects.get(pk=task.pk).assignee_user == lead
     shoot(browser, f"workbench-claimed-{language}")
 
     browser.find_element(By.CSS_SELECTOR, f'tr[data-task="{task.pk}"] a.button').click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: b.find_elements(By.ID, "resolve-form"))
+    wait(browser).until(lambda b: b.find_elements(By.ID, "resolve-form"))
     assert "麻烦发顺丰" in browser.page_source  # the buyer's message, which this type is about
     shoot(browser, f"resolve-{language}")
     browser.find_element(By.CSS_SELECTOR, '#resolve-form input[name="action"][value="dismiss"]').click()
     browser.find_element(By.CSS_SELECTOR, '#resolve-form textarea[name="note"]').send_keys("顺丰已备注")
     browser.find_element(By.CSS_SELECTOR, "#resolve-form input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "/mine/" in b.current_url)
-    message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    wait(browser).until(lambda b: "/mine/" in b.current_url)
+    message = wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text)
     assert words["done"] in message
     shoot(browser, f"workbench-after-resolve-{language}")
 

@@ -16,8 +16,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
+from orderhub.tests.browser import wait
 from orders.channels.base import NormalizedLine
 from orders.models import Order, OrderState
 from orders.tests.factories import make_channel
@@ -29,7 +29,6 @@ from shipping.tests.print_factories import make_account, make_parcel, print_payl
 # roles (post_migrate) and drops the seeded data, and the next serialized test on the worker fails.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-WAIT_SECONDS = 20
 
 
 @pytest.fixture
@@ -54,11 +53,11 @@ def login(browser: webdriver.Chrome, live_server, username: str, password: str) 
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda b: "/admin/login/" not in b.current_url)
+    wait(browser).until(lambda b: "/admin/login/" not in b.current_url)
 
 
 def wait_for(browser: webdriver.Chrome, condition, message: str):
-    return WebDriverWait(browser, WAIT_SECONDS).until(lambda b: condition(b), message)
+    return wait(browser).until(lambda b: condition(b), message)
 
 
 def component_state(browser: webdriver.Chrome) -> str:
