@@ -192,9 +192,7 @@ def test_the_console_in_english_and_chinese(browser, live_server, world, capsys)
         browser.add_cookie({"name": "django_language", "value": language})
         for page in CONSOLE_PAGES:
             browser.get(live_server.url + page.path(world))
-            wait(browser).until(
-                lambda b: b.execute_script("return document.readyState") == "complete"
-            )
+            wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
             assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
             page.check(browser, world)
             shot = screenshot(browser, f"{page.name}-{language}")

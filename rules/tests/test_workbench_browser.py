@@ -59,9 +59,7 @@ def test_open_the_workbench_claim_a_task_resolve_it_and_see_the_order_move_on(br
     shoot(browser, f"workbench-{language}")
 
     browser.find_element(By.CSS_SELECTOR, f'button[name="claim"][value="{task.pk}"]').click()
-    wait(browser).until(
-        lambda b: "lead" in b.find_element(By.CSS_SELECTOR, f'tr[data-task="{task.pk}"]').text
-    )
+    wait(browser).until(lambda b: "lead" in b.find_element(By.CSS_SELECTOR, f'tr[data-task="{task.pk}"]').text)
     assert ExceptionTask.objects.get(pk=task.pk).assignee_user == lead
     shoot(browser, f"workbench-claimed-{language}")
 

@@ -30,7 +30,6 @@ from shipping.tests.print_factories import make_account, make_parcel, print_payl
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-
 @pytest.fixture
 def component() -> Iterator[PrintComponentEmulator]:
     fake = PrintComponentEmulator(component="cainiao").start()
