@@ -709,3 +709,37 @@ class StageLimit(models.Model):
             }
         if errors:
             raise ValidationError(errors)
+
+
+class FlowHour(models.Model):
+    """Pre-aggregated figures of the workflow page (issue 13): per UTC hour, the state changes per
+    (kind, from state, lane) and the orders received per channel. Written only by the scheduled
+    re-aggregation (orders.workflow_services.flow_rollup), never inside ingestion: a row shared by
+    every order would be a hot row serialising the writers (issue 11)."""
+
+    #: the start of the UTC hour
+    bucket = models.DateTimeField()
+    #: the event kind, or "received" for orders received (then `channel_pk` says where)
+    kind = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, blank=True)
+    #: only for the changes into and out of "ready" (drawn per lane), as the order's lane was when rolled up
+    lane = models.CharField(max_length=24, blank=True)
+    #: the channel's id for "received" rows; 0 otherwise (a plain number: the rows outlive channels)
+    channel_pk = models.IntegerField(default=0)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "kind", "from_state", "lane", "channel_pk"], name="flowhour_one_row_per_key"
+            )
+        ]
+
+
+class FlowRollupMark(models.Model):
+    """The hours FlowHour covers, [since, upto): one row, moved by the re-aggregation job only. The
+    page counts from the events and orders themselves outside it, so its figures do not depend on
+    whether the job ran."""
+
+    since = models.DateTimeField()
+    upto = models.DateTimeField()
