@@ -735,6 +735,9 @@ class FlowHour(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:00} {self.kind} {self.from_state} {self.lane} {self.channel_pk}: {self.count}"
+
 
 class FlowRollupMark(models.Model):
     """The hours FlowHour covers, [since, upto): one row, moved by the re-aggregation job only. The
@@ -743,3 +746,6 @@ class FlowRollupMark(models.Model):
 
     since = models.DateTimeField()
     upto = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.since:%Y-%m-%d %H:00} – {self.upto:%Y-%m-%d %H:00}"
