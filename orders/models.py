@@ -243,6 +243,11 @@ class Order(models.Model):
             models.Index(fields=["received_at", "channel"], name="order_received_channel"),
             # waiting now per state and lane, oldest first (workflow page, stranded-order guard)
             models.Index(fields=["state", "lane", "state_changed_at"], name="order_state_lane_since"),
+            # ready orders per lane of shops without a print queue (workflow page: dead-end lanes),
+            # from the index alone; small: only the orders ready now
+            models.Index(
+                fields=["lane", "channel"], condition=models.Q(state="ready"), name="order_ready_lane_channel"
+            ),
         ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
