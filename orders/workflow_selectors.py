@@ -3,7 +3,9 @@ to-do lists, awaiting stock, lanes → print → scan → write-back → deliver
 
 Every figure is a grouped query (no per-order Python): orders received per channel, rule hits per rule,
 open tasks per exception type, orders waiting per state and lane (index order_state_lane_since), state
-changes per (kind, from state, lane) in the period, write-backs waiting. The graph is data
+changes per (kind, from state, lane) in the period, write-backs waiting. Orders received and state
+changes come from the hourly rollup (FlowHour) for the hours it covers and from the rows for the rest
+(`period_flow`): the page stays fast at a million orders whether or not the job ran. The graph is data
 (`Workflow`: boxes and edges); orders/workflow_diagram.py draws it.
 
 What an edge counts (orders in the period, each counted once per edge):
