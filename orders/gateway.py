@@ -359,6 +359,7 @@ def _pull_failed(channel: Channel, error: str, *, immediate: bool = False) -> No
 # ---- schedules --------------------------------------------------------------------------------
 #: orders waiting past their stage's limit (orders.workflow_services): one alert per stuck path
 STRANDED_GUARD_SCHEDULE = "orders: stranded-order guard"
+FLOW_ROLLUP_SCHEDULE = "orders: workflow rollup"
 
 
 def channel_sync_schedule(*, channel: Channel) -> None:
@@ -382,8 +383,8 @@ def channel_sync_schedule(*, channel: Channel) -> None:
 
 
 def ensure_schedules() -> None:
-    """Pull schedules for every channel, plus the push-message sweep, the inbox watch and the
-    stranded-order guard."""
+    """Pull schedules for every channel, plus the push-message sweep, the inbox watch, the
+    stranded-order guard and the workflow page's hourly rollup."""
     from django_q.models import Schedule
 
     for channel in Channel.objects.all():
@@ -407,6 +408,15 @@ def ensure_schedules() -> None:
             "func": "orders.tasks.check_stranded_orders",
             "schedule_type": Schedule.MINUTES,
             "minutes": 5,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=FLOW_ROLLUP_SCHEDULE,
+        defaults={
+            "func": "orders.tasks.rollup_workflow_figures",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 10,
             "repeats": -1,
         },
     )

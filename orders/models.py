@@ -243,6 +243,11 @@ class Order(models.Model):
             models.Index(fields=["received_at", "channel"], name="order_received_channel"),
             # waiting now per state and lane, oldest first (workflow page, stranded-order guard)
             models.Index(fields=["state", "lane", "state_changed_at"], name="order_state_lane_since"),
+            # ready orders per lane of shops without a print queue (workflow page: dead-end lanes),
+            # from the index alone; small: only the orders ready now
+            models.Index(
+                fields=["lane", "channel"], condition=models.Q(state="ready"), name="order_ready_lane_channel"
+            ),
         ]
         permissions = [
             ("hold_order", _("Can hold (pause) an order")),
@@ -709,3 +714,43 @@ class StageLimit(models.Model):
             }
         if errors:
             raise ValidationError(errors)
+
+
+class FlowHour(models.Model):
+    """Pre-aggregated figures of the workflow page (issue 13): per UTC hour, the state changes per
+    (kind, from state, lane) and the orders received per channel. Written only by the scheduled
+    re-aggregation (orders.workflow_services.flow_rollup), never inside ingestion: a row shared by
+    every order would be a hot row serialising the writers (issue 11)."""
+
+    #: the start of the UTC hour
+    bucket = models.DateTimeField()
+    #: the event kind, or "received" for orders received (then `channel_pk` says where)
+    kind = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, blank=True)
+    #: only for the changes into and out of "ready" (drawn per lane), as the order's lane was when rolled up
+    lane = models.CharField(max_length=24, blank=True)
+    #: the channel's id for "received" rows; 0 otherwise (a plain number: the rows outlive channels)
+    channel_pk = models.IntegerField(default=0)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "kind", "from_state", "lane", "channel_pk"], name="flowhour_one_row_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:00} {self.kind} {self.from_state} {self.lane} {self.channel_pk}: {self.count}"
+
+
+class FlowRollupMark(models.Model):
+    """The hours FlowHour covers, [since, upto): one row, moved by the re-aggregation job only. The
+    page counts from the events and orders themselves outside it, so its figures do not depend on
+    whether the job ran."""
+
+    since = models.DateTimeField()
+    upto = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.since:%Y-%m-%d %H:00} – {self.upto:%Y-%m-%d %H:00}"

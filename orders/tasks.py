@@ -32,3 +32,10 @@ def check_stranded_orders() -> dict:
     from orders.workflow_services import stranded_orders_check
 
     return stranded_orders_check()
+
+
+def rollup_workflow_figures() -> dict:
+    """The workflow page's hourly rollup (schedule "orders: workflow rollup")."""
+    from orders.workflow_services import flow_rollup
+
+    return flow_rollup()

@@ -3,7 +3,9 @@ to-do lists, awaiting stock, lanes → print → scan → write-back → deliver
 
 Every figure is a grouped query (no per-order Python): orders received per channel, rule hits per rule,
 open tasks per exception type, orders waiting per state and lane (index order_state_lane_since), state
-changes per (kind, from state, lane) in the period, write-backs waiting. The graph is data
+changes per (kind, from state, lane) in the period, write-backs waiting. Orders received and state
+changes come from the hourly rollup (FlowHour) for the hours it covers and from the rows for the rest
+(`period_flow`): the page stays fast at a million orders whether or not the job ran. The graph is data
 (`Workflow`: boxes and edges); orders/workflow_diagram.py draws it.
 
 What an edge counts (orders in the period, each counted once per edge):
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import Trunc
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -283,13 +286,8 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
     waiting = waiting_orders(now=now, limits=limits)
 
     # 0 channels → 1 intake -------------------------------------------------------------------------
-    received = dict(
-        Order.objects.filter(received_at__gte=start, received_at__lt=now)
-        .values("channel_id")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("channel_id", "n")
-    )
+    flow = period_flow(start=start, now=now)
+    received = {channel: n for (kind, _f, _l, channel), n in flow.items() if kind == RECEIVED and n}
     channels = Channel.objects.filter(Q(enabled=True) | Q(pk__in=list(received))).order_by("pk")
     for channel in channels:
         boxes.append(
@@ -415,7 +413,7 @@ def workflow(*, days: int = 1, now: datetime | None = None, with_previews: bool 
             edges.append(Edge(f"todo:{exception_type.pk}", "state:on_hold", figures.took))
 
     # state changes in the period: (kind, from state, lane) → orders ----------------------------------
-    moves = state_changes(start=start, now=now)
+    moves = state_changes(flow=flow)
 
     def moved(kind: str, from_state: str | None = None, lane: str | None = None) -> int:
         """State changes of one kind in the period (from one state, in one lane: the lane is known
@@ -602,20 +600,82 @@ def _merge_edges(edges: list[Edge]) -> list[Edge]:
 
 #: the state changes drawn per lane: into ready, and out of it
 LANE_KINDS = ("accept", "release")
+#: FlowHour's kind for orders received (per channel)
+RECEIVED = "received"
+
+#: (kind, from state, lane, channel id) → count; see FlowHour
+FlowKey = tuple[str, str, str, int]
 
 
-def state_changes(*, start: datetime, now: datetime) -> dict[str, dict[tuple[str, str, str], int]]:
-    """State changes (order events with a target state) in the period: all of them by (kind, from
-    state), from the covering index orderevent_at_moves without touching orders; and those into or
-    out of "ready" by lane too (joined to their orders: a small share of the events)."""
-    in_period = OrderEvent.objects.filter(at__gte=start, at__lt=now).exclude(to_state="").exclude(kind="received")
-    everything: dict[tuple[str, str, str], int] = defaultdict(int)
-    for row in in_period.values("kind", "from_state").annotate(n=Count("*")).order_by():
-        everything[(row["kind"], row["from_state"], "")] += row["n"]
-    by_lane: dict[tuple[str, str, str], int] = defaultdict(int)
+def _ready_related(kind: str, from_state: str) -> bool:
+    return kind in LANE_KINDS or from_state == OrderState.READY
+
+
+def hour_start(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def flow_counts(*, start: datetime, end: datetime, by_hour: bool = False) -> dict:
+    """Counted from the rows themselves, in [start, end): state changes (order events with a target
+    state) per (kind, from state) — with the order's lane for those into and out of "ready" — and
+    orders received per channel. Keys are FlowKey, or (hour, *FlowKey) with `by_hour` (the rollup
+    job's shape). The page asks this only for the edges of its period the rollup does not cover."""
+    counts: dict = defaultdict(int)
+    if start >= end:
+        return counts
+    hour = {"hour": Trunc("at", "hour", tzinfo=UTC)} if by_hour else {}
+    events = OrderEvent.objects.filter(at__gte=start, at__lt=end).exclude(to_state="").exclude(kind="received")
     ready = Q(kind__in=LANE_KINDS) | Q(from_state=OrderState.READY)
-    for row in in_period.filter(ready).values("kind", "from_state", "order__lane").annotate(n=Count("*")).order_by():
-        by_lane[(row["kind"], row["from_state"], row["order__lane"])] += row["n"]
+    for query, lane in ((events.exclude(ready), None), (events.filter(ready), "order__lane")):
+        fields = [*hour, "kind", "from_state", *([lane] if lane else [])]
+        for row in query.annotate(**hour).values(*fields).annotate(n=Count("*")).order_by():
+            key = (row["kind"], row["from_state"], row[lane] if lane else "", 0)
+            counts[(hour_start(row["hour"]), *key) if by_hour else key] += row["n"]
+    hour = {"hour": Trunc("received_at", "hour", tzinfo=UTC)} if by_hour else {}
+    received = Order.objects.filter(received_at__gte=start, received_at__lt=end).annotate(**hour)
+    for row in received.values(*hour, "channel_id").annotate(n=Count("*")).order_by():
+        key = (RECEIVED, "", "", row["channel_id"])
+        counts[(hour_start(row["hour"]), *key) if by_hour else key] += row["n"]
+    return counts
+
+
+def period_flow(*, start: datetime, now: datetime) -> dict[FlowKey, int]:
+    """The period's flow figures: whole hours the rollup covers from FlowHour, the rest (the period's
+    first part hour, and everything after the last rolled-up hour, or all of it if the job never ran)
+    counted live. Exact whatever the job did, up to events committed more than the job's re-count
+    window after their time (orders.workflow_services.ROLLUP_RECOUNT)."""
+    from orders.models import FlowHour, FlowRollupMark
+
+    mark = FlowRollupMark.objects.filter(pk=1).first()
+    first_hour = hour_start(start) + (timedelta(hours=1) if hour_start(start) < start else timedelta(0))
+    covered = (max(mark.since, first_hour), min(mark.upto, now)) if mark else None
+    if covered is None or covered[0] >= covered[1]:
+        return flow_counts(start=start, end=now)
+    counts = flow_counts(start=start, end=covered[0])
+    for key, n in flow_counts(start=covered[1], end=now).items():
+        counts[key] += n
+    rows = (
+        FlowHour.objects.filter(bucket__gte=covered[0], bucket__lt=covered[1])
+        .values_list("kind", "from_state", "lane", "channel_pk")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for kind, from_state, lane, channel_pk, n in rows:
+        counts[(kind, from_state, lane, channel_pk)] += n
+    return counts
+
+
+def state_changes(*, flow: dict[FlowKey, int]) -> dict[str, dict[tuple[str, str, str], int]]:
+    """The period's state changes: all of them by (kind, from state), and those into or out of
+    "ready" by lane too."""
+    everything: dict[tuple[str, str, str], int] = defaultdict(int)
+    by_lane: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (kind, from_state, lane, _channel), n in flow.items():
+        if kind == RECEIVED or not n:
+            continue
+        everything[(kind, from_state, "")] += n
+        if _ready_related(kind, from_state):
+            by_lane[(kind, from_state, lane)] += n
     return {"all": everything, "by_lane": by_lane}
 
 

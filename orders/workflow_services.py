@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.models import Alert, AlertSeverity, Lane, Order, OrderState, StageLimit
+from orders.models import Alert, AlertSeverity, Lane, Order, OrderEvent, OrderState, StageLimit
 from orders.services import alert_raise, alert_resolve
 from orders.workflow_selectors import Limits, stage_limits
 
@@ -172,3 +172,44 @@ def _stuck_write_backs(*, now: datetime, limits: Limits) -> list[StuckPath]:
             list_url=reverse("admin:shipping_writeback_changelist") + "?" + urlencode({"state__exact": "pending"}),
         )
     ]
+
+
+# ---- the workflow page's hourly rollup ---------------------------------------------------------------
+#: every run counts these closed hours again (replacing their rows), so events and orders committed
+#: late (a long transaction stamps `at` when it starts) are still counted
+ROLLUP_RECOUNT = timedelta(hours=2)
+
+
+def flow_rollup(*, now: datetime | None = None) -> dict:
+    """Re-aggregate the workflow page's figures per closed UTC hour into FlowHour (schedule "orders:
+    workflow rollup"): the first run counts all history, later runs the hours since the last run plus
+    the ROLLUP_RECOUNT before it, replacing their rows in one transaction — idempotent, and safe to run
+    twice at once (the mark row is locked). Reads the events and orders in bulk, never locks them."""
+    from orders.models import FlowHour, FlowRollupMark
+    from orders.workflow_selectors import flow_counts, hour_start
+
+    upto = hour_start(now or timezone.now())
+    with transaction.atomic():
+        mark = FlowRollupMark.objects.select_for_update().filter(pk=1).first()
+        if mark is None:
+            earliest = [
+                at
+                for at in (
+                    Order.objects.aggregate(at=Min("received_at"))["at"],
+                    OrderEvent.objects.exclude(kind="received").aggregate(at=Min("at"))["at"],
+                )
+                if at is not None
+            ]
+            since = hour_start(min(earliest)) if earliest else upto
+            mark = FlowRollupMark(pk=1, since=since, upto=since)
+        start = max(mark.since, min(mark.upto, upto) - ROLLUP_RECOUNT)
+        counts = flow_counts(start=start, end=upto, by_hour=True)
+        deleted, _rows = FlowHour.objects.filter(bucket__gte=start, bucket__lt=upto).delete()
+        FlowHour.objects.bulk_create(
+            FlowHour(bucket=hour, kind=kind, from_state=from_state, lane=lane, channel_pk=channel, count=n)
+            for (hour, kind, from_state, lane, channel), n in counts.items()
+            if n
+        )
+        mark.upto = max(mark.upto, upto)
+        mark.save()
+    return {"from": start.isoformat(), "upto": upto.isoformat(), "rows": len(counts), "replaced": deleted}
