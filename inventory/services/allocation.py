@@ -9,7 +9,8 @@ then, as its last statements before COMMIT, confirms the plan under the stock ro
   sees until COMMIT);
 - `allocation_confirm()` takes the stock rows and reserves: one conditional `UPDATE … WHERE
   on_hand - reserved >= n` when the batch touches one stock row (the UPDATE is the lock), else
-  every row of the batch locked once in pk order (inventory.locks) and one UPDATE for all. When the
+  every row of the batch locked once in pk order (inventory.locks) and one UPDATE for all; on
+  PostgreSQL that UPDATE also upserts the push outbox rows, so it is the last statement. When the
   snapshot no longer holds (stock moved in between) it raises `PlanOutdated` and the caller decides
   the batch again with the rows locked first (`lock_first=True`): never an oversell, never a
   decision taken on stale stock.
@@ -156,10 +157,15 @@ def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> li
         for key, picks in plan.picks.items()
         for line_id, level, qty in picks
     ]
-    if reservations:
-        StockReservation.objects.bulk_create(reservations)
+    from orders.intake import bulk_insert
+
+    bulk_insert(StockReservation, reservations)
+    by_order: dict[int, list[int]] = defaultdict(list)  # one pass: a scan per order was quadratic in the batch
+    for reservation in reservations:
+        if reservation.pk:
+            by_order[reservation.order_id].append(reservation.pk)
     for key, outcome in plan.outcomes.items():
-        outcome.reservation_ids = [r.pk for r in reservations if r.order_id == order_ids[key] and r.pk]
+        outcome.reservation_ids = by_order.get(order_ids[key], [])
     return reservations
 
 
