@@ -201,7 +201,7 @@ def allocation_confirm(*, plan: AllocationPlan) -> None:
         for level in levels:
             if level.pk in units and level.on_hand - level.reserved < units[level.pk]:
                 raise PlanOutdated(level.pk)
-        _reserve_many(units, chain_pushes=chained)
+        _reserve_many(units, sku_ids=skus, chain_pushes=chained)
         for level in levels:
             level.reserved += units.get(level.pk, 0)
         by_pk = {level.pk: level for level in levels}
@@ -236,9 +236,10 @@ def _reserve_one(*, level_pk: int, units: int, chain_pushes: bool) -> int | None
     return None if row is None else row[1]
 
 
-def _reserve_many(units: dict[int, int], *, chain_pushes: bool) -> None:
+def _reserve_many(units: dict[int, int], *, sku_ids: set[int], chain_pushes: bool) -> None:
     """One UPDATE for every (already locked) stock row of the batch; with `chain_pushes` the push
-    outbox rows of their SKUs are upserted by the same statement."""
+    outbox rows of their SKUs (`sku_ids`) are upserted by the same statement. The rows are locked
+    already (pk order), so the upsert needs no input from the UPDATE to keep the lock order."""
     pks = sorted(units)
     cases = " ".join("WHEN %s THEN %s" for _ in pks)
     table = StockLevel._meta.db_table
@@ -251,14 +252,10 @@ def _reserve_many(units: dict[int, int], *, chain_pushes: bool) -> None:
         params += [pk, units[pk]]
     params += pks
     if chain_pushes:
-        push, head = push_request_sql(
-            join="INNER JOIN (SELECT DISTINCT sku_id FROM reserved) r ON r.sku_id = l.sku_id ", where=[]
-        )
-        sql = (
-            f"WITH reserved AS ({update} RETURNING sku_id), pushed AS ({push} RETURNING 1) "  # noqa: S608
-            "SELECT count(*) FROM pushed"
-        )
-        params += head
+        skus = sorted(sku_ids)
+        push, head = push_request_sql(join="", where=[f"l.sku_id IN ({', '.join(['%s'] * len(skus))})"])
+        sql = f"WITH reserved AS ({update}) {push}"
+        params += [*head, *skus]
     else:
         sql = update
     with connection.cursor() as cursor:
