@@ -104,7 +104,7 @@ def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], l
             plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
             continue
         relevant = [level for sku_id in sorted({n[1] for n in order.needs}) for level in by_sku.get(sku_id, [])]
-        picks = _plan(order.needs, relevant, free)
+        picks = _plan(order.needs, relevant, {level.pk: free[level.pk] for level in relevant})  # _plan copies it
         if picks is None:
             plan.outcomes[order.key] = _short(order=order, levels=levels, free=free)
             continue
