@@ -181,7 +181,7 @@ def insert_rows(model, objs: Sequence, *, suffix: str) -> list[tuple]:
         params = arrays
     with connection.cursor() as cursor:
         cursor.execute(sql + suffix, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if cursor.description else []
 
 
 #: field types whose Python value needs the field's save preparation before psycopg can send it (JSON
