@@ -202,3 +202,21 @@ def test_a_poison_order_the_database_refuses_is_isolated_and_the_rest_of_the_bat
     assert not OrderEvent.objects.filter(order__external_id="P-5").exists()
     assert StockLevel.objects.get(sku=sku).reserved == 7
     assert StockReservation.objects.filter(state=ReservationState.ACTIVE).count() == 7
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_reservation_that_no_longer_fits_requests_no_push(shop):
+    """The snapshot said yes, the row says no (someone took the units in between): the statement that
+    would reserve changes nothing, its chained outbox upsert writes nothing, and the caller is told."""
+    from inventory.models import StockPush
+    from inventory.services.allocation import _reserve_one
+
+    level = StockLevel.objects.get(sku__code="FLASH-2")
+    StockPush.objects.all().delete()
+    assert _reserve_one(level_pk=level.pk, units=level.on_hand + 1, chain_pushes=True) is None
+    assert not StockPush.objects.exists()
+    level.refresh_from_db()
+    assert level.reserved == 0
+    assert _reserve_one(level_pk=level.pk, units=2, chain_pushes=True) == level.on_hand - 2
+    assert StockPush.objects.filter(listing__sku__code="FLASH-2").count() == 1
