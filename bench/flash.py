@@ -93,9 +93,9 @@ class Probe:
         if not sql.lstrip().upper().startswith(TRANSACTION_CONTROL):
             self._count += 1
         result = execute(sql, params, many, context)
-        takes_stock = sql.startswith("UPDATE inventory_stocklevel") or (
-            "FOR UPDATE" in sql and 'FROM "inventory_stocklevel"' in sql
-        )
+        # the reservation UPDATE, alone or heading a WITH that chains the push outbox upsert to it
+        reserves = ("UPDATE inventory_stocklevel", "WITH reserved AS (UPDATE inventory_stocklevel")
+        takes_stock = sql.startswith(reserves) or ("FOR UPDATE" in sql and 'FROM "inventory_stocklevel"' in sql)
         if takes_stock and self._locked_at is None:
             self._locked_at = time.perf_counter()
             transaction.on_commit(self._committed)

@@ -17,7 +17,8 @@ directly. The transaction, top to bottom:
    audit events (received + the transition, who/when/why); one each for rule hits, exception tasks
    and reservations;
 6. last: the stock rows. One conditional UPDATE (one row) or the rows locked in pk order and one
-   UPDATE (several rows), then the push outbox rows; COMMIT. A snapshot that no longer holds raises
+   UPDATE (several rows), carrying the push outbox upsert in the same statement on PostgreSQL
+   (inventory.services.allocation.allocation_confirm); COMMIT. A snapshot that no longer holds raises
    PlanOutdated and the caller decides the batch again with the rows locked first.
 
 Audit: these machine-made changes are recorded in the OrderEvent log (actor empty = the pipeline,
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
@@ -96,7 +98,7 @@ def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple
             verdicts.append((order, verdict))
         _save_decisions([orders[p] for p in fresh])
         if events:
-            OrderEvent.objects.bulk_create(events)
+            bulk_insert(OrderEvent, events)
         new_order_verdicts_record(verdicts=verdicts, ruleset=ruleset, at=now)
         reservations_write(plan=plan, order_ids={p: orders[p].pk for p in fresh})
         allocation_confirm(plan=plan)  # the stock rows: last, and only the reservation itself
@@ -126,18 +128,12 @@ def _new_order(item: IngestItem) -> Order:
 def _insert_orders(orders: list[Order]) -> set[int]:
     """One INSERT … ON CONFLICT DO NOTHING for every order; sets the pk of the rows inserted and
     returns their positions (the rest already exist)."""
-    fields = [f for f in Order._meta.concrete_fields if not isinstance(f, AutoField)]
-    query = InsertQuery(Order)
-    query.insert_values(fields, orders, raw=False)
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
     qn = connection.ops.quote_name
-    sql += (
+    conflict = (
         f" ON CONFLICT ({qn('channel_id')}, {qn('external_id')}) DO NOTHING"
         f" RETURNING {qn('id')}, {qn('channel_id')}, {qn('external_id')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = insert_rows(Order, orders, suffix=conflict)
     position = {(order.channel_id, order.external_id): index for index, order in enumerate(orders)}
     created = set()
     for pk, channel_id, external_id in rows:
@@ -149,12 +145,69 @@ def _insert_orders(orders: list[Order]) -> set[int]:
     return created
 
 
+def insert_rows(model, objs: Sequence, *, suffix: str) -> list[tuple]:
+    """INSERT `objs` in one statement followed by `suffix` (ON CONFLICT, RETURNING); returns the rows.
+
+    On PostgreSQL: `INSERT … SELECT * FROM unnest(%s::type[], …)`, one array parameter per column. It
+    binds ~30 parameters where a multi-row VALUES binds one per value (thousands per batch, slower to
+    bind than to run) and skips Django's per-value compilation, the largest Python cost of a batch
+    (docs/performance.md). Values get the fields' own save preparation; other databases (SQLite)
+    use Django's insert compiler."""
+    fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoField)]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    if connection.vendor != "postgresql":
+        query = InsertQuery(model)
+        query.insert_values(fields, objs, raw=False)
+        [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    else:
+        real = transaction.get_connection()  # not the proxy: its attribute lookups add up per value
+        arrays = []
+        for f in fields:
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                values = [f.pre_save(obj, add=True) for obj in objs]
+            else:
+                attname = f.attname
+                values = [getattr(obj, attname) for obj in objs]
+            kind = f.get_internal_type()
+            if kind == "DecimalField":  # the column rounds; only non-Decimal values need converting
+                values = [v if v is None or isinstance(v, Decimal) else f.get_db_prep_save(v, real) for v in values]
+            elif kind in _PREPARED_TYPES:
+                values = [f.get_db_prep_save(value, real) for value in values]
+            arrays.append(values)
+        columns = ", ".join(qn(f.column) for f in fields)
+        unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({unnest})"  # noqa: S608
+        params = arrays
+    with connection.cursor() as cursor:
+        cursor.execute(sql + suffix, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+#: field types whose Python value needs the field's save preparation before psycopg can send it (JSON
+#: wrapped as jsonb); the rest (text, numbers, booleans, datetimes) go as they are
+_PREPARED_TYPES = {"JSONField", "UUIDField", "DurationField"}
+
+
 def _insert_lines(*, orders: list[Order], items: Sequence[IngestItem], positions: list[int]) -> dict[int, list]:
     from orders.services import _new_line
 
     lines = {p: [_new_line(order=orders[p], line=native) for native in items[p].incoming.lines] for p in positions}
-    OrderLine.objects.bulk_create([line for p in positions for line in lines[p]])
+    bulk_insert(OrderLine, [line for p in positions for line in lines[p]])
     return lines
+
+
+def bulk_insert(model, objs: list) -> None:
+    """`bulk_create` for new rows of the batch, through `insert_rows` on PostgreSQL (sets the pks)."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    for obj, (pk,) in zip(objs, insert_rows(model, objs, suffix=' RETURNING "id"'), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def _stock_needs(

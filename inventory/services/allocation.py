@@ -9,7 +9,8 @@ then, as its last statements before COMMIT, confirms the plan under the stock ro
   sees until COMMIT);
 - `allocation_confirm()` takes the stock rows and reserves: one conditional `UPDATE … WHERE
   on_hand - reserved >= n` when the batch touches one stock row (the UPDATE is the lock), else
-  every row of the batch locked once in pk order (inventory.locks) and one UPDATE for all. When the
+  every row of the batch locked once in pk order (inventory.locks) and one UPDATE for all; on
+  PostgreSQL that UPDATE also upserts the push outbox rows, so it is the last statement. When the
   snapshot no longer holds (stock moved in between) it raises `PlanOutdated` and the caller decides
   the batch again with the rows locked first (`lock_first=True`): never an oversell, never a
   decision taken on stale stock.
@@ -29,7 +30,13 @@ from django.db import connection
 
 from inventory import locks
 from inventory.models import Sku, StockLevel, StockReservation
-from inventory.services.changes import stock_changed
+from inventory.services.changes import (
+    enqueue_push_drain,
+    presale_switch_due,
+    push_request_sql,
+    request_pushes,
+    sync_presale,
+)
 from inventory.services.reservation import ReservationOutcome, _available, _plan
 
 
@@ -97,7 +104,7 @@ def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], l
             plan.outcomes[order.key] = ReservationOutcome(is_complete=True)
             continue
         relevant = [level for sku_id in sorted({n[1] for n in order.needs}) for level in by_sku.get(sku_id, [])]
-        picks = _plan(order.needs, relevant, free)
+        picks = _plan(order.needs, relevant, {level.pk: free[level.pk] for level in relevant})  # _plan copies it
         if picks is None:
             plan.outcomes[order.key] = _short(order=order, levels=levels, free=free)
             continue
@@ -150,70 +157,106 @@ def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> li
         for key, picks in plan.picks.items()
         for line_id, level, qty in picks
     ]
-    if reservations:
-        StockReservation.objects.bulk_create(reservations)
+    from orders.intake import bulk_insert
+
+    bulk_insert(StockReservation, reservations)
+    by_order: dict[int, list[int]] = defaultdict(list)  # one pass: a scan per order was quadratic in the batch
+    for reservation in reservations:
+        if reservation.pk:
+            by_order[reservation.order_id].append(reservation.pk)
     for key, outcome in plan.outcomes.items():
-        outcome.reservation_ids = [r.pk for r in reservations if r.order_id == order_ids[key] and r.pk]
+        outcome.reservation_ids = by_order.get(order_ids[key], [])
     return reservations
 
 
 def allocation_confirm(*, plan: AllocationPlan) -> None:
-    """The locked section, last in the transaction: reserve the planned units on the stock rows, then
-    the push outbox rows and the presale switch that follow every stock change (inventory.changes).
+    """The locked section, last in the transaction: reserve the planned units on the stock rows.
+
+    What follows every stock change (inventory.changes) is arranged so nothing but the reservation
+    runs under the lock: on PostgreSQL the push outbox upsert is chained to the reservation UPDATE in
+    the same statement (it reads the UPDATE's RETURNING, so it runs only when the reservation holds,
+    and after the stock row is taken: the lock order levels → push rows stays); the presale switch is
+    decided in Python from the snapshot and the UPDATE's RETURNING, and touches the database only when
+    a SKU actually switches. The drain nudge is registered before the lock. SQLite (one writer at a
+    time) sends the upsert as its own statement.
     Raises PlanOutdated when a snapshot plan no longer fits (nothing of it is then kept by the caller)."""
     units = plan.per_level()
     if not units:
         return
+    enqueue_push_drain()
     by_pk = {level.pk: level for level in plan.levels}
+    skus = {by_pk[pk].sku_id for pk in units}
+    chained = connection.vendor == "postgresql"
     if not plan.locked and len(units) == 1:
         [(level_pk, qty)] = units.items()
-        available_after = _reserve_one(level_pk=level_pk, units=qty)
+        available_after = _reserve_one(level_pk=level_pk, units=qty, chain_pushes=chained)
         if available_after is None:
             raise PlanOutdated(level_pk)
         level = by_pk[level_pk]
         level.reserved = level.on_hand - available_after
     else:
-        levels = (
-            plan.levels if plan.locked else locks.stock_levels_for_update(sku_ids={lv.sku_id for lv in plan.levels})
-        )
+        levels = plan.levels
+        if not plan.locked:
+            levels = locks.stock_levels_for_update(sku_ids={lv.sku_id for lv in plan.levels})
         for level in levels:
             if level.pk in units and level.on_hand - level.reserved < units[level.pk]:
                 raise PlanOutdated(level.pk)
-        _reserve_many(units)
+        _reserve_many(units, sku_ids=skus, chain_pushes=chained)
         for level in levels:
             level.reserved += units.get(level.pk, 0)
         by_pk = {level.pk: level for level in levels}
-    touched = [by_pk[pk] for pk in sorted(units)]
-    skus = {level.sku_id for level in touched}
-    levels_of_touched = [level for level in by_pk.values() if level.sku_id in skus]
-    stock_changed(available=_available(levels_of_touched), skus={lv.sku_id: lv.sku for lv in levels_of_touched})
+    if not chained:
+        request_pushes(sku_ids=skus)
+    touched = [level for level in by_pk.values() if level.sku_id in skus]
+    available = _available(touched)
+    sku_rows = {lv.sku_id: lv.sku for lv in touched}
+    if presale_switch_due(available=available, skus=sku_rows):  # rare: the SKU crosses its safety stock
+        sync_presale(available=available, skus=sku_rows)
 
 
-def _reserve_one(*, level_pk: int, units: int) -> int | None:
+def _reserve_one(*, level_pk: int, units: int, chain_pushes: bool) -> int | None:
     """The conditional reservation on one stock row; the UPDATE takes the row lock. Returns what is
-    left available on the row, or None when it no longer holds `units`."""
+    left available on the row, or None when it no longer holds `units`. With `chain_pushes` the
+    SKU's push outbox rows are upserted by the same statement, after the row is taken."""
     table = StockLevel._meta.db_table
-    sql = (
+    update = (
         f"UPDATE {table} SET reserved = reserved + %s WHERE id = %s AND on_hand - reserved >= %s "  # noqa: S608
-        "RETURNING on_hand - reserved"
+        "RETURNING sku_id, on_hand - reserved AS available"
     )
+    params: list = [units, level_pk, units]
+    if chain_pushes:
+        push, head = push_request_sql(join="INNER JOIN reserved r ON r.sku_id = l.sku_id ", where=[])
+        sql = f"WITH reserved AS ({update}), pushed AS ({push} RETURNING 1) SELECT sku_id, available FROM reserved"  # noqa: S608
+        params += head
+    else:
+        sql = update
     with connection.cursor() as cursor:
-        cursor.execute(sql, [units, level_pk, units])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
-    return None if row is None else row[0]
+    return None if row is None else row[1]
 
 
-def _reserve_many(units: dict[int, int]) -> None:
-    """One UPDATE for every (already locked) stock row of the batch."""
+def _reserve_many(units: dict[int, int], *, sku_ids: set[int], chain_pushes: bool) -> None:
+    """One UPDATE for every (already locked) stock row of the batch; with `chain_pushes` the push
+    outbox rows of their SKUs (`sku_ids`) are upserted by the same statement. The rows are locked
+    already (pk order), so the upsert needs no input from the UPDATE to keep the lock order."""
     pks = sorted(units)
     cases = " ".join("WHEN %s THEN %s" for _ in pks)
     table = StockLevel._meta.db_table
-    sql = (
+    update = (
         f"UPDATE {table} SET reserved = reserved + CASE id {cases} ELSE 0 END "  # noqa: S608
         f"WHERE id IN ({', '.join(['%s'] * len(pks))})"
     )
-    params: list[int] = []
+    params: list = []
     for pk in pks:
         params += [pk, units[pk]]
+    params += pks
+    if chain_pushes:
+        skus = sorted(sku_ids)
+        push, head = push_request_sql(join="", where=[f"l.sku_id IN ({', '.join(['%s'] * len(skus))})"])
+        sql = f"WITH reserved AS ({update}) {push}"
+        params += [*head, *skus]
+    else:
+        sql = update
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *pks])
+        cursor.execute(sql, params)

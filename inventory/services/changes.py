@@ -28,7 +28,7 @@ def stock_changed(*, available: dict[int, int], increased: bool = False, skus: d
     request_pushes(sku_ids=available.keys())
     sync_presale(available=available, skus=skus)
     sku_ids = sorted(available)
-    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
+    enqueue_push_drain()
     if increased:
         transaction.on_commit(lambda: _enqueue("inventory.tasks.allocate_waiting", sku_ids, key=None))
 
@@ -37,8 +37,6 @@ def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterabl
     """Upsert one pending push per enabled listing, in one statement. A new request keeps a failing
     row's backoff (next_attempt_at) but changes its token, so a drain in flight knows to push again.
     Rows are written in listing-pk order."""
-    listing = ChannelListing._meta.db_table
-    push = StockPush._meta.db_table
     where, params = [], []
     if sku_ids is not None:
         sku_ids = sorted(set(sku_ids))
@@ -52,19 +50,44 @@ def request_pushes(*, sku_ids: Iterable[int] | None = None, listing_ids: Iterabl
             return 0
         where.append(f"l.id IN ({', '.join(['%s'] * len(listing_ids))})")
         params.extend(listing_ids)
+    sql, head = push_request_sql(join="", where=where)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, [*head, *params])
+        return cursor.rowcount
+
+
+def push_request_sql(*, join: str, where: list[str]) -> tuple[str, list]:
+    """The outbox upsert of `request_pushes` as SQL and its leading parameters (token, times, flags),
+    for callers that chain it to the statement that changed the stock (`join` may name a CTE aliased
+    `r` with a `sku_id` column). `where`'s own parameters follow the returned ones."""
+    listing = ChannelListing._meta.db_table
+    push = StockPush._meta.db_table
     connection = transaction.get_connection()
     token = StockPush._meta.get_field("token").get_db_prep_value(uuid.uuid4(), connection)
     now = StockPush._meta.get_field("requested_at").get_db_prep_value(timezone.now(), connection)
     sql = (
         f"INSERT INTO {push} (listing_id, token, requested_at, next_attempt_at, attempts, last_error) "  # noqa: S608
         f"SELECT l.id, %s, %s, %s, 0, '' FROM {listing} l "
-        f"INNER JOIN {Channel._meta.db_table} c ON c.id = l.channel_id "
+        f"INNER JOIN {Channel._meta.db_table} c ON c.id = l.channel_id {join}"
         f"WHERE l.enabled = %s AND c.enabled = %s {''.join(' AND ' + w for w in where)} ORDER BY l.id "
         "ON CONFLICT (listing_id) DO UPDATE SET token = excluded.token, requested_at = excluded.requested_at"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [token, now, now, True, True, *params])
-        return cursor.rowcount
+    return sql, [token, now, now, True, True]
+
+
+def presale_switch_due(*, available: dict[int, int], skus: dict[int, Sku]) -> bool:
+    """Whether `sync_presale` would switch any of these SKUs (read with their levels, no query): the
+    locked section calls it only then, so the usual reservation adds nothing under the stock lock."""
+    return any(
+        (skus[pk].presale_allowed and level <= skus[pk].safety_stock) != skus[pk].on_presale
+        for pk, level in available.items()
+        if pk in skus
+    ) or not set(available) <= set(skus)
+
+
+def enqueue_push_drain() -> None:
+    """After commit, nudge the stock push drain (coalesced, see `_enqueue`)."""
+    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
 
 
 def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = None) -> None:

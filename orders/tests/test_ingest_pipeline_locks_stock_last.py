@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from conftest import postgres_only
@@ -58,21 +59,48 @@ def test_a_new_order_is_decided_in_at_most_ten_statements(shop):
 
 
 @pytest.mark.django_db
-def test_the_stock_row_is_taken_by_the_last_statements_of_the_transaction(shop):
+def test_the_stock_row_is_taken_by_the_last_statement_of_the_transaction(shop):
     """Everything else (order, lines, decision, events, reservations) is written before the stock row
-    is touched; under its lock only the conditional reservation and the push outbox row follow."""
+    is touched. On PostgreSQL the conditional reservation is the last statement before COMMIT and
+    carries the push outbox upsert in the same statement, after the row is taken; SQLite (one writer
+    at a time) sends the upsert as its own statement after it."""
     with CaptureQueriesContext(connection) as queries:
         ingest_order(channel=shop, incoming=incoming_order("N-2", [("p-flash-1", "", 1)]), source="push")
     statements = _data_statements(queries)
     touching = [(i, sql) for i, sql in enumerate(statements) if "inventory_stocklevel" in sql]
     reads = [(i, sql) for i, sql in touching if sql.lstrip().upper().startswith("SELECT")]
-    updates = [(i, sql) for i, sql in touching if sql.lstrip().upper().startswith("UPDATE")]
+    updates = [(i, sql) for i, sql in touching if "UPDATE inventory_stocklevel" in sql]
     assert len(reads) == 1 and "FOR UPDATE" not in reads[0][1]  # the snapshot, no lock
     [(locked_at, update)] = updates
     assert "on_hand - reserved >=" in update  # the conditional reservation is the lock
     after = statements[locked_at + 1 :]
-    assert len(after) == 1 and after[0].startswith("INSERT INTO inventory_stockpush"), after
-    assert all("inventory_stockreservation" not in sql for sql in after)
+    if connection.vendor == "postgresql":
+        assert after == [], after
+        assert update.startswith("WITH reserved AS (UPDATE inventory_stocklevel")
+        assert "INSERT INTO inventory_stockpush" in update and "INNER JOIN reserved r" in update
+    else:
+        assert len(after) == 1 and after[0].startswith("INSERT INTO inventory_stockpush"), after
+    assert all("inventory_stockreservation" not in sql for sql in [update, *after])
+
+
+@pytest.mark.django_db
+def test_the_reservation_statement_requests_the_push_of_every_listing_of_the_sku(shop):
+    """The outbox row written with the reservation: one per listing, a new token on every change (a
+    drain in flight pushes again), and no outbox row when the reservation does not hold."""
+    from inventory.models import StockPush
+
+    listing = shop.listings.get(platform_sku_id="p-flash-1")
+    first = StockPush.objects.get(listing=listing)
+    untouched = set(StockPush.objects.exclude(listing=listing).values_list("listing_id", "token"))
+    ingest_order(channel=shop, incoming=incoming_order("N-3", [("p-flash-1", "", 1)]), source="push")
+    second = StockPush.objects.get(listing=listing)
+    assert second.pk == first.pk and second.token != first.token
+    assert set(StockPush.objects.exclude(listing=listing).values_list("listing_id", "token")) == untouched
+    StockLevel.objects.filter(sku__code="FLASH-1").update(on_hand=F("reserved"))  # sold out
+    StockPush.objects.all().delete()
+    result = ingest_order(channel=shop, incoming=incoming_order("N-4", [("p-flash-1", "", 1)]), source="push")
+    assert result.order.state != OrderState.READY  # nothing reserved, so no stock change to push
+    assert not StockPush.objects.filter(listing=listing).exists()
 
 
 @postgres_only
@@ -92,8 +120,9 @@ def test_a_batch_over_several_stock_rows_locks_them_once_in_pk_order_at_the_end(
     assert 'FROM "inventory_stocklevel"' in lock and 'ORDER BY "inventory_stocklevel"."id" ASC' in lock
     assert lock.endswith('FOR UPDATE OF "inventory_stocklevel"')
     after = statements[locked_at + 1 :]
-    assert len(after) == 2 and after[0].startswith("UPDATE inventory_stocklevel SET reserved = reserved + CASE id")
-    assert after[1].startswith("INSERT INTO inventory_stockpush")
+    [update] = after  # the reservation, with the outbox upsert chained to it in the same statement
+    assert update.startswith("WITH reserved AS (UPDATE inventory_stocklevel SET reserved = reserved + CASE id")
+    assert "INSERT INTO inventory_stockpush" in update
     # one statement per table for the batch's five orders
     for table in ("orders_order", "orders_orderline", "orders_orderevent", "inventory_stockreservation"):
         writes = [
@@ -173,3 +202,21 @@ def test_a_poison_order_the_database_refuses_is_isolated_and_the_rest_of_the_bat
     assert not OrderEvent.objects.filter(order__external_id="P-5").exists()
     assert StockLevel.objects.get(sku=sku).reserved == 7
     assert StockReservation.objects.filter(state=ReservationState.ACTIVE).count() == 7
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_reservation_that_no_longer_fits_requests_no_push(shop):
+    """The snapshot said yes, the row says no (someone took the units in between): the statement that
+    would reserve changes nothing, its chained outbox upsert writes nothing, and the caller is told."""
+    from inventory.models import StockPush
+    from inventory.services.allocation import _reserve_one
+
+    level = StockLevel.objects.get(sku__code="FLASH-2")
+    StockPush.objects.all().delete()
+    assert _reserve_one(level_pk=level.pk, units=level.on_hand + 1, chain_pushes=True) is None
+    assert not StockPush.objects.exists()
+    level.refresh_from_db()
+    assert level.reserved == 0
+    assert _reserve_one(level_pk=level.pk, units=2, chain_pushes=True) == level.on_hand - 2
+    assert StockPush.objects.filter(listing__sku__code="FLASH-2").count() == 1

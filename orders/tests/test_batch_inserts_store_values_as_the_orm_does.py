@@ -1,0 +1,79 @@
+"""The batch path's array INSERT (`orders.intake.insert_rows`, PostgreSQL) stores every value exactly as
+Django's own INSERT would: JSON, decimals, empty and missing values, text beyond ASCII, aware times."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from conftest import postgres_only
+from inventory.tests.factories import make_channel
+from orders.intake import bulk_insert, insert_rows
+from orders.models import Order, OrderEvent
+
+SKIP = {"id", "external_id", "received_at", "updated_at"}
+
+
+PAID = timezone.now() - timedelta(minutes=3)
+
+
+def _order(channel, external_id: str) -> Order:
+    return Order(
+        channel=channel,
+        external_id=external_id,
+        buyer_nick="买家'; DROP TABLE x; --",
+        receiver_name="张三",
+        receiver_phone="",
+        receiver_address='文三路 {1,2} "号" \\ NULL',
+        goods_amount=Decimal("19.90"),
+        postage=Decimal("0"),
+        discount_amount=Decimal("1.5"),
+        coupons=[{"code": "C-1", "amount": "1.50"}, None, "NULL"],
+        tags=["vip", "闪购"],
+        raw_payload={"nested": {"list": [1, 2.5, None]}, "empty": {}},
+        paid_at=PAID,
+        platform_created_at=None,
+        source="push",
+    )
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_an_order_inserted_with_arrays_reads_back_as_one_inserted_by_the_orm():
+    channel = make_channel()
+    by_arrays, by_orm = _order(channel, "ARRAYS-1"), _order(channel, "ORM-1")
+    [(pk, channel_id, external_id)] = insert_rows(
+        Order, [by_arrays], suffix=' ON CONFLICT DO NOTHING RETURNING "id", "channel_id", "external_id"'
+    )
+    Order.objects.bulk_create([by_orm])
+    assert (channel_id, external_id) == (channel.pk, "ARRAYS-1")
+    stored, expected = Order.objects.get(pk=pk), Order.objects.get(pk=by_orm.pk)
+    assert {k: v for k, v in model_to_dict(stored).items() if k not in SKIP} == {
+        k: v for k, v in model_to_dict(expected).items() if k not in SKIP
+    }
+    assert stored.received_at is not None and stored.updated_at is not None  # auto_now(_add) filled in
+    assert stored.coupons == [{"code": "C-1", "amount": "1.50"}, None, "NULL"]
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_array_inserts_give_every_row_its_own_id_in_input_order_and_conflicts_are_skipped():
+    channel = make_channel()
+    first = [_order(channel, f"A-{n}") for n in range(3)]
+    insert_rows(Order, first, suffix=" ON CONFLICT DO NOTHING")
+    again = [_order(channel, "A-1"), _order(channel, "A-9")]
+    rows = insert_rows(Order, again, suffix=' ON CONFLICT DO NOTHING RETURNING "external_id"')
+    assert rows == [("A-9",)]  # exactly once: the stored order is not inserted twice
+    order = Order.objects.get(external_id="A-9")
+    events = [OrderEvent(order=order, kind=f"k{n}", note="note", data={"n": n}) for n in range(4)]
+    bulk_insert(OrderEvent, events)
+    assert [e.pk for e in events] == sorted(e.pk for e in events)
+    assert [(e.kind, e.data) for e in OrderEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("pk")] == [
+        (f"k{n}", {"n": n}) for n in range(4)
+    ]
+    assert connection.vendor == "postgresql"
