@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from orders import texts
+
 
 class Warehouse(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
@@ -156,6 +158,8 @@ class StockMovement(models.Model):
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     note = models.TextField(_("note"), blank=True)
+    #: a note the services wrote, as a code with parameters (orders.texts); `note` keeps its English text
+    wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     flagged = models.BooleanField(_("flagged"), default=False)
     flag_reason = models.TextField(_("flag reason"), blank=True)
     ledger_only = models.BooleanField(
@@ -177,6 +181,11 @@ class StockMovement(models.Model):
         if not self._state.adding:
             raise ValueError("the stock ledger is append-only: record a new movement instead")
         super().save(*args, **kwargs)
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language (a typed note as typed)."""
+        return texts.render(self.wording, fallback=self.note)
 
 
 class ChannelListing(models.Model):
@@ -270,6 +279,11 @@ class InventoryEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"
 
+    @property
+    def text(self) -> str:
+        """The message in the reader's language (a coded one is kept in data["wording"])."""
+        return texts.render(self.data.get("wording"), fallback=self.message)
+
 
 class ReconciliationRun(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
@@ -305,6 +319,7 @@ class ReconciliationDiff(models.Model):
     expected = models.IntegerField(_("expected"))
     actual = models.IntegerField(_("actual"))
     note = models.TextField(_("note"), blank=True)
+    wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     corrected_at = models.DateTimeField(_("corrected at"), null=True, blank=True)
     corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     correction = models.ForeignKey(
@@ -322,6 +337,11 @@ class ReconciliationDiff(models.Model):
     @property
     def difference(self) -> int:
         return self.actual - self.expected
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language."""
+        return texts.render(self.wording, fallback=self.note)
 
 
 class QuarantineEntry(models.Model):

@@ -888,7 +888,7 @@ def _workbench_rows(tasks: list[ExceptionTask], *, now, next_url: str, may_claim
             assignee = format_html("<strong>{}</strong>", task.assignee_user.get_username())
         else:
             assignee = format_html(
-                '<span class="quiet">{}</span>', task.assignee_group.name if task.assignee_group else "—"
+                '<span class="quiet">{}</span>', task.assignee_group.label if task.assignee_group else "—"
             )
         due = _short_time(task.due_at)
         if task.due_at < now:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUPERVISOR_GROUP = getattr(settings, "RULES_SUPERVISOR_GROUP", "主管 / Supervisors")
+SUPERVISOR_GROUP = getattr(settings, "RULES_SUPERVISOR_GROUP", "Supervisors")  # seeded, shown translated
 # Raised by an event (a platform update, a shipping failure): a person's earlier override does not
 # silence a new occurrence, and a re-check cannot tell that it went away.
 EVENT_TYPES = frozenset({"address_changed", "waybill_failed"})
