@@ -9,7 +9,9 @@ class RulesConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.models import Group
 
-        from rules import labels, signals  # noqa: F401  (seeded names as texts; cache invalidation receivers)
+        from rules import labels, signals, texts  # noqa: F401  (seeded names as texts; cache invalidation receivers)
+
+        texts.register()
 
         # Exception types route to Django's own groups; the seeded ones ("Customer service") read in
         # the reader's language wherever a group is shown: admin columns, filters, pickers, pages.

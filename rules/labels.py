@@ -69,6 +69,15 @@ def seeded_name(table: dict, code: str | None, name: str) -> str:
     return name
 
 
+def rule_name_wording(code: str | None, name: str) -> dict | None:
+    """A seeded rule's name, while it is the seeded one, as a text parameter (`intercept_rule.<code>`):
+    a stored note that quotes it reads in the reader's language. None for any other name."""
+    label = SEEDED_RULE_NAMES.get(code or "")
+    if label is None or name != _english(label):
+        return None
+    return {"code": f"intercept_rule.{code}", "fallback": name}
+
+
 def group_label(name: str) -> str:
     """A group's name in the reader's language while it is a seeded group's name; otherwise as typed."""
     label = SEEDED_GROUP_NAMES.get(name)
@@ -76,3 +85,4 @@ def group_label(name: str) -> str:
 
 
 texts.register({f"exception_type.{code}": label for code, label in SEEDED_TYPE_NAMES.items()})
+texts.register({f"intercept_rule.{code}": label for code, label in SEEDED_RULE_NAMES.items()})
