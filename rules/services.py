@@ -253,13 +253,14 @@ def _resolve(
 # ---- public services ----------------------------------------------------------------------------
 @transaction.atomic
 def raise_exception(
-    *, order: Order | int, exception_type: str, note: str = "", actor: AbstractBaseUser | None = None
+    *, order: Order | int, exception_type: str, note: str | Wording = "", actor: AbstractBaseUser | None = None
 ) -> ExceptionTask:
     """Hold an order for an exception found outside the rules (e.g. shipping: waybill_failed)."""
     from orders.services import apply_decision
     from rules.engine import Decision
 
     order_id = order if isinstance(order, int) else order.pk
+    note, coded = rule_texts.stored(note)
     locked = locks.order_for_update(order_id=order_id)
     etype = ExceptionType.objects.filter(code=exception_type).first()
     if etype is None:
@@ -277,6 +278,7 @@ def raise_exception(
             assignee_group_id=group_id,
             due_at=now + timedelta(minutes=etype.due_minutes),
             note=note[:1000],
+            note_wording=coded,
             created_at=now,
         )
         if actor is not None:
