@@ -147,7 +147,9 @@ class StockMovement(models.Model):
     (source, reference) is unique: a replayed WMS message or a re-run service call is a no-op.
     """
 
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="movements", verbose_name=_("warehouse")
+    )
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(_("kind"), max_length=12, choices=MovementKind.choices)
     quantity = models.IntegerField(_("change to on hand"))
@@ -310,11 +312,17 @@ class DiffKind(models.TextChoices):
 
 
 class ReconciliationDiff(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="diffs")
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="diffs", verbose_name=_("reconciliation run")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=DiffKind.choices)
     sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    warehouse = models.ForeignKey(Warehouse, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    listing = models.ForeignKey(ChannelListing, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    warehouse = models.ForeignKey(
+        Warehouse, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("warehouse")
+    )
+    listing = models.ForeignKey(
+        ChannelListing, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("listing")
+    )
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     expected = models.IntegerField(_("expected"))
     actual = models.IntegerField(_("actual"))

@@ -296,7 +296,9 @@ class ExceptionTaskQuerySet(models.QuerySet):
 class ExceptionTask(models.Model):
     """The to-do item: an order held for one exception type, for a person or group, due by a time."""
 
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="exception_tasks")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, related_name="exception_tasks", verbose_name=_("order")
+    )
     exception_type = models.ForeignKey(
         ExceptionType, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("exception type")
     )

@@ -73,3 +73,4 @@ def test_escalation_note_and_alert_read_in_chinese_on_the_console(client, ingest
     ):
         page = client.get(url, headers=ZH).content.decode()
         assert "已升级给主管" in page and "escalated to" not in page, url
+        assert "Message to review" not in page, url  # the hold reason and the rule's name too
