@@ -150,15 +150,19 @@ class StockMovement(models.Model):
     warehouse = models.ForeignKey(
         Warehouse, on_delete=models.PROTECT, related_name="movements", verbose_name=_("warehouse")
     )
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements", verbose_name=_("SKU"))
     kind = models.CharField(_("kind"), max_length=12, choices=MovementKind.choices)
     quantity = models.IntegerField(_("change to on hand"))
     counted = models.IntegerField(_("counted quantity"), null=True, blank=True)
     balance_after = models.IntegerField(_("on hand after"))
     source = models.CharField(_("source"), max_length=24, default="wms")
     reference = models.CharField(_("reference"), max_length=128)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("order")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor")
+    )
     note = models.TextField(_("note"), blank=True)
     #: a note the services wrote, as a code with parameters (orders.texts); `note` keeps its English text
     wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
