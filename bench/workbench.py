@@ -31,6 +31,7 @@ def fill(*, open_count: int, resolved_count: int, seed: int = 12) -> None:
 
     from orders.models import Order
     from orders.tests.factories import make_channel
+    from rules.labels import SEEDED_GROUP_NAMES
     from rules.models import ExceptionTask, ExceptionType
     from rules.tests.factories import bulk_orders
 
@@ -42,7 +43,7 @@ def fill(*, open_count: int, resolved_count: int, seed: int = 12) -> None:
         orders += bulk_orders(channel, share, seed=seed + index)
     Order.objects.filter(pk__in=[o.pk for o in orders]).update(state="on_hold")
     types = list(ExceptionType.objects.order_by("id"))
-    groups = list(Group.objects.filter(name__contains=" / "))
+    groups = list(Group.objects.filter(name__in=SEEDED_GROUP_NAMES))
     now = timezone.now()
     tasks = []
     for order in orders:
@@ -84,10 +85,11 @@ def measure(*, runs: int) -> None:
     from django.urls import reverse
 
     from orderhub import roles
+    from rules.labels import SEEDED_GROUP_NAMES
     from rules.models import ExceptionTask, ExceptionType
 
     user, _created = User.objects.get_or_create(username="bench-ops-lead", defaults={"is_staff": True})
-    user.groups.add(Group.objects.get(name=roles.OPS), *Group.objects.filter(name__contains=" / "))
+    user.groups.add(Group.objects.get(name=roles.OPS), *Group.objects.filter(name__in=SEEDED_GROUP_NAMES))
     client = Client()
     client.force_login(user)
     url = reverse("admin:rules_exceptiontask_mine")

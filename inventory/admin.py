@@ -24,7 +24,12 @@ from inventory.models import (
     StockReservation,
     Warehouse,
 )
-from inventory.resources import ReconciliationDiffResource, StockLevelResource, StocktakeResource
+from inventory.resources import (
+    ReconciliationDiffResource,
+    StockLevelResource,
+    StockMovementExportResource,
+    StocktakeResource,
+)
 from orderhub.admin_export import ViewPermissionExportMixin
 from orderhub.admin_filters import RecentDateFilter
 from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin
@@ -132,18 +137,28 @@ class MovementAtFilter(RecentDateFilter):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(EstimatedCountAdminMixin, ImportMixin, ReadOnlyAdmin):
-    """The ledger, append-only. Import = stocktake (sku, warehouse, counted) with a preview.
-    Estimated/capped counts and bounded date ranges: the ledger grows by millions of rows."""
+class StockMovementAdmin(EstimatedCountAdminMixin, ImportMixin, ViewPermissionExportMixin, ReadOnlyAdmin):
+    """The ledger, append-only. Import = stocktake (sku, warehouse, counted) with a preview; export =
+    the filtered ledger. Estimated/capped counts and bounded date ranges: it grows by millions of rows."""
 
     resource_classes = [StocktakeResource]
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
     list_display = ["at", "kind", "sku", "warehouse", "quantity", "counted", "balance_after", "reference", "flagged"]
     list_filter = ["kind", "flagged", "ledger_only", MovementSourceFilter, "warehouse", MovementAtFilter]
     search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse"]
+    exclude = ["note"]  # shown in the reader's language instead (note_shown)
+    readonly_fields = ["note_shown"]
+
+    @admin.display(description=_("note"))
+    def note_shown(self, obj: StockMovement) -> str:
+        return obj.note_text
 
     def has_import_permission(self, request):
         return request.user.has_perm("inventory.add_stockmovement")
+
+    def get_export_resource_classes(self, request):
+        return [StockMovementExportResource]  # the stocktake resource is the import's three columns
 
 
 @admin.register(StockReservation)
@@ -194,16 +209,27 @@ class StockPushAdmin(ReadOnlyAdmin):
 
 @admin.register(InventoryEvent)
 class InventoryEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "kind", "sku", "message"]
+    list_display = ["at", "kind", "sku", "message_shown"]
     list_select_related = ["sku"]  # nullable: the admin's default select_related() skips it
     list_filter = ["kind"]
     search_fields = ["sku__code", "message"]
+    exclude = ["message"]
+    readonly_fields = ["message_shown"]
+
+    @admin.display(description=_("message"))
+    def message_shown(self, obj: InventoryEvent) -> str:
+        return obj.text
 
 
 class ReconciliationDiffInline(admin.TabularInline):
     model = ReconciliationDiff
-    fields = ["kind", "sku", "warehouse", "listing", "order", "expected", "actual", "note", "corrected_at"]
+    fields = ["kind", "sku", "warehouse", "listing", "order", "expected", "actual", "note_shown", "corrected_at"]
     readonly_fields = fields
+
+    @admin.display(description=_("note"))
+    def note_shown(self, obj: ReconciliationDiff) -> str:
+        return obj.note_text
+
     extra = 0
     can_delete = False
     show_change_link = True
@@ -245,9 +271,16 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 @admin.register(ReconciliationDiff)
 class ReconciliationDiffAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
     resource_classes = [ReconciliationDiffResource]
-    list_display = ["run", "kind", "sku", "warehouse", "listing", "expected", "actual", "note", "corrected_at"]
+    list_display = ["run", "kind", "sku", "warehouse", "listing", "expected", "actual", "note_shown", "corrected_at"]
     list_filter = ["kind", ("corrected_at", admin.EmptyFieldListFilter), "run"]
     list_select_related = ["run", "sku", "warehouse", "listing"]
+    exclude = ["note"]
+    readonly_fields = ["note_shown"]
+
+    @admin.display(description=_("note"))
+    def note_shown(self, obj: ReconciliationDiff) -> str:
+        return obj.note_text
+
     actions = ["correct"]
 
     def has_correct_permission(self, request):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from inventory.models import ChannelListing, MovementKind, Sku, StockLevel, Warehouse
+from orders.texts import wording
 
 WAREHOUSES = (("SH", "上海主仓", 10), ("GZ", "广州分仓", 20))
 EXTRA_SKUS = (  # code, name, price: not in the emulator catalog, only sold through listings here
@@ -77,7 +78,7 @@ def load(channels: list) -> None:
                     quantity=quantity,
                     reference=f"demo:{code}:{warehouse_code}",
                     source="demo",
-                    note="demo opening stock",
+                    note=wording("stock.demo_opening"),
                 )
         for channel in channels:
             platform = channel.adapter_platform

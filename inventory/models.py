@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from orders import texts
+
 
 class Warehouse(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
@@ -145,17 +147,25 @@ class StockMovement(models.Model):
     (source, reference) is unique: a replayed WMS message or a re-run service call is a no-op.
     """
 
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements")
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="movements", verbose_name=_("warehouse")
+    )
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements", verbose_name=_("SKU"))
     kind = models.CharField(_("kind"), max_length=12, choices=MovementKind.choices)
     quantity = models.IntegerField(_("change to on hand"))
     counted = models.IntegerField(_("counted quantity"), null=True, blank=True)
     balance_after = models.IntegerField(_("on hand after"))
     source = models.CharField(_("source"), max_length=24, default="wms")
     reference = models.CharField(_("reference"), max_length=128)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("order")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor")
+    )
     note = models.TextField(_("note"), blank=True)
+    #: a note the services wrote, as a code with parameters (orders.texts); `note` keeps its English text
+    wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     flagged = models.BooleanField(_("flagged"), default=False)
     flag_reason = models.TextField(_("flag reason"), blank=True)
     ledger_only = models.BooleanField(
@@ -177,6 +187,11 @@ class StockMovement(models.Model):
         if not self._state.adding:
             raise ValueError("the stock ledger is append-only: record a new movement instead")
         super().save(*args, **kwargs)
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language (a typed note as typed)."""
+        return texts.render(self.wording, fallback=self.note)
 
 
 class ChannelListing(models.Model):
@@ -270,6 +285,11 @@ class InventoryEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"
 
+    @property
+    def text(self) -> str:
+        """The message in the reader's language (a coded one is kept in data["wording"])."""
+        return texts.render(self.data.get("wording"), fallback=self.message)
+
 
 class ReconciliationRun(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
@@ -296,15 +316,22 @@ class DiffKind(models.TextChoices):
 
 
 class ReconciliationDiff(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="diffs")
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="diffs", verbose_name=_("reconciliation run")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=DiffKind.choices)
     sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    warehouse = models.ForeignKey(Warehouse, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    listing = models.ForeignKey(ChannelListing, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    warehouse = models.ForeignKey(
+        Warehouse, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("warehouse")
+    )
+    listing = models.ForeignKey(
+        ChannelListing, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("listing")
+    )
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     expected = models.IntegerField(_("expected"))
     actual = models.IntegerField(_("actual"))
     note = models.TextField(_("note"), blank=True)
+    wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     corrected_at = models.DateTimeField(_("corrected at"), null=True, blank=True)
     corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     correction = models.ForeignKey(
@@ -322,6 +349,11 @@ class ReconciliationDiff(models.Model):
     @property
     def difference(self) -> int:
         return self.actual - self.expected
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language."""
+        return texts.render(self.wording, fallback=self.note)
 
 
 class QuarantineEntry(models.Model):

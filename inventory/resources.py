@@ -1,4 +1,4 @@
-"""Excel through django-import-export: stock level export, stocktake import, diff export.
+"""Excel through django-import-export: stock level export, stocktake import, movement and diff exports.
 
 Stocktake rows (SKU, warehouse, counted quantity) become count movements through the service,
 so the ledger, the level, pushes and the presale switch all follow. Two pitfalls handled:
@@ -20,6 +20,7 @@ from import_export import fields, resources, widgets
 
 from inventory.errors import MovementConflict, MovementInvalid
 from inventory.models import MovementKind, ReconciliationDiff, Sku, StockLevel, StockMovement, Warehouse
+from orders.texts import wording
 
 
 class CodeWidget(widgets.ForeignKeyWidget):
@@ -121,7 +122,7 @@ class StocktakeResource(resources.ModelResource):
                 reference=f"stocktake:{self._batch}:{kwargs.get('row_number', 0)}",
                 source="stocktake",
                 actor=self._user if getattr(self._user, "is_authenticated", False) else None,
-                note=str(_("stocktake import")),
+                note=wording("stock.stocktake_import"),
             )
         except MovementInvalid as exc:
             raise ValidationError(dict(exc.errors)) from None
@@ -142,7 +143,7 @@ class ReconciliationDiffResource(resources.ModelResource):
     expected = fields.Field(attribute="expected", column_name="expected", widget=widgets.IntegerWidget())
     actual = fields.Field(attribute="actual", column_name="actual", widget=widgets.IntegerWidget())
     difference = fields.Field(attribute="difference", column_name="difference", widget=widgets.IntegerWidget())
-    note = fields.Field(attribute="note", column_name="note")
+    note = fields.Field(attribute="note_text", column_name="note")
     corrected_at = fields.Field(attribute="corrected_at", column_name="corrected_at", widget=widgets.DateTimeWidget())
     column_labels = {
         "run": pgettext_lazy("excel column", "Reconciliation run"),
@@ -172,5 +173,61 @@ class ReconciliationDiffResource(resources.ModelResource):
             "difference",
             "note",
             "corrected_at",
+        )
+        export_order = fields
+
+
+class StockMovementExportResource(resources.ModelResource):
+    """The ledger as filtered in the admin: one row per movement, quantities as numbers, the kind and
+    the note in the reader's language (no receiver details: a movement names an order by its number)."""
+
+    at = fields.Field(attribute="at", column_name="at", widget=widgets.DateTimeWidget())
+    kind = fields.Field(attribute="get_kind_display", column_name="kind")
+    sku = fields.Field(attribute="sku__code", column_name="sku")
+    warehouse = fields.Field(attribute="warehouse__code", column_name="warehouse")
+    quantity = fields.Field(attribute="quantity", column_name="quantity", widget=widgets.IntegerWidget())
+    counted = fields.Field(attribute="counted", column_name="counted", widget=widgets.IntegerWidget())
+    balance_after = fields.Field(attribute="balance_after", column_name="balance_after", widget=widgets.IntegerWidget())
+    source = fields.Field(attribute="source", column_name="source")
+    reference = fields.Field(attribute="reference", column_name="reference")
+    order = fields.Field(attribute="order_id", column_name="order", widget=widgets.IntegerWidget())
+    actor = fields.Field(attribute="actor__username", column_name="actor")
+    note = fields.Field(attribute="note_text", column_name="note")
+    flagged = fields.Field(attribute="flagged", column_name="flagged", widget=widgets.BooleanWidget())
+    flag_reason = fields.Field(attribute="flag_reason", column_name="flag_reason")
+    column_labels = {
+        "at": pgettext_lazy("excel column", "At"),
+        "kind": pgettext_lazy("excel column", "Movement"),
+        "sku": pgettext_lazy("excel column", "SKU"),
+        "warehouse": pgettext_lazy("excel column", "Warehouse"),
+        "quantity": pgettext_lazy("excel column", "Change to on hand"),
+        "counted": pgettext_lazy("excel column", "Counted"),
+        "balance_after": pgettext_lazy("excel column", "On hand after"),
+        "source": pgettext_lazy("excel column", "Source"),
+        "reference": pgettext_lazy("excel column", "Reference"),
+        "order": pgettext_lazy("excel column", "Order number"),
+        "actor": pgettext_lazy("excel column", "By"),
+        "note": pgettext_lazy("excel column", "Note"),
+        "flagged": pgettext_lazy("excel column", "Flagged"),
+        "flag_reason": pgettext_lazy("excel column", "Flag reason"),
+    }
+
+    class Meta:
+        model = StockMovement
+        fields = (
+            "at",
+            "kind",
+            "sku",
+            "warehouse",
+            "quantity",
+            "counted",
+            "balance_after",
+            "source",
+            "reference",
+            "order",
+            "actor",
+            "note",
+            "flagged",
+            "flag_reason",
         )
         export_order = fields

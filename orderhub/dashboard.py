@@ -20,6 +20,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from orders.models import Channel, Lane, Order, OrderEvent, OrderState
+from rules.labels import group_label
 
 WINDOW_DAYS = 14
 #: the seed's yardstick: an order ships within its channel's window (ship_by, 4 h by default)
@@ -229,7 +230,7 @@ def _exceptions(limit: int = 12) -> tuple[list[dict], list[dict], int]:
         {
             "user_id": row["assignee_user"],
             "group_id": row["assignee_group"] if row["assignee_user"] is None else None,
-            "name": row["assignee_user__username"] or row["assignee_group__name"] or "",
+            "name": row["assignee_user__username"] or group_label(row["assignee_group__name"] or ""),
             "count": row["n"],
             "oldest": row["oldest"],
         }

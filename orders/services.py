@@ -691,7 +691,12 @@ def order_mark_delivered(*, order_id: int, actor: AbstractBaseUser | None) -> Or
 
 
 def order_transition_locked(
-    *, order: Order, name: str, actor: AbstractBaseUser | None = None, note: str = "", data: dict | None = None
+    *,
+    order: Order,
+    name: str,
+    actor: AbstractBaseUser | None = None,
+    note: str | Wording = "",
+    data: dict | None = None,
 ) -> None:
     """For other apps' services (shipping's print and scan): run one transition on an order they have
     already locked in their own transaction, with the same permission check, save and audit event."""

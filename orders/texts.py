@@ -64,7 +64,7 @@ def register(more: dict[str, Any]) -> None:
     TEXTS.update(more)
 
 
-def wording(code: str, **params: Any) -> Wording:
+def wording(code: str, /, **params: Any) -> Wording:
     """A text to store: its code and the figures it needs (JSON-serialisable values or wordings)."""
     if code not in TEXTS:
         raise KeyError(f"unknown text code {code!r}: add it to orders.texts.TEXTS")

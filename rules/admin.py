@@ -607,7 +607,8 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         "rule",
         "state",
         "resolution",
-        "resolution_note",
+        "note_shown",
+        "resolution_note_shown",
         "resolved_by",
         "resolved_at",
         "escalated_at",
@@ -623,7 +624,7 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
         "due_at",
         "note",
         "resolution",
-        "resolution_note",
+        "resolution_note_shown",
         "resolved_by",
         "resolved_at",
         "escalated_at",
@@ -634,6 +635,22 @@ class ExceptionTaskAdmin(ReadOnlyHistoryAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_fields(self, request, obj=None):
+        """A note the engine wrote (a code, or the rule's name) reads in the reader's language and is
+        not edited by hand; a typed note stays an editable field."""
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and (obj.note_wording or obj.note_text != obj.note):
+            fields[fields.index("note")] = "note_shown"
+        return fields
+
+    @admin.display(description=_("note"))
+    def note_shown(self, obj):
+        return obj.note_text
+
+    @admin.display(description=_("resolution note"))
+    def resolution_note_shown(self, obj):
+        return obj.resolution_note_text
 
     @admin.action(description=_("Re-check the orders of the selected tasks"), permissions=["change"])
     def recheck_orders(self, request, queryset):
@@ -888,7 +905,7 @@ def _workbench_rows(tasks: list[ExceptionTask], *, now, next_url: str, may_claim
             assignee = format_html("<strong>{}</strong>", task.assignee_user.get_username())
         else:
             assignee = format_html(
-                '<span class="quiet">{}</span>', task.assignee_group.name if task.assignee_group else "—"
+                '<span class="quiet">{}</span>', task.assignee_group.label if task.assignee_group else "—"
             )
         due = _short_time(task.due_at)
         if task.due_at < now:

@@ -7,4 +7,13 @@ class RulesConfig(AppConfig):
     verbose_name = _("Rules")
 
     def ready(self) -> None:
-        from rules import labels, signals  # noqa: F401  (seeded names as texts; cache invalidation receivers)
+        from django.contrib.auth.models import Group
+
+        from rules import labels, signals, texts  # noqa: F401  (seeded names as texts; cache invalidation receivers)
+
+        texts.register()
+
+        # Exception types route to Django's own groups; the seeded ones ("Customer service") read in
+        # the reader's language wherever a group is shown: admin columns, filters, pickers, pages.
+        Group.label = property(lambda group: labels.group_label(group.name))
+        Group.__str__ = lambda group: labels.group_label(group.name)

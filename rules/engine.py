@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from orders import texts
+from orders.texts import Wording, wording
 from rules.conditions import CompiledCondition, ConditionError, compile_condition
 from rules.facts import Blacklist, FactContext, to_json
 
@@ -291,7 +293,12 @@ def _record_match(outcome: Outcome, rule: CompiledRule, ctx: FactContext, record
 class Raised:
     code: str
     rule: CompiledRule | None
-    note: str
+    note: str | Wording  # a rule's name, or a coded note (rules.texts)
+
+    @property
+    def english(self) -> str:
+        """The note as stored in English (hold reasons, searches)."""
+        return texts.english(self.note) if isinstance(self.note, dict) else self.note
 
 
 def evaluate(
@@ -358,7 +365,7 @@ def decide_new_order(
             logger.error("exception type %s is not defined; order %s not held for it", code, order.pk)
             continue
         opened.append(item)
-    open_tasks = sorted((item.code, item.note) for item in opened)
+    open_tasks = sorted((item.code, item.english) for item in opened)
     decision = _decision(order=order, outcome=outcome, open_tasks=open_tasks, waiting=waiting, reservation=reservation)
     return NewOrderVerdict(decision=decision, matches=outcome.matches, raised=opened)
 
@@ -389,7 +396,7 @@ def _judge(
     if reservation is not None:
         if reservation.unmatched_lines:
             raised["sku_unmatched"] = Raised(
-                "sku_unmatched", None, f"lines without a known SKU: {reservation.unmatched_lines}"
+                "sku_unmatched", None, wording("task.sku_unmatched", lines=str(reservation.unmatched_lines))
             )
         if not reservation.is_complete:
             if reservation.can_wait:
@@ -398,9 +405,10 @@ def _judge(
                 short = ", ".join(
                     f"{s.get('sku_code')} {s.get('available')}/{s.get('requested')}" for s in reservation.short_lines
                 )
-                raised["out_of_stock"] = Raised("out_of_stock", None, f"short: {short}" if short else "short")
+                note = wording("task.short", lines=short) if short else wording("task.short_unknown")
+                raised["out_of_stock"] = Raised("out_of_stock", None, note)
     if "address_changed" in changes and trigger == "platform_update":
-        raised["address_changed"] = Raised("address_changed", None, "the platform reports a new receiver address")
+        raised["address_changed"] = Raised("address_changed", None, wording("task.address_changed"))
     return outcome, raised, waiting
 
 

@@ -1,7 +1,7 @@
-"""Names of the seeded exception types and rules in the reader's language.
+"""Names of the seeded exception types, rules and assignee groups in the reader's language.
 
-Seeded rows are stored with their English name (migration 0004 turned "中文 / English" into English);
-while a row keeps that name it is shown translated. A row a person renamed, and every custom row,
+Seeded rows are stored with their English name (migrations 0004 and 0007 turned "中文 / English" into
+English); while a row keeps that name it is shown translated. A row a person renamed, and every custom row,
 shows its name as typed. The type names are also registered as texts (`exception_type.<code>`), so a
 stored hold reason that lists open exceptions reads in the reader's language (orders.texts)."""
 
@@ -45,6 +45,16 @@ SEEDED_RULE_NAMES = {
 }
 
 
+#: the assignee groups the exception types route to, by their English name as seeded (the msgid).
+#: Groups are Django's auth groups: `Group.label` (and str()) is set up by rules.apps.
+SEEDED_GROUP_NAMES = {
+    "Customer service": pgettext_lazy("assignee group", "Customer service"),
+    "Warehouse": pgettext_lazy("assignee group", "Warehouse"),
+    "Finance": pgettext_lazy("assignee group", "Finance"),
+    "Supervisors": pgettext_lazy("assignee group", "Supervisors"),
+}
+
+
 def _english(label) -> str:
     """The name a seeded row is stored with: the label in English."""
     with translation.override("en"):
@@ -59,4 +69,20 @@ def seeded_name(table: dict, code: str | None, name: str) -> str:
     return name
 
 
+def rule_name_wording(code: str | None, name: str) -> dict | None:
+    """A seeded rule's name, while it is the seeded one, as a text parameter (`intercept_rule.<code>`):
+    a stored note that quotes it reads in the reader's language. None for any other name."""
+    label = SEEDED_RULE_NAMES.get(code or "")
+    if label is None or name != _english(label):
+        return None
+    return {"code": f"intercept_rule.{code}", "fallback": name}
+
+
+def group_label(name: str) -> str:
+    """A group's name in the reader's language while it is a seeded group's name; otherwise as typed."""
+    label = SEEDED_GROUP_NAMES.get(name)
+    return str(label) if label is not None else name
+
+
 texts.register({f"exception_type.{code}": label for code, label in SEEDED_TYPE_NAMES.items()})
+texts.register({f"intercept_rule.{code}": label for code, label in SEEDED_RULE_NAMES.items()})

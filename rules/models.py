@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from orders import texts
 from rules.conditions import OPERATOR_CHOICES, ConditionError, validate_condition
 from rules.facts import fact_choices
 from rules.labels import SEEDED_RULE_NAMES, SEEDED_TYPE_NAMES, seeded_name
@@ -295,7 +296,9 @@ class ExceptionTaskQuerySet(models.QuerySet):
 class ExceptionTask(models.Model):
     """The to-do item: an order held for one exception type, for a person or group, due by a time."""
 
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="exception_tasks")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, related_name="exception_tasks", verbose_name=_("order")
+    )
     exception_type = models.ForeignKey(
         ExceptionType, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("exception type")
     )
@@ -321,8 +324,11 @@ class ExceptionTask(models.Model):
     )
     due_at = models.DateTimeField(_("due at"), db_index=True)
     note = models.TextField(_("note"), blank=True)
+    #: a note the engine or a service wrote, as a code with parameters (rules.texts); `note` keeps its English
+    note_wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     resolution = models.CharField(_("resolution"), max_length=20, choices=Resolution.choices, blank=True)
     resolution_note = models.TextField(_("resolution note"), blank=True)
+    resolution_wording = models.JSONField(_("resolution note (code)"), default=dict, blank=True, editable=False)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -366,6 +372,18 @@ class ExceptionTask(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.state == TaskState.OPEN and self.due_at < timezone.now()
+
+    @property
+    def note_text(self) -> str:
+        """Why the to-do was opened, in the reader's language: a coded note rendered, a rule's name
+        as the rule's label (seeded rules are translated), a typed note as typed."""
+        if not self.note_wording and self.rule_id and self.note == self.rule.name:
+            return self.rule.label
+        return texts.render(self.note_wording, fallback=self.note)
+
+    @property
+    def resolution_note_text(self) -> str:
+        return texts.render(self.resolution_wording, fallback=self.resolution_note)
 
 
 class RoundRobinCursor(models.Model):

@@ -24,7 +24,9 @@ from simple_history.utils import bulk_create_with_history
 from orders import locks
 from orders.errors import OrderError
 from orders.models import Order, OrderEvent, OrderState
+from orders.texts import Wording, wording
 from rules import locks as rule_locks
+from rules import texts as rule_texts
 from rules.errors import (
     AssigneeInvalid,
     BacktestPeriodInvalid,
@@ -38,6 +40,7 @@ from rules.errors import (
     UnknownExceptionType,
     WorkbenchPermissionDenied,
 )
+from rules.labels import rule_name_wording
 from rules.models import (
     OVERRIDING_RESOLUTIONS,
     BacktestRun,
@@ -59,7 +62,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUPERVISOR_GROUP = getattr(settings, "RULES_SUPERVISOR_GROUP", "主管 / Supervisors")
+SUPERVISOR_GROUP = getattr(settings, "RULES_SUPERVISOR_GROUP", "Supervisors")  # seeded, shown translated
 # Raised by an event (a platform update, a shipping failure): a person's earlier override does not
 # silence a new occurrence, and a re-check cannot tell that it went away.
 EVENT_TYPES = frozenset({"address_changed", "waybill_failed"})
@@ -129,7 +132,7 @@ def sync_tasks(
             continue
         item = raised[code]
         _new_task(order=order, item=item, info=info, now=now).save()
-        result[code] = item.note
+        result[code] = item.english
     for code, task in open_tasks.items():
         if code in raised:
             continue
@@ -137,7 +140,8 @@ def sync_tasks(
         if code in STOCK_TYPES and not stock_checked:
             clearable = False
         if clearable:
-            _resolve(task=task, actor=None, resolution=Resolution.CLEARED, note="no longer raised", now=now)
+            cleared = wording("task.no_longer_raised")
+            _resolve(task=task, actor=None, resolution=Resolution.CLEARED, note=cleared, now=now)
         else:
             result[code] = task.note
     return sorted(result.items())
@@ -188,7 +192,8 @@ def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> Except
         assignee_user_id=user_id,
         assignee_group_id=group_id,
         due_at=now + timedelta(minutes=(rule.due_minutes if rule and rule.due_minutes else info.due_minutes)),
-        note=item.note[:1000],
+        note=item.english[:1000],
+        note_wording=rule_texts.stored(item.note)[1],
         created_at=now,
     )
 
@@ -230,27 +235,32 @@ def held_by_engine(*, order: Order) -> bool:
     return ExceptionTask.objects.filter(order=order).exists()
 
 
-def _resolve(*, task: ExceptionTask, actor: AbstractBaseUser | None, resolution: str, note: str, now=None) -> None:
+def _resolve(
+    *, task: ExceptionTask, actor: AbstractBaseUser | None, resolution: str, note: str | Wording, now=None
+) -> None:
     task.state = TaskState.RESOLVED
     task.resolution = resolution
-    task.resolution_note = note
+    task.resolution_note, task.resolution_wording = rule_texts.stored(note)
     task.resolved_by = actor
     task.resolved_at = now or timezone.now()
     if actor is not None:
         task._history_user = actor
-    task.save(update_fields=["state", "resolution", "resolution_note", "resolved_by", "resolved_at"])
+    task.save(
+        update_fields=["state", "resolution", "resolution_note", "resolution_wording", "resolved_by", "resolved_at"]
+    )
 
 
 # ---- public services ----------------------------------------------------------------------------
 @transaction.atomic
 def raise_exception(
-    *, order: Order | int, exception_type: str, note: str = "", actor: AbstractBaseUser | None = None
+    *, order: Order | int, exception_type: str, note: str | Wording = "", actor: AbstractBaseUser | None = None
 ) -> ExceptionTask:
     """Hold an order for an exception found outside the rules (e.g. shipping: waybill_failed)."""
     from orders.services import apply_decision
     from rules.engine import Decision
 
     order_id = order if isinstance(order, int) else order.pk
+    note, coded = rule_texts.stored(note)
     locked = locks.order_for_update(order_id=order_id)
     etype = ExceptionType.objects.filter(code=exception_type).first()
     if etype is None:
@@ -268,6 +278,7 @@ def raise_exception(
             assignee_group_id=group_id,
             due_at=now + timedelta(minutes=etype.due_minutes),
             note=note[:1000],
+            note_wording=coded,
             created_at=now,
         )
         if actor is not None:
@@ -526,7 +537,8 @@ def _merge(*, task: ExceptionTask, order_id: int, target_id: Any, actor: Abstrac
         parcels_merge(order_ids=[order_id, target.pk], actor=actor)
     except ParcelPlanInvalid as exc:
         raise ResolveActionInvalid(exc.message) from None
-    note = f"merged with order {target.pk} ({target.external_id}) into one parcel. {note}".strip()
+    merged_with = {"order": target.pk, "external_id": target.external_id}
+    note = wording("task.merged_with_note", **merged_with, note=note) if note else wording("task.merged", **merged_with)
     _resolve(task=task, actor=actor, resolution=Resolution.MERGED, note=note)
     others = [t for t in rule_locks.open_tasks_for_update(order_id=target.pk) if t.exception_type.code == "mergeable"]
     for other in others:
@@ -600,15 +612,29 @@ def exceptions_escalate(*, now: datetime | None = None) -> int:
         for task in due:
             task.assignee_group = supervisors
             task.escalated_at = now
-            task.note = (task.note + f"\n[{now:%Y-%m-%d %H:%M}] escalated to {supervisors.name}").strip()
-            task.save(update_fields=["assignee_group", "escalated_at", "note"])
+            at = timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+            before = task.note_wording or task.note
+            if not task.note_wording and task.rule_id and task.note == task.rule.name:
+                before = rule_name_wording(task.rule.code, task.note) or task.note
+            escalation = (
+                wording("task.escalated_after", note=before, at=at, group=rule_texts.group(supervisors.name))
+                if before
+                else wording("task.escalated", at=at, group=rule_texts.group(supervisors.name))
+            )
+            task.note, task.note_wording = rule_texts.stored(escalation)
+            task.save(update_fields=["assignee_group", "escalated_at", "note", "note_wording"])
             escalated[task.exception_type.code].append(task.order_id)
     for code, order_ids in escalated.items():
         alert_raise(
             key=f"rules:escalated:{code}",
             source="rules",
-            message=f"{len(order_ids)} '{code}' exception(s) overdue or unassigned, escalated to "
-            f"{supervisors.name}: orders {order_ids[:20]}",
+            message=wording(
+                "alert.exceptions_escalated",
+                count=len(order_ids),
+                type=rule_texts.exception_type(code),
+                group=rule_texts.group(supervisors.name),
+                orders=str(order_ids[:20]),
+            ),
         )
     return sum(len(ids) for ids in escalated.values())
 

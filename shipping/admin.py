@@ -16,6 +16,7 @@ from django.utils.html import format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from orderhub.admin_export import ViewPermissionExportMixin
 from orderhub.admin_history import ReadOnlyAdmin, ReadOnlyHistoryAdmin, ReadOnlyInline
 from shipping import services
 from shipping.errors import ShippingError
@@ -30,6 +31,7 @@ from shipping.models import (
     WriteBack,
     WriteBackAttempt,
 )
+from shipping.resources import WriteBackExportResource
 from shipping.tracking_admin import TrackingEventInline, TrackingFilter  # also registers the subscriptions
 
 
@@ -294,8 +296,11 @@ class TrackingNumberForm(forms.Form):
 
 
 @admin.register(WriteBack)
-class WriteBackAdmin(ReadOnlyHistoryAdmin):
-    """The write-back list: state, platform, attempts; ops retry now or mark done by hand (audited)."""
+class WriteBackAdmin(ViewPermissionExportMixin, ReadOnlyHistoryAdmin):
+    """The write-back list: state, platform, attempts; ops retry now or mark done by hand (audited);
+    the filtered list exports to Excel (a backlog or dead letters to hand to a platform's support)."""
+
+    resource_classes = [WriteBackExportResource]
 
     # fits 1440 px beside the filters: shop and action are filters, the rest is on the row's page
     list_display = ["created_at", "order", "tracking_number", "state", "failure", "attempts", "error_summary"]

@@ -24,12 +24,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, override, pgettext_lazy
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.results import InvalidRow, Result
 
 from shipping import selectors
 from shipping.errors import DispatchRefused
-from shipping.models import Shipment, WaybillImport
+from shipping.models import Shipment, WaybillImport, WriteBack
 
 #: column key -> label (the header written in the template and shown in the preview)
 COLUMNS = {
@@ -401,3 +401,62 @@ class WaybillSheetResource(resources.ModelResource):
             rows_refused=len(self.outcomes) - len(shipped),
             results=[o.__dict__ for o in self.outcomes],
         )
+
+
+class WriteBackExportResource(resources.ModelResource):
+    """The write-back list as filtered in the admin: one row per write-back, attempts as a number,
+    state, action and failure in the reader's language. No receiver details: a write-back carries the
+    order and parcel numbers only."""
+
+    id = fields.Field(attribute="id", column_name="id", widget=widgets.IntegerWidget())
+    created_at = fields.Field(attribute="created_at", column_name="created_at", widget=widgets.DateTimeWidget())
+    channel = fields.Field(attribute="order__channel__name", column_name="channel")
+    order = fields.Field(attribute="order_id", column_name="order", widget=widgets.IntegerWidget())
+    external_id = fields.Field(attribute="order__external_id", column_name="external_id")
+    carrier = fields.Field(attribute="shipment__carrier__code", column_name="carrier")
+    tracking_number = fields.Field(attribute="shipment__tracking_number", column_name="tracking_number")
+    action = fields.Field(attribute="get_action_display", column_name="action")
+    state = fields.Field(attribute="get_state_display", column_name="state")
+    failure = fields.Field(attribute="get_failure_display", column_name="failure")
+    attempts = fields.Field(attribute="attempts", column_name="attempts", widget=widgets.IntegerWidget())
+    next_attempt_at = fields.Field(
+        attribute="next_attempt_at", column_name="next_attempt_at", widget=widgets.DateTimeWidget()
+    )
+    last_error = fields.Field(attribute="last_error", column_name="last_error")
+    done_at = fields.Field(attribute="done_at", column_name="done_at", widget=widgets.DateTimeWidget())
+    column_labels = {
+        "id": pgettext_lazy("excel column", "Write-back"),
+        "created_at": pgettext_lazy("excel column", "Created at"),
+        "channel": pgettext_lazy("excel column", "Shop"),
+        "order": pgettext_lazy("excel column", "Order number"),
+        "external_id": pgettext_lazy("excel column", "Platform order number"),
+        "carrier": pgettext_lazy("excel column", "Carrier"),
+        "tracking_number": pgettext_lazy("excel column", "Tracking number"),
+        "action": pgettext_lazy("excel column", "Action"),
+        "state": pgettext_lazy("excel column", "State"),
+        "failure": pgettext_lazy("excel column", "Failure"),
+        "attempts": pgettext_lazy("excel column", "Failed attempts"),
+        "next_attempt_at": pgettext_lazy("excel column", "Next attempt at"),
+        "last_error": pgettext_lazy("excel column", "Last error"),
+        "done_at": pgettext_lazy("excel column", "Done at"),
+    }
+
+    class Meta:
+        model = WriteBack
+        fields = (
+            "id",
+            "created_at",
+            "channel",
+            "order",
+            "external_id",
+            "carrier",
+            "tracking_number",
+            "action",
+            "state",
+            "failure",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "done_at",
+        )
+        export_order = fields

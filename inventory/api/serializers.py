@@ -32,6 +32,8 @@ class MovementSerializer(serializers.ModelSerializer):
     warehouse = serializers.CharField(source="warehouse.code")
     sku = serializers.CharField(source="sku.code")
     actor = serializers.CharField(source="actor.get_username", default=None)
+    #: a note a service wrote reads in the caller's Accept-Language; a typed note as typed
+    note = serializers.CharField(source="note_text", read_only=True)
 
     class Meta:
         model = StockMovement

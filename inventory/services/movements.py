@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
-from inventory import locks
+from inventory import locks, texts
 from inventory.errors import MovementConflict, MovementInvalid
 from inventory.models import (
     QUANTITY_MAX,
@@ -25,6 +25,7 @@ from inventory.models import (
 )
 from inventory.services.changes import stock_changed
 from inventory.services.reservation import release_reservations
+from orders.texts import Wording
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def record_movement(
     reference: str,
     source: str = "wms",
     actor=None,
-    note: str = "",
+    note: str | Wording = "",
 ) -> MovementResult:
     """Record one movement, exactly once per (source, reference), in its own transaction.
 
@@ -87,7 +88,7 @@ def movement_record_in_transaction(
     reference: str,
     source: str = "wms",
     actor=None,
-    note: str = "",
+    note: str | Wording = "",
     ledger_only: bool = False,
     order_id: int | None = None,
 ) -> MovementResult:
@@ -159,6 +160,7 @@ def movement_record_in_transaction(
                 f"({level.on_hand} on hand, {level.reserved} reserved)."
             ]
             raise MovementInvalid(errors)
+    note, wording = texts.stored(note)
     movement = StockMovement.objects.create(
         warehouse=warehouse,
         sku=sku,
@@ -171,6 +173,7 @@ def movement_record_in_transaction(
         order_id=order_id,
         actor=actor,
         note=note,
+        wording=wording,
         flagged=bool(flag_reason),
         flag_reason=flag_reason,
         ledger_only=ledger_only,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from inventory import locks, selectors
+from inventory import locks, selectors, texts
 from inventory.models import (
     ChannelListing,
     DiffKind,
@@ -29,6 +30,7 @@ from inventory.models import (
 from inventory.services.changes import request_pushes, stock_changed
 from inventory.services.movements import movement_record_in_transaction
 from inventory.services.reservation import release_reservations
+from orders.texts import Wording, wording
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +61,18 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
         key = (level.sku_id, level.warehouse_id)
         seen.add(key)
         if ledger.get(key, 0) != level.on_hand:
-            diffs.append(_diff(run, DiffKind.LEDGER, level, ledger.get(key, 0), level.on_hand, "ledger sum vs on hand"))
+            diffs.append(
+                _diff(run, DiffKind.LEDGER, level, ledger.get(key, 0), level.on_hand, wording("stock.ledger_sum"))
+            )
         if reserved.get(level.pk, 0) != level.reserved:
             diffs.append(
                 _diff(
-                    run, DiffKind.RESERVED, level, reserved.get(level.pk, 0), level.reserved, "reservations vs reserved"
+                    run,
+                    DiffKind.RESERVED,
+                    level,
+                    reserved.get(level.pk, 0),
+                    level.reserved,
+                    wording("stock.reservations_vs_reserved"),
                 )
             )
     for (sku_id, warehouse_id), total in ledger.items():
@@ -92,7 +101,7 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
                 order_id=row["order_id"],
                 expected=0,
                 actual=row["total"],
-                note=f"order is {row['order__state']}",
+                **_note(wording("stock.order_is", state=texts.order_state(row["order__state"]))),
             )
         )
 
@@ -106,7 +115,6 @@ def reconciliation_run(*, trigger: str = "command", progress: Progress | None = 
     if diffs:
         from orders.models import AlertSeverity
         from orders.services import alert_raise
-        from orders.texts import wording
 
         alert_raise(
             key="inventory:reconciliation",
@@ -141,13 +149,13 @@ def _refunded_line_diffs(*, run: ReconciliationRun) -> list[ReconciliationDiff]:
             order_id=row["order_id"],
             expected=0,
             actual=row["total"],
-            note=f"order line {row['order_line_id']} ({row['order_line__sku_code']}) is refunded",
+            **_note(wording("stock.refunded_line", line=row["order_line_id"], sku=row["order_line__sku_code"])),
         )
         for row in rows
     ]
 
 
-def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: str) -> ReconciliationDiff:
+def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: Wording) -> ReconciliationDiff:
     return ReconciliationDiff(
         run=run,
         kind=kind,
@@ -155,7 +163,7 @@ def _diff(run, kind, level: StockLevel, expected: int, actual: int, note: str) -
         warehouse_id=level.warehouse_id,
         expected=expected,
         actual=actual,
-        note=note,
+        **_note(note),
     )
 
 
@@ -184,21 +192,24 @@ def _channel_diffs(*, run: ReconciliationRun, progress: Progress) -> list[Reconc
             diffs.append(_listing_diff(run, listing, expected=pushed, actual=None, note=_read_failure(exc)))
             continue
         if reported != pushed:
-            diffs.append(_listing_diff(run, listing, expected=pushed, actual=reported, note="platform reports"))
+            reports = wording("stock.platform_reports")
+            diffs.append(_listing_diff(run, listing, expected=pushed, actual=reported, note=reports))
     return diffs
 
 
-def _read_failure(exc: Exception) -> str:
+def _read_failure(exc: Exception) -> Wording:
     """Why the platform's stock is unknown, in words ops can act on: the platform's own error code
     when it answered, else that it could not be reached (the exception itself goes to the log)."""
     logger.warning("stock read failed: %r", exc)
     code = "/".join(part for part in (getattr(exc, "code", ""), getattr(exc, "sub_code", "")) if part)
     if getattr(exc, "retryable", True):
-        return "could not read platform stock: the platform did not answer" + (f" ({code})" if code else "")
-    return f"could not read platform stock: the platform refused ({code or 'no code'})"
+        return wording("stock.read_no_answer_code", error=code) if code else wording("stock.read_no_answer")
+    return wording("stock.read_refused", error=code) if code else wording("stock.read_refused_no_code")
 
 
-def _listing_diff(run, listing, *, expected: int | None, actual: int | None, note: str) -> ReconciliationDiff:
+def _listing_diff(run, listing, *, expected: int | None, actual: int | None, note: Wording) -> ReconciliationDiff:
+    if expected is None or actual is None:
+        note = wording("stock.unknown_figure", note=note)
     return ReconciliationDiff(
         run=run,
         kind=DiffKind.CHANNEL,
@@ -206,8 +217,14 @@ def _listing_diff(run, listing, *, expected: int | None, actual: int | None, not
         listing=listing,
         expected=expected if expected is not None else -1,
         actual=actual if actual is not None else -1,
-        note=note + (" (-1: never pushed / unknown)" if expected is None or actual is None else ""),
+        **_note(note),
     )
+
+
+def _note(note: str | Wording) -> dict[str, Any]:
+    """A difference's `note` (English) and `wording` (the code, rendered in the reader's language)."""
+    text, coded = texts.stored(note)
+    return {"note": text, "wording": coded}
 
 
 @transaction.atomic(durable=True)
@@ -241,12 +258,18 @@ def reconciliation_correct(*, diff_ids: list[int], actor=None) -> list[Reconcili
         diff.corrected_by = actor
         diff.correction = movement
         diff.save(update_fields=["corrected_at", "corrected_by", "correction"])
+        corrected = wording(
+            "stock.corrected",
+            kind={"code": f"diff_kind.{diff.kind}", "fallback": diff.kind},
+            expected=diff.expected,
+            actual=diff.actual,
+        )
         InventoryEvent.objects.create(
             kind=EventKind.CORRECTION,
             sku_id=diff.sku_id,
             listing_id=diff.listing_id,
-            message=f"{diff.get_kind_display()}: {diff.expected} vs {diff.actual} corrected",
-            data={"diff_id": diff.pk, "movement_id": movement.pk if movement else None},
+            message=texts.stored(corrected)[0],
+            data={"diff_id": diff.pk, "movement_id": movement.pk if movement else None, "wording": corrected},
         )
     return diffs
 
@@ -281,7 +304,7 @@ def _correct_ledger(diff: ReconciliationDiff, actor) -> StockMovement | None:
         reference=f"diff:{diff.pk}",
         source="reconciliation",
         actor=actor,
-        note=f"reconciliation #{diff.run_id}: ledger {ledger} brought to on hand {on_hand}",
+        note=wording("stock.ledger_corrected", run=diff.run_id, ledger=ledger, on_hand=on_hand),
         ledger_only=True,
     ).movement
 
@@ -306,7 +329,7 @@ def _correct_reserved(diff: ReconciliationDiff, actor) -> StockMovement | None:
         reference=f"diff:{diff.pk}",
         source="reconciliation",
         actor=actor,
-        note=f"reconciliation #{diff.run_id}: reserved {before} set to active reservations {active}",
+        note=wording("stock.reserved_corrected", run=diff.run_id, before=before, active=active),
         ledger_only=True,
     ).movement
     stock_changed(available={diff.sku_id: sum(lv.on_hand - lv.reserved for lv in levels if lv.warehouse.active)})

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import F
 
-from inventory import locks, selectors
+from inventory import locks, selectors, texts
 from inventory.models import MovementKind, ReservationState, Sku, StockLevel, StockMovement, StockReservation
 from inventory.services.changes import stock_changed
+from orders.texts import Wording, wording
 
 if TYPE_CHECKING:
     from orders.models import Order
@@ -246,11 +247,12 @@ def commit_for_order(*, order: Order, actor=None) -> int:
     if not reservations:
         return 0
     StockReservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=ReservationState.COMMITTED)
-    return _book_outbound(order.pk, levels, reservations, actor=actor, note=f"outbound scan of order {order.pk}")
+    note = wording("stock.outbound_scan", order=order.pk)
+    return _book_outbound(order.pk, levels, reservations, actor=actor, note=note)
 
 
 @transaction.atomic(savepoint=False)
-def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, note: str = "") -> int:
+def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, note: str | Wording = "") -> int:
     """Outbound scan of one parcel: commit only the units it carries (OrderLine id -> quantity) of a
     (locked) order. A reservation larger than what leaves is split: the shipped part becomes its own
     committed reservation (so a later return restocks exactly it), the rest stays active. One outbound
@@ -285,15 +287,17 @@ def commit_for_lines(*, order: Order, quantities: dict[int, int], actor=None, no
         )
     if not committed:
         return 0
-    return _book_outbound(order.pk, levels, committed, actor=actor, note=note or f"outbound scan of order {order.pk}")
+    note = note or wording("stock.outbound_scan", order=order.pk)
+    return _book_outbound(order.pk, levels, committed, actor=actor, note=note)
 
 
 def _book_outbound(
-    order_id: int, levels: list[StockLevel], committed: list[StockReservation], *, actor, note: str
+    order_id: int, levels: list[StockLevel], committed: list[StockReservation], *, actor, note: str | Wording
 ) -> int:
     """The stock side of committed reservations: on hand and reserved drop on their (locked) levels,
     one outbound ledger row each, referenced by the reservation so a replay cannot book it twice."""
     by_pk = {level.pk: level for level in levels}
+    note, coded = texts.stored(note)
     movements = []
     for reservation in committed:
         level = by_pk[reservation.level_id]
@@ -311,6 +315,7 @@ def _book_outbound(
                 order_id=order_id,
                 actor=actor,
                 note=note,
+                wording=coded,
             )
         )
     StockMovement.objects.bulk_create(movements)
@@ -338,6 +343,7 @@ def restock_for_order(*, order: Order, actor=None) -> int:
         return 0
     levels = locks.stock_levels_for_update(sku_ids={r.sku_id for r in todo})
     by_pk = {level.pk: level for level in levels}
+    note, coded = texts.stored(wording("stock.return_of_order", order=order.pk))
     movements = []
     for reservation in todo:
         level = by_pk[reservation.level_id]
@@ -353,7 +359,8 @@ def restock_for_order(*, order: Order, actor=None) -> int:
                 reference=f"return:{reservation.pk}",
                 order_id=order.pk,
                 actor=actor,
-                note=f"return of order {order.pk}",
+                note=note,
+                wording=coded,
             )
         )
     StockMovement.objects.bulk_create(movements)

@@ -86,3 +86,86 @@ def test_reconciliation_export_numbers_as_numbers_with_chinese_headers(client):
     row = next(sheet.iter_rows(min_row=2))
     assert [(cell.value, cell.data_type) for cell in row[3:]] == [(5, "n"), (3, "n"), (-2, "n")]
     assert row[0].data_type == "n"
+
+
+def test_stock_movement_export_follows_the_filter_with_numbers_and_chinese_headers(client):
+    from inventory.models import MovementKind, StockMovement
+
+    sku, warehouse = make_sku("XL-M", name="青花瓷碗"), make_warehouse("GZ")
+    StockMovement.objects.create(
+        warehouse=warehouse, sku=sku, kind=MovementKind.INBOUND, quantity=12, balance_after=12, reference="r-1"
+    )
+    StockMovement.objects.create(
+        warehouse=warehouse,
+        sku=sku,
+        kind=MovementKind.COUNT,
+        quantity=-2,
+        counted=10,
+        balance_after=10,
+        reference="c-1",
+    )
+    fields = ["kind", "sku", "warehouse", "quantity", "counted", "balance_after"]
+    sheet = export_xlsx(
+        _admin(client),
+        "admin:inventory_stockmovement_changelist",
+        "StockMovementExportResource",
+        fields,
+        f"?kind__exact={MovementKind.COUNT}",
+    ).active
+    assert sheet.title == "库存流水"
+    assert [cell.value for cell in sheet[1]] == ["流水类型", "商品编码", "仓库", "在库变动", "盘点数量", "变动后在库"]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert len(rows) == 1  # the filter applies: only the count
+    assert rows[0][0].value == str(MovementKind.COUNT.label) and rows[0][1].value == "XL-M"
+    assert [(cell.value, cell.data_type) for cell in rows[0][3:]] == [(-2, "n"), (10, "n"), (10, "n")]
+
+
+def test_write_back_export_follows_the_filter_with_numbers_and_chinese_headers(client):
+    from shipping.models import Carrier, OutboxState, Shipment, WriteBack, WriteBackFailure
+
+    channel = make_channel()
+    carrier = Carrier.objects.get(code="ZTO")
+    rows = []
+    for number, state in (("ZT100", OutboxState.FAILED), ("ZT200", OutboxState.DONE)):
+        order = make_order_in_state(channel, OrderState.SHIPPED)
+        parcel = Shipment.objects.create(
+            parcel_key=f"key-{number}", channel=channel, carrier=carrier, tracking_number=number
+        )
+        rows.append(
+            WriteBack.objects.create(
+                shipment=parcel,
+                order=order,
+                state=state,
+                attempts=5,
+                failure=WriteBackFailure.DEAD_LETTER if state == OutboxState.FAILED else "",
+            )
+        )
+    fields = ["id", "external_id", "tracking_number", "state", "failure", "attempts"]
+    sheet = export_xlsx(
+        _admin(client), "admin:shipping_writeback_changelist", "WriteBackExportResource", fields, "?state__exact=failed"
+    ).active
+    assert sheet.title == "回传"
+    assert [cell.value for cell in sheet[1]] == ["回传编号", "平台订单号", "运单号", "状态", "失败原因", "失败次数"]
+    (row,) = sheet.iter_rows(min_row=2)  # the filter applies: only the failed one
+    assert (row[0].value, row[0].data_type) == (rows[0].pk, "n")
+    assert row[2].value == "ZT100"
+    assert row[3].value == str(OutboxState.FAILED.label) and row[4].value == str(WriteBackFailure.DEAD_LETTER.label)
+    assert (row[5].value, row[5].data_type) == (5, "n")
+
+
+@pytest.mark.parametrize(
+    ("changelist", "permission"),
+    [
+        ("admin:inventory_stockmovement_changelist", "view_stockmovement"),
+        ("admin:shipping_writeback_changelist", "view_writeback"),
+    ],
+)
+def test_movement_and_write_back_exports_need_the_view_permission(client, changelist, permission):
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("clerk", password="pw-clerk-12345", is_staff=True)
+    client.force_login(user)
+    export_url = reverse(changelist.replace("_changelist", "_export"))
+    assert client.get(export_url).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename=permission))
+    assert client.get(export_url).status_code == 200

@@ -182,6 +182,11 @@ def draft_order(
         status = "hold"
         flags.append("hold")
     modified = (paid or created) + timedelta(seconds=rng.randint(1, 30))
+    if modified > now:
+        # an order is never modified after the moment it is drawn: a pull up to "now" must bring it
+        # (drawn a minute ago and paid two minutes later, it fell after the first pull's window)
+        early = modified - now
+        created, paid, modified = created - early, paid and paid - early, now
     surname = faker.last_name()
     street = f"{faker.street_name()}{rng.randint(1, 999)}号{rng.randint(1, 30)}幢{rng.randint(101, 2502)}室"
     if rng.random() < 0.04:

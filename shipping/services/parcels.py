@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 
 from orders import locks as order_locks
 from orders.models import LineRefundState, Order, OrderLine, OrderState
+from orders.texts import wording
 from shipping import locks, selectors
 from shipping.errors import ParcelPlanInvalid
 from shipping.models import PrintBatch, PrintBatchState, Shipment, ShipmentLine, ShipmentState, WaybillAccount
@@ -115,7 +116,7 @@ def parcels_create(
             raise_exception(
                 order=order,
                 exception_type="waybill_failed",
-                note=gettext("No e-waybill account is set up for the shop %(shop)s.") % {"shop": order.channel.name},
+                note=wording("shipping.no_waybill_account", shop=order.channel.name),
                 actor=actor,
             )
             continue
@@ -277,7 +278,9 @@ def parcels_mark_printed(*, shipment_ids: Iterable[int], actor: AbstractBaseUser
         printed.append(shipment)
     for order in orders:
         if order.state == OrderState.READY and _fully_in(order, {ShipmentState.PRINTED, ShipmentState.SHIPPED}):
-            order_transition_locked(order=order, name="mark_printed", actor=actor, note=gettext("labels printed"))
+            order_transition_locked(
+                order=order, name="mark_printed", actor=actor, note=wording("shipping.labels_printed")
+            )
     _close_batches({s.batch_id for s in printed if s.batch_id}, now=now)
     return printed
 
@@ -358,7 +361,7 @@ def parcels_drop_refunded_line(*, order: Order, line: OrderLine) -> list[Shipmen
         order, {ShipmentState.SHIPPED, ShipmentState.DELIVERED}
     ):
         # what was still waiting was the refunded line: everything that ships has left
-        order_transition_locked(order=order, name="ship", note=gettext("the rest of the order was refunded"))
+        order_transition_locked(order=order, name="ship", note=wording("shipping.rest_refunded"))
     return changed
 
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext
 
 from orders import locks as order_locks
 from orders.models import LineRefundState, Order, OrderLine, OrderState
+from orders.texts import english, wording
 from shipping import locks, return_selectors
 from shipping.errors import ReturnInvalid, ReturnNotFound, ReturnRefused
 from shipping.models import (
@@ -482,7 +483,7 @@ def _book(
         actor=actor,
     )
     reference = f"{rma.number}:{receipt.pk}"
-    note = gettext("return %(number)s of order %(order)s") % {"number": rma.number, "order": rma.order.external_id}
+    note = wording("shipping.return_of_order", number=rma.number, order=rma.order.external_id)
     try:
         if condition == ReturnCondition.RESELLABLE:
             result = movement_record_in_transaction(
@@ -507,7 +508,7 @@ def _book(
                 reference=reference,
                 order_id=rma.order_id,
                 actor=actor,
-                note=note,
+                note=english(note),  # the quarantine keeps English text (no coded column there yet)
             )
             item.received_damaged += quantity
     except InventoryError as exc:
@@ -554,7 +555,7 @@ def _mark_order_returned_when_all_back(*, order: Order, rma: Return, actor: Abst
         order=order,
         name="mark_returned",
         actor=None,
-        note=gettext("everything shipped came back (return %(number)s)") % {"number": rma.number},
+        note=wording("shipping.all_came_back", number=rma.number),
         data={"return": rma.number, "user": who},
     )
 

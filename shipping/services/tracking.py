@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 
 from orders import locks as order_locks
 from orders.models import OrderState
+from orders.texts import wording
 from shipping import locks, selectors
 from shipping.models import (
     PROBLEM_TRACKING_STATES,
@@ -298,7 +299,7 @@ def _apply(*, shipment_id: int, update: TrackingUpdate, backend: str, source: st
                 order_transition_locked(
                     order=order,
                     name="mark_delivered",
-                    note=gettext("all parcels delivered (%(number)s last)") % {"number": shipment.tracking_number},
+                    note=wording("shipping.all_delivered", number=shipment.tracking_number),
                     data={"shipment": shipment.pk, "tracking": backend},
                 )
                 result.orders_delivered.append(order.pk)

@@ -43,6 +43,7 @@ from orders.channels.base import (
     ShipRequest,
 )
 from orders.models import Order, OrderEvent, OrderState
+from orders.texts import Wording, wording
 from shipping import locks
 from shipping.errors import WriteBackRefused
 from shipping.models import (
@@ -465,7 +466,10 @@ def _defer(*, rows: list[WriteBack], token: str, report: DrainReport) -> None:
 
 
 # ---- people's actions ------------------------------------------------------------------------------
-def _audit(*, order_id: int, kind: str, actor: AbstractBaseUser | None, note: str, data: dict) -> None:
+def _audit(*, order_id: int, kind: str, actor: AbstractBaseUser | None, note: str | Wording, data: dict) -> None:
+    from orders.services import event_note_fields
+
+    note, data = event_note_fields(note=note, data=data)
     OrderEvent.objects.create(order_id=order_id, kind=kind, actor=actor, note=note, data=data)
 
 
@@ -495,7 +499,7 @@ def write_back_retry(*, write_back_ids: list[int], actor: AbstractBaseUser | Non
                 order_id=row.order_id,
                 kind="write_back_retried",
                 actor=actor,
-                note=gettext("write-back of parcel %(number)s queued again") % {"number": row.shipment.tracking_number},
+                note=wording("shipping.write_back_queued_again", number=row.shipment.tracking_number),
                 data={"write_back": row.pk, "shipment": row.shipment_id},
             )
             queued += 1

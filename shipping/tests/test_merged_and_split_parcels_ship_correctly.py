@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def keeper():
     user = get_user_model().objects.create_user("keeper", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="仓库 / Warehouse"))
+    user.groups.add(Group.objects.get(name="Warehouse"))
     return user
 
 
