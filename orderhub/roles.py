@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import pgettext_lazy
+
 _ORDER_READ = ("orders.view_order", "orders.view_orderline", "orders.view_orderevent")
 _CHANNEL_READ = ("orders.view_channel", "orders.view_alert")
 _INVENTORY_READ = tuple(
@@ -98,6 +100,16 @@ OPS = "ops"
 WAREHOUSE = "warehouse"
 RULE_ADMIN = "rule admin"
 FINANCE = "finance"
+
+#: the roles' names in the reader's language (the groups keep these codes as their names); "(role)"
+#: tells a role apart from the assignee group of the same trade ("Warehouse", "Finance")
+ROLE_LABELS = {
+    VIEWER: pgettext_lazy("role", "Viewer (role)"),
+    OPS: pgettext_lazy("role", "Ops (role)"),
+    WAREHOUSE: pgettext_lazy("role", "Warehouse staff (role)"),
+    RULE_ADMIN: pgettext_lazy("role", "Rule admin (role)"),
+    FINANCE: pgettext_lazy("role", "Finance (role)"),
+}
 
 ROLES: dict[str, tuple[str, ...]] = {
     VIEWER: (

@@ -79,8 +79,11 @@ def rule_name_wording(code: str | None, name: str) -> dict | None:
 
 
 def group_label(name: str) -> str:
-    """A group's name in the reader's language while it is a seeded group's name; otherwise as typed."""
-    label = SEEDED_GROUP_NAMES.get(name)
+    """A group's name in the reader's language while it is a seeded group's or a role's name; otherwise
+    as typed."""
+    from orderhub.roles import ROLE_LABELS
+
+    label = SEEDED_GROUP_NAMES.get(name) or ROLE_LABELS.get(name)
     return str(label) if label is not None else name
 
 

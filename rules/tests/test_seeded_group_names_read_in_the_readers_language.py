@@ -60,3 +60,12 @@ def test_console_pages_name_the_seeded_group_in_the_readers_language(client, ing
         # the workflow diagram wraps its lines: "assigned to: Customer" / "service"
         assert "Customer" in english and "客服" not in english, url
     assert ExceptionType.objects.get(code="remark_review").default_group.name == "Customer service"
+
+
+def test_a_role_reads_as_a_role_not_as_the_assignee_group_of_the_same_trade():
+    with translation.override("zh-hans"):
+        role, team = Group.objects.get(name="warehouse"), Group.objects.get(name="Warehouse")
+        assert (str(role), str(team)) == ("仓库人员（角色）", "仓库")
+        assert str(Group.objects.get(name="finance")) == "财务（角色）" != str(Group.objects.get(name="Finance"))
+    with translation.override("en"):
+        assert str(Group.objects.get(name="rule admin")) == "Rule admin (role)"
