@@ -23,6 +23,7 @@ from inventory.models import (
     StockPush,
     StockReservation,
     Warehouse,
+    movement_source_label,
 )
 from inventory.resources import (
     ReconciliationDiffResource,
@@ -124,7 +125,7 @@ class MovementSourceFilter(admin.SimpleListFilter):
     parameter_name = "source"
 
     def lookups(self, request, model_admin):
-        return [(source, source) for source in selectors.movement_sources()]
+        return [(source, movement_source_label(source)) for source in selectors.movement_sources()]
 
     def queryset(self, request, queryset):
         return queryset.filter(source=self.value()) if self.value() else queryset
@@ -147,12 +148,16 @@ class StockMovementAdmin(EstimatedCountAdminMixin, ImportMixin, ViewPermissionEx
     list_filter = ["kind", "flagged", "ledger_only", MovementSourceFilter, "warehouse", MovementAtFilter]
     search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse"]
-    exclude = ["note"]  # shown in the reader's language instead (note_shown)
-    readonly_fields = ["note_shown"]
+    exclude = ["note", "source"]  # shown in the reader's language instead (note_shown, source_shown)
+    readonly_fields = ["source_shown", "note_shown"]
 
     @admin.display(description=_("note"))
     def note_shown(self, obj: StockMovement) -> str:
         return obj.note_text
+
+    @admin.display(description=_("source"))
+    def source_shown(self, obj: StockMovement) -> str:
+        return obj.source_label
 
     def has_import_permission(self, request):
         return request.user.has_perm("inventory.add_stockmovement")

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from orders import texts
@@ -140,6 +141,22 @@ class MovementKind(models.TextChoices):
     COUNT = "count", _("Stock count")
 
 
+#: the sources OrderHub itself writes to the ledger, in the reader's language; a WMS or an import may
+#: send any other source, shown as sent
+MOVEMENT_SOURCE_LABELS = {
+    "wms": pgettext_lazy("movement source", "WMS"),
+    "order": pgettext_lazy("movement source", "order"),
+    "reconciliation": pgettext_lazy("movement source", "reconciliation"),
+    "stocktake": pgettext_lazy("movement source", "stocktake import"),
+    "demo": pgettext_lazy("movement source", "demo data"),
+}
+
+
+def movement_source_label(source: str) -> str:
+    label = MOVEMENT_SOURCE_LABELS.get(source)
+    return str(label) if label is not None else source
+
+
 class StockMovement(models.Model):
     """Append-only ledger: every change of on_hand, with who, when and why.
 
@@ -181,12 +198,17 @@ class StockMovement(models.Model):
         indexes = [models.Index(fields=["sku", "warehouse"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.quantity:+d} {self.sku_id}@{self.warehouse_id}"
+        """The kind in the reader's language, the change and where: "调整 +3 · SHOT-A@SH"."""
+        return f"{self.get_kind_display()} {self.quantity:+d} · {self.sku.code}@{self.warehouse.code}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ValueError("the stock ledger is append-only: record a new movement instead")
         super().save(*args, **kwargs)
+
+    @property
+    def source_label(self) -> str:
+        return movement_source_label(self.source)
 
     @property
     def note_text(self) -> str:

@@ -6,6 +6,7 @@ the Excel export, an English one in English, and the English text stays in the r
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -82,3 +83,16 @@ def test_admin_pages_and_export_show_the_notes_in_chinese(client, corrected):
     assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [
         [f"diff:{diff.pk}", f"对账 #{run.pk}：流水合计 10 调整为在库 13"]
     ]
+
+
+def test_a_movement_page_names_its_kind_and_source_in_the_readers_language(client, corrected):
+    _run, diff = corrected
+    client.force_login(get_user_model().objects.create_superuser("lead", "l@example.com", "pw-lead-12345"))
+    page = client.get(reverse("admin:inventory_stockmovement_change", args=[diff.correction_id]), headers=ZH)
+    text = page.content.decode()
+    assert "调整 +3 · NOTE-A@SH" in text and "adjustment +3" not in text  # the title, not "adjustment +3 3@2"
+    assert "库存对账" in text  # the source the reconciliation wrote, not "reconciliation"
+    changelist = client.get(reverse("admin:inventory_stockmovement_changelist"), headers=ZH).content.decode()
+    assert re.search(r'href="\?source=reconciliation"[^>]*>\s*库存对账\s*<', changelist)  # the filter's choice
+    with translation.override("en"):
+        assert str(diff.correction) == "Adjustment +3 · NOTE-A@SH"
