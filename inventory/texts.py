@@ -29,6 +29,9 @@ TEXTS = {
     "stock.ledger_corrected": _("reconciliation #%(run)s: ledger %(ledger)s brought to on hand %(on_hand)s"),
     "stock.reserved_corrected": _("reconciliation #%(run)s: reserved %(before)s set to active reservations %(active)s"),
     "stock.corrected": _("%(kind)s: %(expected)s vs %(actual)s corrected"),
+    "stock.presale_on": _("%(sku)s %(name)s: available %(available)s ≤ safety stock %(safety)s, listings on presale"),
+    "stock.presale_off": _("%(sku)s %(name)s: available %(available)s > safety stock %(safety)s, presale off"),
+    "stock.push_failed": _("Stock push to %(channel)s for %(sku)s failed %(count)s times: %(error)s"),
 }
 
 

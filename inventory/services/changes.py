@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, StockPush
+from orders import texts
 from orders.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -116,16 +117,20 @@ def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = Non
         if not switched:
             continue
         ChannelListing.objects.filter(sku_id=sku.pk).update(presale=should)
-        if should:
-            message = f"{sku.code} {sku.name}: available {level} ≤ safety stock {sku.safety_stock}, listings on presale"
-            InventoryEvent.objects.create(
-                kind=EventKind.PRESALE_ON, sku=sku, message=message, data={"available": level}
-            )
-        else:
-            message = f"{sku.code} {sku.name}: available {level} > safety stock {sku.safety_stock}, presale off"
-            InventoryEvent.objects.create(
-                kind=EventKind.PRESALE_OFF, sku=sku, message=message, data={"available": level}
-            )
+        note = texts.wording(
+            "stock.presale_on" if should else "stock.presale_off",
+            sku=sku.code,
+            name=sku.name,
+            available=level,
+            safety=sku.safety_stock,
+        )
+        InventoryEvent.objects.create(
+            kind=EventKind.PRESALE_ON if should else EventKind.PRESALE_OFF,
+            sku=sku,
+            message=texts.english(note),
+            data={"available": level, "wording": note},
+        )
+        if not should:
             alert_resolve(key=f"inventory:presale:{sku.code}")  # one raised before presale stopped alerting
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from inventory import locks, selectors
 from inventory.models import ChannelListing, EventKind, InventoryEvent, StockPush
 from inventory.services.changes import request_pushes
+from orders import texts
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +152,16 @@ def _settle(
     )
     failures = listing.push_failures + 1
     if failures >= _setting("CHANNEL_ALERT_AFTER_FAILURES", 3):
-        message = f"Stock push to {listing.channel} for {listing.sku.code} failed {failures} times: {error}"
+        message = texts.wording(
+            "stock.push_failed", channel=str(listing.channel), sku=listing.sku.code, count=failures, error=error
+        )
         if failures == _setting("CHANNEL_ALERT_AFTER_FAILURES", 3):
             InventoryEvent.objects.create(
-                kind=EventKind.PUSH_FAILED, sku_id=listing.sku_id, listing=listing, message=message
+                kind=EventKind.PUSH_FAILED,
+                sku_id=listing.sku_id,
+                listing=listing,
+                message=texts.english(message),
+                data={"wording": message},
             )
         alert_raise(
             key=alert_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from inventory import services
 from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku
@@ -30,7 +31,9 @@ def test_falling_to_safety_stock_switches_every_listing_to_presale_and_back(pres
     assert list(ChannelListing.objects.values_list("presale", flat=True)) == [True, True]
     assert InventoryEvent.objects.filter(kind=EventKind.PRESALE_ON, sku=sku).count() == 1
     event = InventoryEvent.objects.get(kind=EventKind.PRESALE_ON, sku=sku)
-    assert "safety stock" in event.message
+    assert "safety stock" in event.message  # the English text stays in the row
+    with translation.override("zh-hans"):
+        assert event.text == "PRE-1 商品 PRE-1：可售 3 ≤ 安全库存 3，商品已转预售"
     assert not Alert.objects.filter(resolved_at__isnull=True).exists()  # designed behaviour: nobody must act
 
     services.record_movement(warehouse_code="SH", sku_code="PRE-1", kind="inbound", quantity=1, reference="G-1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory import services
 from inventory.models import ChannelListing, EventKind, InventoryEvent, StockPush
@@ -116,6 +116,11 @@ def test_a_failing_channel_is_visible_alerts_and_catches_up_once_it_recovers(sho
     alert = Alert.objects.get(key=f"inventory:stock_push:listing:{jd.pk}", resolved_at__isnull=True)
     assert alert.count == 2  # raised at the 3rd failure, bumped at the 4th
     assert InventoryEvent.objects.filter(kind=EventKind.PUSH_FAILED, listing=jd).count() == 1
+    with translation.override("zh-hans"):  # the event and the alert read in the reader's language
+        event = InventoryEvent.objects.get(kind=EventKind.PUSH_FAILED, listing=jd)
+        assert event.text.startswith("向 ") and "推送 MUG-1 的库存已连续失败 3 次：" in event.text
+        assert "已连续失败 4 次" in alert.text
+    assert "for MUG-1 failed 3 times" in event.message
     assert pushed(emulator, tb)[-1] == 15
     assert pushed(emulator, jd_channel) == []  # every call so far failed
 
