@@ -148,8 +148,12 @@ class StockMovementAdmin(EstimatedCountAdminMixin, ImportMixin, ViewPermissionEx
     list_filter = ["kind", "flagged", "ledger_only", MovementSourceFilter, "warehouse", MovementAtFilter]
     search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse"]
-    exclude = ["note", "source"]  # shown in the reader's language instead (note_shown, source_shown)
-    readonly_fields = ["source_shown", "note_shown"]
+    exclude = ["note", "source", "flag_reason"]  # shown in the reader's language instead (*_shown)
+    readonly_fields = ["source_shown", "flag_reason_shown", "note_shown"]
+
+    @admin.display(description=_("flag reason"))
+    def flag_reason_shown(self, obj: StockMovement) -> str:
+        return obj.flag_reason_text
 
     @admin.display(description=_("note"))
     def note_shown(self, obj: StockMovement) -> str:

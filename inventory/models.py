@@ -185,6 +185,7 @@ class StockMovement(models.Model):
     wording = models.JSONField(_("note (code)"), default=dict, blank=True, editable=False)
     flagged = models.BooleanField(_("flagged"), default=False)
     flag_reason = models.TextField(_("flag reason"), blank=True)
+    flag_wording = models.JSONField(default=dict, blank=True, editable=False)  # flag_reason as a code (orders.texts)
     ledger_only = models.BooleanField(
         _("ledger only"), default=False, help_text=_("A reconciliation correction: recorded, not applied to on hand.")
     )
@@ -214,6 +215,11 @@ class StockMovement(models.Model):
     def note_text(self) -> str:
         """The note in the reader's language (a typed note as typed)."""
         return texts.render(self.wording, fallback=self.note)
+
+    @property
+    def flag_reason_text(self) -> str:
+        """Why the movement was flagged, in the reader's language."""
+        return texts.render(self.flag_wording, fallback=self.flag_reason)
 
 
 class ChannelListing(models.Model):

@@ -81,7 +81,7 @@ class StocktakeResource(resources.ModelResource):
     counted = fields.Field(attribute="counted", column_name="counted", widget=CountedWidget())
     quantity = fields.Field(attribute="quantity", column_name="change", readonly=True)
     balance_after = fields.Field(attribute="balance_after", column_name="on_hand_after", readonly=True)
-    flagged = fields.Field(attribute="flag_reason", column_name="flag", readonly=True)
+    flagged = fields.Field(attribute="flag_reason_text", column_name="flag", readonly=True)
 
     class Meta:
         model = StockMovement
@@ -129,7 +129,7 @@ class StocktakeResource(resources.ModelResource):
         except MovementConflict as exc:
             raise ValidationError(str(exc)) from None
         movement = result.movement
-        for name in ("pk", "quantity", "balance_after", "flagged", "flag_reason", "reference", "at"):
+        for name in ("pk", "quantity", "balance_after", "flagged", "flag_reason", "flag_wording", "reference", "at"):
             setattr(instance, name, getattr(movement, name))
 
 
@@ -194,7 +194,7 @@ class StockMovementExportResource(resources.ModelResource):
     actor = fields.Field(attribute="actor__username", column_name="actor")
     note = fields.Field(attribute="note_text", column_name="note")
     flagged = fields.Field(attribute="flagged", column_name="flagged", widget=widgets.BooleanWidget())
-    flag_reason = fields.Field(attribute="flag_reason", column_name="flag_reason")
+    flag_reason = fields.Field(attribute="flag_reason_text", column_name="flag_reason")
     column_labels = {
         "at": pgettext_lazy("excel column", "At"),
         "kind": pgettext_lazy("excel column", "Movement"),

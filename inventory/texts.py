@@ -31,6 +31,10 @@ TEXTS = {
     "stock.corrected": _("%(kind)s: %(expected)s vs %(actual)s corrected"),
     "stock.presale_on": _("%(sku)s %(name)s: available %(available)s ≤ safety stock %(safety)s, listings on presale"),
     "stock.presale_off": _("%(sku)s %(name)s: available %(available)s > safety stock %(safety)s, presale off"),
+    "stock.count_below_reserved": _(
+        "Counted %(counted)s below the %(reserved)s units reserved; released the reservations of orders "
+        "%(orders)s (they need stock again)."
+    ),
     "stock.push_failed": _("Stock push to %(channel)s for %(sku)s failed %(count)s times: %(error)s"),
 }
 

@@ -34,6 +34,7 @@ class MovementSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.get_username", default=None)
     #: a note a service wrote reads in the caller's Accept-Language; a typed note as typed
     note = serializers.CharField(source="note_text", read_only=True)
+    flag_reason = serializers.CharField(source="flag_reason_text", read_only=True)
 
     class Meta:
         model = StockMovement

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext as _
 
 from inventory import locks, texts
 from inventory.errors import MovementConflict, MovementInvalid
@@ -25,6 +26,7 @@ from inventory.models import (
 )
 from inventory.services.changes import stock_changed
 from inventory.services.reservation import release_reservations
+from orders import texts as orders_texts
 from orders.texts import Wording
 
 logger = logging.getLogger(__name__)
@@ -101,21 +103,23 @@ def movement_record_in_transaction(
     warehouse = Warehouse.objects.filter(code=warehouse_code).first()
     sku = Sku.objects.filter(code=sku_code).first()
     if warehouse is None:
-        errors["warehouse"] = [f"Unknown warehouse {warehouse_code!r}."]
+        errors["warehouse"] = [_("Unknown warehouse %(code)r.") % {"code": warehouse_code}]
     if sku is None:
-        errors["sku"] = [f"Unknown SKU {sku_code!r}."]
+        errors["sku"] = [_("Unknown SKU %(code)r.") % {"code": sku_code}]
     if kind not in MovementKind.values:
-        errors["kind"] = [f"Unknown kind {kind!r}; one of {', '.join(MovementKind.values)}."]
+        errors["kind"] = [
+            _("Unknown kind %(kind)r; one of %(kinds)s.") % {"kind": kind, "kinds": ", ".join(MovementKind.values)}
+        ]
     elif kind in POSITIVE_KINDS and quantity <= 0:
-        errors["quantity"] = [f"{kind} needs a quantity above zero."]
+        errors["quantity"] = [_("%(kind)s needs a quantity above zero.") % {"kind": MovementKind(kind).label}]
     elif kind == MovementKind.ADJUSTMENT and quantity == 0 and not ledger_only:
-        errors["quantity"] = ["An adjustment cannot be zero."]
+        errors["quantity"] = [_("An adjustment cannot be zero.")]
     elif kind == MovementKind.COUNT and quantity < 0:
-        errors["quantity"] = ["A counted quantity cannot be negative."]
+        errors["quantity"] = [_("A counted quantity cannot be negative.")]
     if "quantity" not in errors and abs(quantity) > QUANTITY_MAX:
-        errors["quantity"] = [f"At most {QUANTITY_MAX} units in one movement."]
+        errors["quantity"] = [_("At most %(max)s units in one movement.") % {"max": QUANTITY_MAX}]
     if not reference:
-        errors["reference"] = ["A reference is required (it makes the movement idempotent)."]
+        errors["reference"] = [_("A reference is required (it makes the movement idempotent).")]
     if errors:
         raise MovementInvalid(errors)
 
@@ -136,7 +140,7 @@ def movement_record_in_transaction(
     elif kind == MovementKind.COUNT:
         counted = quantity
         delta = quantity - level.on_hand
-    flag_reason = ""
+    flag: Wording | None = None
     released_orders: list[int] = []
     if ledger_only:
         new_on_hand = level.on_hand
@@ -144,20 +148,27 @@ def movement_record_in_transaction(
         new_on_hand = level.on_hand + delta
         if kind == MovementKind.COUNT and new_on_hand < level.reserved:
             released_orders = _release_newest(level=level, levels=levels, down_to=new_on_hand)
-            flag_reason = (
-                f"Counted {counted} below the {level.reserved + _released_units(level)} units reserved; "
-                f"released the reservations of orders {released_orders} (they need stock again)."
+            flag = orders_texts.wording(
+                "stock.count_below_reserved",
+                counted=counted,
+                reserved=level.reserved + _released_units(level),
+                orders=", ".join(str(order_id) for order_id in released_orders),
             )
         elif new_on_hand > QUANTITY_MAX:
             errors["quantity"] = [
-                f"{level.on_hand} on hand at {warehouse.code} plus {delta} "
-                f"exceeds the {QUANTITY_MAX} units a level can hold."
+                _("%(on_hand)s on hand at %(warehouse)s plus %(delta)s exceeds the %(max)s units a level can hold.")
+                % {"on_hand": level.on_hand, "warehouse": warehouse.code, "delta": delta, "max": QUANTITY_MAX}
             ]
             raise MovementInvalid(errors)
         elif new_on_hand < level.reserved:
             errors["quantity"] = [
-                f"Only {level.on_hand - level.reserved} available at {warehouse.code} "
-                f"({level.on_hand} on hand, {level.reserved} reserved)."
+                _("Only %(available)s available at %(warehouse)s (%(on_hand)s on hand, %(reserved)s reserved).")
+                % {
+                    "available": level.on_hand - level.reserved,
+                    "warehouse": warehouse.code,
+                    "on_hand": level.on_hand,
+                    "reserved": level.reserved,
+                }
             ]
             raise MovementInvalid(errors)
     note, wording = texts.stored(note)
@@ -174,14 +185,15 @@ def movement_record_in_transaction(
         actor=actor,
         note=note,
         wording=wording,
-        flagged=bool(flag_reason),
-        flag_reason=flag_reason,
+        flagged=flag is not None,
+        flag_reason=orders_texts.english(flag) if flag else "",
+        flag_wording=flag or {},
         ledger_only=ledger_only,
     )
     if new_on_hand != level.on_hand:
         StockLevel.objects.filter(pk=level.pk).update(on_hand=new_on_hand, reserved=level.reserved)
         level.on_hand = new_on_hand
-    if flag_reason:
+    if flag is not None:
         _flag_count(sku=sku, warehouse=warehouse, movement=movement, order_ids=released_orders)
     if (delta and not ledger_only) or released_orders:
         available = {sku.pk: sum(lv.on_hand - lv.reserved for lv in levels if lv.warehouse.active)}
@@ -242,13 +254,18 @@ def _flag_count(*, sku: Sku, warehouse: Warehouse, movement: StockMovement, orde
         kind=EventKind.COUNT_BELOW_RESERVED,
         sku=sku,
         message=movement.flag_reason,
-        data={"movement_id": movement.pk, "warehouse": warehouse.code, "order_ids": order_ids},
+        data={
+            "movement_id": movement.pk,
+            "warehouse": warehouse.code,
+            "order_ids": order_ids,
+            "wording": movement.flag_wording,
+        },
     )
     alert_raise(
         key=f"inventory:count_below_reserved:{sku.code}:{warehouse.code}",
         source="inventory",
         message=wording(
-            "alert.stock_movement_flagged", sku=sku.code, warehouse=warehouse.code, reason=movement.flag_reason
+            "alert.stock_movement_flagged", sku=sku.code, warehouse=warehouse.code, reason=movement.flag_wording
         ),
         severity=AlertSeverity.CRITICAL,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -111,6 +112,34 @@ def test_count_below_reserved_is_accepted_but_flagged(api):
     from inventory.models import EventKind, InventoryEvent
 
     assert InventoryEvent.objects.filter(kind=EventKind.COUNT_BELOW_RESERVED).exists()
+
+
+def test_a_scanner_reads_refusals_and_flags_in_its_language(api):
+    """The warehouse's PDA asks in Chinese: a refused movement names the field's problem in Chinese,
+    a flagged count says why in Chinese, and the event and alert read so too (English kept stored)."""
+    from inventory.models import EventKind, InventoryEvent
+    from orders.models import Alert
+
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    body = {"warehouse": "SH", "sku": "TEA-1", "kind": "outbound", "quantity": 6, "reference": "OUT-1"}
+    refused = api.post(URL, {**body, "warehouse": "NOPE"}, format="json", **zh)
+    assert refused.status_code == 400 and refused.json()["warehouse"] == ["未知仓库 'NOPE'。"]
+    refused = api.post(URL, body, format="json", **zh)
+    assert refused.status_code == 400 and refused.json()["quantity"] == ["SH 仅可用 0（在库 0，已占用 0）。"]
+
+    level = stock(Sku.objects.get(code="TEA-1"), Warehouse.objects.get(code="SH"), 4)
+    order = ingest(make_channel(), "C-1", [("", "TEA-1", 3)])
+    level.refresh_from_db()
+    count = {"warehouse": "SH", "sku": "TEA-1", "kind": "count", "quantity": 1, "reference": "COUNT-1"}
+    flagged = api.post(URL, count, format="json", **zh).json()
+    expected = f"盘点数 1 低于已占用的 3 件；已释放订单 {order.pk} 的占用（它们需要重新分配库存）。"
+    assert flagged["flag_reason"] == expected
+    movement = StockMovement.objects.get(pk=flagged["id"])
+    assert movement.flag_reason.startswith("Counted 1 below the 3 units reserved")  # stored in English
+    with translation.override("zh-hans"):
+        assert InventoryEvent.objects.get(kind=EventKind.COUNT_BELOW_RESERVED).text == expected
+        alert = Alert.objects.get(key="inventory:count_below_reserved:TEA-1:SH", resolved_at__isnull=True)
+        assert expected in alert.text
 
 
 def test_levels_by_sku(api):
