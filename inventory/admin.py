@@ -305,12 +305,54 @@ class ReconciliationDiffAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
         )
 
 
+class _QuarantineCodeFilter(admin.SimpleListFilter):
+    """A code column of the (small) quarantine table, its values named in the reader's language."""
+
+    def lookups(self, request, model_admin):
+        codes = QuarantineEntry.objects.order_by(self.parameter_name).values_list(self.parameter_name, flat=True)
+        return [(code, self.label(code)) for code in codes.distinct()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class QuarantineReasonFilter(_QuarantineCodeFilter):
+    title = _("reason")
+    parameter_name = "reason"
+
+    def label(self, code: str) -> str:
+        return QuarantineEntry(reason=code).reason_label
+
+
+class QuarantineSourceFilter(_QuarantineCodeFilter):
+    title = _("source")
+    parameter_name = "source"
+
+    def label(self, code: str) -> str:
+        return movement_source_label(code)
+
+
 @admin.register(QuarantineEntry)
 class QuarantineEntryAdmin(ReadOnlyAdmin):
     """Each warehouse's quarantine location (隔离区): damaged returns, kept out of sellable stock."""
 
-    list_display = ["at", "warehouse", "sku", "quantity", "reason", "source", "reference", "order"]
-    list_filter = ["warehouse", "reason", "source"]
+    list_display = ["at", "warehouse", "sku", "quantity", "reason_shown", "source_shown", "reference", "order"]
+    list_filter = ["warehouse", QuarantineReasonFilter, QuarantineSourceFilter]
     search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse", "order"]
+    exclude = ["reason", "source", "note"]  # shown in the reader's language instead (*_shown)
+    readonly_fields = ["reason_shown", "source_shown", "note_shown"]
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_shown(self, obj: QuarantineEntry) -> str:
+        return obj.reason_label
+
+    @admin.display(description=_("source"), ordering="source")
+    def source_shown(self, obj: QuarantineEntry) -> str:
+        return obj.source_label
+
+    @admin.display(description=_("note"))
+    def note_shown(self, obj: QuarantineEntry) -> str:
+        return obj.note_text
+
     date_hierarchy = "at"

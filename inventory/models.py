@@ -148,8 +148,13 @@ MOVEMENT_SOURCE_LABELS = {
     "order": pgettext_lazy("movement source", "order"),
     "reconciliation": pgettext_lazy("movement source", "reconciliation"),
     "stocktake": pgettext_lazy("movement source", "stocktake import"),
+    "return": pgettext_lazy("movement source", "return"),
     "demo": pgettext_lazy("movement source", "demo data"),
 }
+
+
+#: why units sit in quarantine, in the reader's language (a reason sent by another system as sent)
+QUARANTINE_REASON_LABELS = {"damaged": pgettext_lazy("quarantine reason", "damaged")}
 
 
 def movement_source_label(source: str) -> str:
@@ -404,6 +409,7 @@ class QuarantineEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor")
     )
     note = models.TextField(_("note"), blank=True)
+    wording = models.JSONField(default=dict, blank=True, editable=False)  # the note as a code (orders.texts)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -416,9 +422,23 @@ class QuarantineEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sku_id}@{self.warehouse_id} × {self.quantity} ({self.reason})"
+        return f"{self.sku.code}@{self.warehouse.code} × {self.quantity} ({self.reason_label})"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ValueError("quarantine entries are append-only: record a new entry instead")
         super().save(*args, **kwargs)
+
+    @property
+    def reason_label(self) -> str:
+        label = QUARANTINE_REASON_LABELS.get(self.reason)
+        return str(label) if label is not None else self.reason
+
+    @property
+    def source_label(self) -> str:
+        return movement_source_label(self.source)
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language (a typed note as typed)."""
+        return texts.render(self.wording, fallback=self.note)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from inventory import texts
 from inventory.errors import MovementConflict
 from inventory.models import QuarantineEntry, Sku, Warehouse
+from orders.texts import Wording
 
 
 def quarantine_record_in_transaction(
@@ -19,7 +21,7 @@ def quarantine_record_in_transaction(
     reason: str = "damaged",
     order_id: int | None = None,
     actor=None,
-    note: str = "",
+    note: str | Wording = "",
 ) -> QuarantineEntry:
     """Put `quantity` units of `sku` into `warehouse`'s quarantine, once per (source, reference): a
     replay with the same figures returns the stored entry, other figures raise MovementConflict.
@@ -33,6 +35,7 @@ def quarantine_record_in_transaction(
         if (stored.warehouse_id, stored.sku_id, stored.quantity) != (warehouse.pk, sku.pk, quantity):
             raise MovementConflict(reference=reference, movement_id=stored.pk)
         return stored
+    note, wording = texts.stored(note)
     return QuarantineEntry.objects.create(
         warehouse=warehouse,
         sku=sku,
@@ -43,4 +46,5 @@ def quarantine_record_in_transaction(
         order_id=order_id,
         actor=actor,
         note=note,
+        wording=wording,
     )

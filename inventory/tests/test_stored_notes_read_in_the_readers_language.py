@@ -96,3 +96,24 @@ def test_a_movement_page_names_its_kind_and_source_in_the_readers_language(clien
     assert re.search(r'href="\?source=reconciliation"[^>]*>\s*库存对账\s*<', changelist)  # the filter's choice
     with translation.override("en"):
         assert str(diff.correction) == "Adjustment +3 · NOTE-A@SH"
+
+
+def test_the_quarantine_list_and_page_read_in_chinese(client):
+    from django.db import transaction
+
+    from inventory.models import QuarantineEntry
+    from inventory.services import quarantine_record_in_transaction
+
+    with transaction.atomic():
+        entry = quarantine_record_in_transaction(
+            warehouse=make_warehouse("QZ"), sku=make_sku("Q-1"), quantity=2, source="return", reference="r-1"
+        )
+    client.force_login(get_user_model().objects.create_superuser("lead", "l@example.com", "pw-lead-12345"))
+    for url in (
+        reverse("admin:inventory_quarantineentry_changelist"),
+        reverse("admin:inventory_quarantineentry_change", args=[entry.pk]),
+    ):
+        page = client.get(url, headers=ZH).content.decode()
+        assert "破损" in page and "退货" in page and ">damaged<" not in page, url
+    with translation.override("en"):
+        assert str(QuarantineEntry.objects.get(pk=entry.pk)) == "Q-1@QZ × 2 (damaged)"

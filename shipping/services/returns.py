@@ -33,7 +33,7 @@ from django.utils.translation import gettext
 
 from orders import locks as order_locks
 from orders.models import LineRefundState, Order, OrderLine, OrderState
-from orders.texts import english, wording
+from orders.texts import wording
 from shipping import locks, return_selectors
 from shipping.errors import ReturnInvalid, ReturnNotFound, ReturnRefused
 from shipping.models import (
@@ -508,7 +508,7 @@ def _book(
                 reference=reference,
                 order_id=rma.order_id,
                 actor=actor,
-                note=english(note),  # the quarantine keeps English text (no coded column there yet)
+                note=note,
             )
             item.received_damaged += quantity
     except InventoryError as exc:

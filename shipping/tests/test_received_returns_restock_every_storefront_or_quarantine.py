@@ -7,6 +7,7 @@ the order is `returned` once everything that left came back."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 from django_q.conf import Conf
 
 from inventory import services as inventory_services
@@ -125,6 +126,9 @@ def test_a_damaged_return_goes_to_quarantine_and_moves_no_sellable_stock(
     entry = QuarantineEntry.objects.get()
     assert (entry.warehouse, entry.sku, entry.quantity) == (device.warehouse, returned_sku, 1)
     assert entry.order_id == shipped.pk and entry.source == "return"
+    with translation.override("zh-hans"):  # its reason, source and the service's note in the reader's language
+        assert (entry.reason_label, entry.source_label) == ("破损", "退货")
+        assert entry.wording and entry.note_text != entry.note and entry.note  # coded note, English kept
     assert StockMovement.objects.count() == movements_before  # the ledger of sellable stock is untouched
     assert _on_hand("RET-1") == (0, 0)
     assert not StockPush.objects.exists()
