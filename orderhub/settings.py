@@ -217,6 +217,8 @@ WEBHOOK_INBOX_BATCH = int(os.environ.get("WEBHOOK_INBOX_BATCH", "100"))
 WEBHOOK_INBOX_LEASE_SECONDS = int(os.environ.get("WEBHOOK_INBOX_LEASE_SECONDS", "60"))  # a dead drainer's claim
 WEBHOOK_INBOX_POLL_SECONDS = float(os.environ.get("WEBHOOK_INBOX_POLL_SECONDS", "0.2"))  # SQLite; PostgreSQL: 1 s
 WEBHOOK_INBOX_MAX_ATTEMPTS = 5  # claims before a message that kept killing its drainer is quarantined
+# a message that met a deadlock or lock timeout is claimed again after this long
+WEBHOOK_INBOX_RETRY_SECONDS = float(os.environ.get("WEBHOOK_INBOX_RETRY_SECONDS", "2"))
 WEBHOOK_INBOX_ALERT_AFTER_SECONDS = int(os.environ.get("WEBHOOK_INBOX_ALERT_AFTER_SECONDS", "60"))
 WEBHOOK_INBOX_KEEP_DAYS = 7  # decided messages are kept this long (ops can see what came in), then purged
 # Decider processes (inbox drainers) commit their decisions without waiting for PostgreSQL's WAL flush

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -62,6 +62,23 @@ class DrainReport:
     claimed: int = 0
     decided: int = 0
     quarantined: int = 0
+    retried: int = 0  # left undecided after a transient database error, claimed again shortly
+
+
+#: PostgreSQL errors that say nothing about the message: a serialization failure, a deadlock victim,
+#: a lock or statement timeout. Deciding it again shortly succeeds; quarantining it would hand a good
+#: order to a person.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error is the moment's, not the message's (see TRANSIENT_SQLSTATES; on
+    SQLite, "database is locked")."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.__cause__, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return connection.vendor == "sqlite" and "locked" in str(exc)
 
 
 def drainer_name() -> str:
@@ -85,7 +102,9 @@ def inbox_claim(*, limit: int, drainer: str) -> list[InboxMessage]:
 
 def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -> DrainReport:
     """Claim one batch, decide it with `ingest_orders()`, record every message's outcome. A message
-    the pipeline refuses is quarantined (with its alert) and the rest of the batch is decided."""
+    the pipeline refuses is quarantined (with its alert) and the rest of the batch is decided; one
+    that met a transient database error (`is_transient`) is released to be claimed again after
+    WEBHOOK_INBOX_RETRY_SECONDS (WEBHOOK_INBOX_MAX_ATTEMPTS still bounds how often)."""
     messages = inbox_claim(limit=limit or settings.WEBHOOK_INBOX_BATCH, drainer=drainer or drainer_name())
     report = DrainReport(claimed=len(messages))
     if not messages:
@@ -104,9 +123,14 @@ def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -
         pending.append((message, services.IngestItem(channel=message.channel, incoming=incoming, source="push")))
     outcomes = services.ingest_orders([item for _message, item in pending])
     decided_at = timezone.now()
+    retry: list[InboxMessage] = []
     for (message, _item), outcome in zip(pending, outcomes, strict=True):
         if outcome.ok:
             message.outcome, message.order = outcome.result.outcome, outcome.result.order
+        elif is_transient(outcome.error):
+            logger.warning("inbox message %s meets a transient error, retried: %s", message.pk, outcome.error)
+            retry.append(message)
+            continue
         else:
             exc = outcome.error
             _quarantine(
@@ -118,6 +142,12 @@ def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -
     InboxMessage.objects.filter(decided_at__isnull=True).bulk_update(
         decided, ["decided_at", "outcome", "order", "error", "claimed_until"]
     )
+    if retry:
+        again = timezone.now() + timedelta(seconds=settings.WEBHOOK_INBOX_RETRY_SECONDS)
+        InboxMessage.objects.filter(pk__in=[m.pk for m in retry], decided_at__isnull=True).update(
+            claimed_by="", claimed_until=again
+        )
+        report.retried = len(retry)
     report.quarantined = sum(message.outcome == QUARANTINED for message in decided)
     report.decided = len(decided) - report.quarantined
     return report
@@ -263,6 +293,7 @@ def drain(
                 total.claimed += report.claimed
                 total.decided += report.decided
                 total.quarantined += report.quarantined
+                total.retried += report.retried
                 if report.claimed and on_batch:
                     on_batch(report)
                 if time.monotonic() - checked > 10:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conftest import postgres_only
@@ -214,3 +214,46 @@ def test_a_live_drainer_keeps_its_claim_while_a_batch_outlasts_the_lease(setting
 
     time.sleep(1.2)  # the keeper stopped, as if the drainer died: the claim runs out
     assert [m.claimed_by for m in inbox.inbox_claim(limit=10, drainer="other")] == ["other"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_lock_timeout_leaves_the_push_to_be_claimed_again_not_quarantined(settings):
+    """A deadlock victim or a lock timeout says nothing about the order: the push is released and
+    decided on a later claim, where quarantining it would hand a good order to a person."""
+    settings.WEBHOOK_INBOX_RETRY_SECONDS = 0
+    channel = make_channel(platform="taobao")
+    answer = post_signed(channel, trade("3301234500000077"))
+    blocker = connection.copy()  # another session holds the orders table while the drainer decides
+    blocker.set_autocommit(False)
+    with blocker.cursor() as cursor:
+        cursor.execute("LOCK TABLE orders_order IN ACCESS EXCLUSIVE MODE")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        report = inbox.inbox_drain_batch(drainer="test")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+        blocker.rollback()
+        blocker.close()
+    assert (report.claimed, report.decided, report.quarantined, report.retried) == (1, 0, 0, 1)
+    message = InboxMessage.objects.get(pk=answer.json()["inbox_id"])
+    assert (message.decided_at, message.claimed_by, message.attempts) == (None, "", 1)
+    assert not QuarantinedMessage.objects.exists() and not Order.objects.exists()
+
+    report = inbox.inbox_drain_batch(drainer="test")
+    assert (report.decided, report.quarantined, report.retried) == (1, 0, 0)
+    message.refresh_from_db()
+    assert (message.outcome, message.attempts) == ("created", 2)
+    assert Order.objects.filter(external_id="3301234500000077").count() == 1
+
+
+def test_a_refused_row_is_not_transient():
+    """A duplicate key is the message's own problem: quarantined, not retried."""
+    from django.db import IntegrityError
+
+    channel = make_channel(platform="taobao")
+    with pytest.raises(IntegrityError) as duplicate, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO orders_channel SELECT * FROM orders_channel WHERE id = %s", [channel.pk])
+    assert not inbox.is_transient(duplicate.value)
