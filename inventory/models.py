@@ -162,7 +162,20 @@ def movement_source_label(source: str) -> str:
     return str(label) if label is not None else source
 
 
-class StockMovement(models.Model):
+class _LedgerTexts:
+    """A ledger row's source and note in the reader's language (rows with `source`, `note`, `wording`)."""
+
+    @property
+    def source_label(self) -> str:
+        return movement_source_label(self.source)
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language (a typed note as typed)."""
+        return texts.render(self.wording, fallback=self.note)
+
+
+class StockMovement(_LedgerTexts, models.Model):
     """Append-only ledger: every change of on_hand, with who, when and why.
 
     quantity is the signed change applied to on_hand; a count also keeps the counted figure.
@@ -211,15 +224,6 @@ class StockMovement(models.Model):
         if not self._state.adding:
             raise ValueError("the stock ledger is append-only: record a new movement instead")
         super().save(*args, **kwargs)
-
-    @property
-    def source_label(self) -> str:
-        return movement_source_label(self.source)
-
-    @property
-    def note_text(self) -> str:
-        """The note in the reader's language (a typed note as typed)."""
-        return texts.render(self.wording, fallback=self.note)
 
     @property
     def flag_reason_text(self) -> str:
@@ -389,7 +393,7 @@ class ReconciliationDiff(models.Model):
         return texts.render(self.wording, fallback=self.note)
 
 
-class QuarantineEntry(models.Model):
+class QuarantineEntry(_LedgerTexts, models.Model):
     """Units put in a warehouse's quarantine location (隔离区), e.g. a damaged return: kept apart from
     sellable stock, so they change neither on hand, available, nor any storefront. Append-only like
     the ledger; (source, reference) is unique, so a replayed call records nothing twice."""
@@ -433,12 +437,3 @@ class QuarantineEntry(models.Model):
     def reason_label(self) -> str:
         label = QUARANTINE_REASON_LABELS.get(self.reason)
         return str(label) if label is not None else self.reason
-
-    @property
-    def source_label(self) -> str:
-        return movement_source_label(self.source)
-
-    @property
-    def note_text(self) -> str:
-        """The note in the reader's language (a typed note as typed)."""
-        return texts.render(self.wording, fallback=self.note)

@@ -54,8 +54,4 @@ def order_state(state: str) -> Wording:
     return {"code": f"order_state.{state}", "fallback": state}
 
 
-def stored(note: str | Wording) -> tuple[str, dict]:
-    """The row's two columns for a note: its English text and, for a coded note, the wording."""
-    if isinstance(note, dict):
-        return texts.english(note), dict(note)
-    return note, {}
+stored = texts.to_columns  # a note's English text and wording, as its row stores them

@@ -92,6 +92,14 @@ def english(stored: Wording) -> str:
         return render(stored)
 
 
+def to_columns(note: str | Wording) -> tuple[str, dict]:
+    """A note's two columns: its English text and, for a coded note, the wording (a typed note is
+    stored as typed, with no wording)."""
+    if isinstance(note, dict):
+        return english(note), dict(note)
+    return note, {}
+
+
 def _param_text(value: Any) -> Any:
     if isinstance(value, dict) and "code" in value:
         return render(value, fallback=str(value.get("fallback", value["code"])))

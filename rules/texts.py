@@ -43,8 +43,4 @@ def exception_type(code: str) -> Wording:
     return {"code": f"exception_type.{code}", "fallback": code}
 
 
-def stored(note: str | Wording) -> tuple[str, dict]:
-    """The two columns of a note: its English text and, for a coded note, the wording."""
-    if isinstance(note, dict):
-        return texts.english(note), dict(note)
-    return note, {}
+stored = texts.to_columns  # a note's English text and wording, as its row stores them
