@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 
 from rules.models import ExceptionTask, RoundRobinCursor, TaskState
@@ -25,11 +26,37 @@ def tasks_for_update(*, task_ids: list[int]) -> list[ExceptionTask]:
     )
 
 
-def round_robin_cursor_for_update(*, group_id: int) -> RoundRobinCursor:
+#: how long a to-do waits for its group's hand-out cursor before it is given out by load instead
+ROUND_ROBIN_LOCK_WAIT = "500ms"
+
+
+def round_robin_cursor_for_update(*, group_id: int) -> RoundRobinCursor | None:
     """The group's hand-out cursor, created if missing, locked: two to-dos raised at once for the same
-    group go to two different people, never both to the same one."""
+    group go to two different people, never both to the same one.
+
+    None when another transaction keeps it past ROUND_ROBIN_LOCK_WAIT (PostgreSQL). Waiting without
+    bound could deadlock: a new order takes the cursor and then its stock rows (locked last), a line
+    update of another order takes stock rows and then the cursor. The wait is a savepoint with a
+    local `lock_timeout`, restored afterwards, so only this statement gives up."""
     RoundRobinCursor.objects.bulk_create([RoundRobinCursor(group_id=group_id)], ignore_conflicts=True)
-    return RoundRobinCursor.objects.select_for_update().get(group_id=group_id)
+    cursors = RoundRobinCursor.objects.select_for_update().filter(group_id=group_id)
+    if connection.vendor != "postgresql":
+        return cursors.get()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [ROUND_ROBIN_LOCK_WAIT]
+        )
+        previous, _now = cursor.fetchone()
+    try:
+        with transaction.atomic():
+            return cursors.get()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available: anything else is real
+            raise
+        return None
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def open_tasks_for_update(*, order_id: int) -> QuerySet[ExceptionTask]:

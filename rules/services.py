@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -215,6 +215,14 @@ def _assignee(*, user_id: int | None, group_id: int | None, round_robin: bool) -
     )
     if not members:
         return None, group_id
+    if cursor is None:  # the cursor is busy past its wait (rules.locks): the member with the fewest open to-dos
+        load = dict(
+            ExceptionTask.objects.filter(state=TaskState.OPEN, assignee_user_id__in=members)
+            .values("assignee_user_id")
+            .annotate(n=Count("id"))
+            .values_list("assignee_user_id", "n")
+        )
+        return min(members, key=lambda pk: (load.get(pk, 0), pk)), group_id
     last = cursor.last_user_id or 0
     chosen = next((pk for pk in members if pk > last), members[0])
     cursor.last_user_id = chosen

@@ -380,3 +380,37 @@ def test_round_robin_under_concurrent_raises_gives_each_person_one(channel, stoc
         ExceptionTask.objects.filter(exception_type__code="remark_review").values_list("assignee_user_id", flat=True)
     )
     assert got == sorted(p.pk for p in people)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_busy_hand_out_cursor_gives_the_task_to_the_least_loaded_person_instead_of_waiting(channel, stock):
+    """Waiting without bound for the cursor could deadlock with a line update that holds the stock
+    rows (rules.locks): past its short wait the to-do goes to whoever has the fewest open to-dos."""
+    from orders.services import ingest_order
+    from rules.models import RoundRobinCursor
+    from rules.tests.conftest import clean_order
+
+    people = [staff(f"cs{n}", CS) for n in range(3)]
+    ExceptionType.objects.filter(code="remark_review").update(round_robin=True)
+    ExceptionType.objects.get(code="remark_review").save()
+    ingest_order(channel=channel, incoming=clean_order(buyer_message="留言 0"), source="test")  # to cs0 in turn
+    group = Group.objects.get(name=CS)
+    blocker = connection.copy()  # another transaction holds the group's cursor
+    blocker.set_autocommit(False)
+    with blocker.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM rules_roundrobincursor WHERE group_id = %s FOR UPDATE", [group.pk])
+    try:
+        started = timezone.now()
+        result = ingest_order(channel=channel, incoming=clean_order(buyer_message="留言 1"), source="test")
+        waited = timezone.now() - started
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert waited < timedelta(seconds=5)
+    task = ExceptionTask.objects.get(order=result.order, exception_type__code="remark_review")
+    assert task.assignee_user_id == people[1].pk  # no open to-do yet, the lowest id of those
+    assert RoundRobinCursor.objects.get(group=group).last_user_id == people[0].pk  # the turn is not taken
+    with connection.cursor() as cursor:  # the wait was local to that one statement
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
