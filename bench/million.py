@@ -223,9 +223,10 @@ FROM orders_order
 """
 
 _OPEN_TASKS = """
-INSERT INTO rules_exceptiontask (order_id, exception_type_id, rule_id, state, due_at, note, resolution,
-    resolution_note, created_at, assignee_group_id, assignee_user_id)
-SELECT o.id, t.id, NULL, 'open', o.received_at + make_interval(mins => t.due_minutes), '', '', '', o.received_at,
+INSERT INTO rules_exceptiontask (order_id, exception_type_id, rule_id, state, due_at, note, note_wording, resolution,
+    resolution_note, resolution_wording, created_at, assignee_group_id, assignee_user_id)
+SELECT o.id, t.id, NULL, 'open', o.received_at + make_interval(mins => t.due_minutes), '', '{}', '', '', '{}',
+       o.received_at,
        t.default_group_id,
        CASE WHEN o.id %% 3 = 0 THEN (%(users)s::int[])[1 + (o.id %% array_length(%(users)s::int[], 1))] END
 FROM orders_order o
@@ -237,10 +238,10 @@ WHERE o.state = 'on_hold'
 """
 
 _RESOLVED_TASKS = """
-INSERT INTO rules_exceptiontask (order_id, exception_type_id, rule_id, state, due_at, note, resolution,
-    resolution_note, created_at, resolved_at, resolved_by_id, assignee_group_id, assignee_user_id)
+INSERT INTO rules_exceptiontask (order_id, exception_type_id, rule_id, state, due_at, note, note_wording, resolution,
+    resolution_note, resolution_wording, created_at, resolved_at, resolved_by_id, assignee_group_id, assignee_user_id)
 SELECT o.id, (SELECT id FROM rules_exceptiontype WHERE code = 'address_invalid'), NULL, 'resolved',
-       o.received_at + interval '30 minutes', '', 'fixed', '', o.received_at, o.received_at + interval '20 minutes',
+       o.received_at + interval '30 minutes', '', '{}', 'fixed', '', '{}', o.received_at, o.received_at + interval '20 minutes',
        (%(users)s::int[])[1 + (o.id %% array_length(%(users)s::int[], 1))], NULL, NULL
 FROM orders_order o WHERE o.state IN ('shipped', 'delivered') AND o.id %% 50 = 1
 """

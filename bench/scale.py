@@ -82,9 +82,9 @@ def _fill_movements(connection, wanted: int) -> None:
             """
             INSERT INTO inventory_stockmovement
                 (warehouse_id, sku_id, kind, quantity, counted, balance_after, reference, note, source,
-                 flagged, flag_reason, ledger_only, at, order_id, actor_id)
+                 flagged, flag_reason, flag_wording, wording, ledger_only, at, order_id, actor_id)
             SELECT w.id, s.ids[1 + g %% array_length(s.ids, 1)], 'outbound', -1, NULL, 100, 'bench ' || g, '', 'bench',
-                   g %% 97 = 0, '', false, now() - interval '30 days' * (%s - g) / %s, NULL, NULL
+                   g %% 97 = 0, '', '{}', '{}', false, now() - interval '30 days' * (%s - g) / %s, NULL, NULL
             FROM generate_series(1, %s) g,
                  (SELECT min(id) AS id FROM inventory_warehouse) w,
                  (SELECT array_agg(id) AS ids FROM inventory_sku) s
