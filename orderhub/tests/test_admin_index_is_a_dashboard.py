@@ -170,3 +170,47 @@ def test_closed_days_are_read_once_then_kept(world, admin_client, django_assert_
     assert len(first.captured_queries) < 40
     figures = admin_client.get("/admin/").context["dash"]
     assert figures.window.orders_in == 6  # the cached days still count
+
+
+def test_todays_settled_hours_are_read_once_and_the_figures_stay_those_of_one_read(
+    admin_user, django_assert_num_queries
+):
+    """A flash-sale day holds as many orders as a quiet week: today's settled hours come from the cache,
+    only the hours since are read live, and the sum is what one read of the whole day gives."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.core.cache import cache
+
+    from orderhub import dashboard
+
+    tz = ZoneInfo(timezone.get_current_timezone_name())
+    midnight = dt.datetime.combine(timezone.now().astimezone(tz).date(), dt.time.min, tzinfo=tz)
+    now = midnight + timedelta(hours=9, minutes=30)  # a fixed clock: nine settled hours, half an hour live
+    stock(make_sku("SKU-TEA-250"), make_warehouse("SH"), 100)
+    mall, shop = make_channel(name="天猫旗舰店"), make_channel(name="拼多多店", platform="pdd")
+    placed = [(mall, 1), (mall, 3), (shop, 3), (mall, 8), (shop, 9)]  # (channel, hour received and shipped)
+    for channel, hour in placed:
+        order = make_order_in_state(channel, OrderState.READY)
+        _ship(order, paid_hours_before=1, at=midnight + timedelta(hours=hour, minutes=40))
+        Order.objects.filter(pk=order.pk).update(received_at=midnight + timedelta(hours=hour, minutes=10))
+
+    def whole_day() -> dict:
+        start, end = dashboard._day_bounds(now.date(), tz)
+        return dict(dashboard._throughput_by_day_and_channel(start, end, tz).get(now.astimezone(tz).date(), {}))
+
+    def as_numbers(figures: dict) -> dict:
+        return {pk: (t.orders_in, t.shipped, t.shipped_in_time, dict(t.minutes)) for pk, t in figures.items()}
+
+    cache.clear()
+    first = dashboard._today(now, tz)
+    assert as_numbers(first) == as_numbers(whole_day())
+    assert as_numbers(first)[mall.pk][:2] == (3, 3) and as_numbers(first)[shop.pk][:2] == (2, 2)
+    with django_assert_num_queries(2):  # the live half hour only: orders in, ship events
+        again = dashboard._today(now, tz)
+    assert as_numbers(again) == as_numbers(first)
+
+    # an order received in the live half hour counts at once
+    late = make_order_in_state(shop, OrderState.READY)
+    Order.objects.filter(pk=late.pk).update(received_at=now - timedelta(minutes=10))
+    assert dashboard._today(now, tz)[shop.pk].orders_in == 3
