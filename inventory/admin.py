@@ -7,7 +7,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Sum
 from django.http import HttpResponseRedirect
+from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from import_export.admin import ImportMixin
 
 from inventory import selectors, services
@@ -137,19 +140,56 @@ class MovementAtFilter(RecentDateFilter):
     date_field = "at"
 
 
+def _titled(text: str, title: str) -> str:
+    """A list cell cut to its column's width (ledger_admin.css), whole in its tooltip."""
+    return format_html('<span title="{}">{}</span>', title, text)
+
+
+class LedgerListCells:
+    """The cells the two big inventory lists share, narrow enough for both lists to fit 1440 px:
+    the SKU and warehouse by code (code and name in the tooltip), long texts cut, whole in the tooltip."""
+
+    class Media:
+        css = {"all": ["inventory/ledger_admin.css"]}
+
+    @admin.display(description=_("SKU"), ordering="sku__code")
+    def sku_cell(self, obj) -> str:
+        return _titled(obj.sku.code, str(obj.sku)) if obj.sku_id else "-"
+
+    @admin.display(description=_("warehouse"), ordering="warehouse__code")
+    def warehouse_cell(self, obj) -> str:
+        return _titled(obj.warehouse.code, str(obj.warehouse)) if obj.warehouse_id else "-"
+
+
 @admin.register(StockMovement)
-class StockMovementAdmin(EstimatedCountAdminMixin, ImportMixin, ViewPermissionExportMixin, ReadOnlyAdmin):
+class StockMovementAdmin(
+    LedgerListCells, EstimatedCountAdminMixin, ImportMixin, ViewPermissionExportMixin, ReadOnlyAdmin
+):
     """The ledger, append-only. Import = stocktake (sku, warehouse, counted) with a preview; export =
     the filtered ledger. Estimated/capped counts and bounded date ranges: it grows by millions of rows."""
 
     resource_classes = [StocktakeResource]
     import_export_change_list_template = "admin/import_export/change_list_import_export.html"
-    list_display = ["at", "kind", "sku", "warehouse", "quantity", "counted", "balance_after", "reference", "flagged"]
+    # what ops scan the ledger by; the counted quantity, source, note and flag reason are on the row's page
+    list_display = [
+        "at",
+        "kind",
+        "sku_cell",
+        "warehouse_cell",
+        "quantity",
+        "balance_after",
+        "reference_cell",
+        "flagged",
+    ]
     list_filter = ["kind", "flagged", "ledger_only", MovementSourceFilter, "warehouse", MovementAtFilter]
     search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse"]
     exclude = ["note", "source", "flag_reason"]  # shown in the reader's language instead (*_shown)
     readonly_fields = ["source_shown", "flag_reason_shown", "note_shown"]
+
+    @admin.display(description=_("reference"), ordering="reference")
+    def reference_cell(self, obj: StockMovement) -> str:
+        return _titled(obj.reference, obj.reference)
 
     @admin.display(description=_("flag reason"))
     def flag_reason_shown(self, obj: StockMovement) -> str:
@@ -278,17 +318,47 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReconciliationDiff)
-class ReconciliationDiffAdmin(ViewPermissionExportMixin, ReadOnlyAdmin):
+class ReconciliationDiffAdmin(LedgerListCells, ViewPermissionExportMixin, ReadOnlyAdmin):
     resource_classes = [ReconciliationDiffResource]
-    list_display = ["run", "kind", "sku", "warehouse", "listing", "expected", "actual", "note_shown", "corrected_at"]
+    # the listing and the order are on the row's page
+    list_display = [
+        "run_cell",
+        "kind_cell",
+        "sku_cell",
+        "warehouse_cell",
+        "expected",
+        "actual",
+        "note_cell",
+        "corrected_cell",
+    ]
     list_filter = ["kind", ("corrected_at", admin.EmptyFieldListFilter), "run"]
-    list_select_related = ["run", "sku", "warehouse", "listing"]
+    list_select_related = ["run", "sku", "warehouse"]
     exclude = ["note"]
     readonly_fields = ["note_shown"]
 
     @admin.display(description=_("note"))
     def note_shown(self, obj: ReconciliationDiff) -> str:
         return obj.note_text
+
+    @admin.display(description=pgettext_lazy("a reconciliation run, as a narrow list column", "run"), ordering="run")
+    def run_cell(self, obj: ReconciliationDiff) -> str:
+        return _titled(f"#{obj.run_id}", str(obj.run))
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_cell(self, obj: ReconciliationDiff) -> str:
+        return obj.get_kind_display()
+
+    @admin.display(description=_("note"))
+    def note_cell(self, obj: ReconciliationDiff) -> str:
+        return _titled(obj.note_text, obj.note_text)
+
+    @admin.display(description=_("corrected at"), ordering="corrected_at")
+    def corrected_cell(self, obj: ReconciliationDiff) -> str:
+        """Month, day and time (the year in the tooltip): the run's differences are days old at most."""
+        if obj.corrected_at is None:
+            return "-"
+        at = timezone.localtime(obj.corrected_at)
+        return _titled(formats.date_format(at, "m-d H:i"), formats.date_format(at, "DATETIME_FORMAT"))
 
     actions = ["correct"]
 

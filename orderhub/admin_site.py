@@ -58,10 +58,10 @@ class OrderHubAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         from orderhub import dashboard  # models are not loaded when the app config imports this module
-        from orderhub.admin_dashboard import dashboard_context
+        from orderhub.admin_dashboard import dashboard_context, list_urls
 
         figures = dashboard.dashboard(user=request.user)
-        extra_context = {**(extra_context or {}), **dashboard_context(figures)}
+        extra_context = {**(extra_context or {}), **dashboard_context(figures, list_urls(request, self))}
         return super().index(request, extra_context)
 
     def get_urls(self):

@@ -20,11 +20,12 @@ TOP = 10
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar of a group: its value, the label its tooltip shows, and the list it links to."""
+    """One bar of a group: its value, the label its tooltip shows, and the list it links to (None:
+    a bar without a link, for a reader who may not open that list)."""
 
     value: float
     title: str
-    url: str
+    url: str | None
     css_class: str
 
 
@@ -84,18 +85,16 @@ def bar_chart(groups: Sequence[Group], *, label: str, unit: str = "", top: float
         x0 = LEFT + index * slot + slot * 0.1
         for position, bar in enumerate(group.bars):
             height = plot_height * min(bar.value, top) / top if top else 0
-            parts.append(
-                format_html(
-                    '<a href="{}"><rect x="{}" y="{}" width="{}" height="{}" class="{}"><title>{}</title></rect></a>',
-                    bar.url,
-                    _n(x0 + position * bar_width),
-                    _n(TOP + plot_height - height),
-                    _n(bar_width - 1),
-                    _n(max(height, 0.5)),
-                    bar.css_class,
-                    bar.title,
-                )
+            rect = format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" class="{}"><title>{}</title></rect>',
+                _n(x0 + position * bar_width),
+                _n(TOP + plot_height - height),
+                _n(bar_width - 1),
+                _n(max(height, 0.5)),
+                bar.css_class,
+                bar.title,
             )
+            parts.append(format_html('<a href="{}">{}</a>', bar.url, rect) if bar.url else rect)
         parts.append(
             format_html(
                 '<text x="{}" y="{}" text-anchor="middle" class="tick">{}</text>',

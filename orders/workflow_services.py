@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.models import Alert, AlertSeverity, Lane, Order, OrderEvent, OrderState, StageLimit
+from orders.models import Alert, AlertSeverity, FlowRollupMark, Lane, Order, OrderEvent, OrderState, StageLimit
 from orders.services import alert_raise, alert_resolve
-from orders.workflow_selectors import Limits, stage_limits
+from orders.workflow_selectors import Limits, hour_start, stage_limits
 
 ALERT_PREFIX = "workflow:stranded:"
 ALERT_SOURCE = "workflow"
@@ -184,7 +184,8 @@ def flow_rollup(*, now: datetime | None = None) -> dict:
     """Re-aggregate the workflow page's figures per closed UTC hour into FlowHour (schedule "orders:
     workflow rollup"): the first run counts all history, later runs the hours since the last run plus
     the ROLLUP_RECOUNT before it, replacing their rows in one transaction — idempotent, and safe to run
-    twice at once (the mark row is locked). Reads the events and orders in bulk, never locks them."""
+    twice at once (the mark row is locked, its first insert too). Reads the events and orders in
+    bulk, never locks them."""
     from orders.models import FlowHour, FlowRollupMark
     from orders.workflow_selectors import flow_counts, hour_start
 
@@ -192,16 +193,7 @@ def flow_rollup(*, now: datetime | None = None) -> dict:
     with transaction.atomic():
         mark = FlowRollupMark.objects.select_for_update().filter(pk=1).first()
         if mark is None:
-            earliest = [
-                at
-                for at in (
-                    Order.objects.aggregate(at=Min("received_at"))["at"],
-                    OrderEvent.objects.exclude(kind="received").aggregate(at=Min("at"))["at"],
-                )
-                if at is not None
-            ]
-            since = hour_start(min(earliest)) if earliest else upto
-            mark = FlowRollupMark(pk=1, since=since, upto=since)
+            mark = _first_mark(upto=upto)
         start = max(mark.since, min(mark.upto, upto) - ROLLUP_RECOUNT)
         counts = flow_counts(start=start, end=upto, by_hour=True)
         deleted, _rows = FlowHour.objects.filter(bucket__gte=start, bucket__lt=upto).delete()
@@ -211,5 +203,23 @@ def flow_rollup(*, now: datetime | None = None) -> dict:
             if n
         )
         mark.upto = max(mark.upto, upto)
-        mark.save()
+        mark.save(update_fields=["upto"])
     return {"from": start.isoformat(), "upto": upto.isoformat(), "rows": len(counts), "replaced": deleted}
+
+
+def _first_mark(*, upto: datetime) -> FlowRollupMark:
+    """The mark of a first run, inserted and locked. Two first runs at once both find no mark: the
+    insert skips a row another run has inserted (ON CONFLICT DO NOTHING; on PostgreSQL it waits for
+    that run to commit or roll back), then the lock reads whichever row is there, so the later run
+    carries on from the first one's mark instead of failing on the duplicate key."""
+    earliest = [
+        at
+        for at in (
+            Order.objects.aggregate(at=Min("received_at"))["at"],
+            OrderEvent.objects.exclude(kind="received").aggregate(at=Min("at"))["at"],
+        )
+        if at is not None
+    ]
+    since = hour_start(min(earliest)) if earliest else upto
+    FlowRollupMark.objects.bulk_create([FlowRollupMark(pk=1, since=since, upto=since)], ignore_conflicts=True)
+    return FlowRollupMark.objects.select_for_update().get(pk=1)

@@ -1,21 +1,24 @@
 """The admin index is a dashboard: throughput by channel over 14 days with p50/p90 paid → shipped and
 the share shipped in time, what is late, who holds the open exceptions, the queues; SVG charts drawn
-by the server; every number a link to the filtered list that shows that many rows; business sections
-before the technical ones."""
+by the server; every number a link to the filtered list that shows that many rows (for a reader whose
+role may open that list; for the others the number without a link); business sections before the
+technical ones."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import ReconciliationRun
 from inventory.tests.factories import make_listing, make_sku, make_warehouse, stock
+from orderhub.roles import FINANCE, OPS, ROLES, RULE_ADMIN, VIEWER, WAREHOUSE
 from orders import locks
 from orders.models import Lane, Order, OrderEvent, OrderState
 from orders.services import order_transition_locked
@@ -214,3 +217,58 @@ def test_todays_settled_hours_are_read_once_and_the_figures_stay_those_of_one_re
     late = make_order_in_state(shop, OrderState.READY)
     Order.objects.filter(pk=late.pk).update(received_at=now - timedelta(minutes=10))
     assert dashboard._today(now, tz)[shop.pk].orders_in == 3
+
+
+def _staff(client, username: str, *roles: str) -> User:
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(*Group.objects.filter(name__in=roles))
+    client.force_login(user)
+    return user
+
+
+def _dashboard_html(client) -> str:
+    html = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    return html.split('id="dashboard"')[1].split('id="dashboard-apps"')[0]
+
+
+#: the lists each seeded role may open among those the dashboard links to
+OPENS = {
+    VIEWER: {"order", "exceptiontask", "writeback", "channellisting", "sku", "alert", "channel", "reconciliationrun"},
+    OPS: {"order", "exceptiontask", "writeback", "channellisting", "sku", "alert", "channel", "reconciliationrun"},
+    WAREHOUSE: {"order", "exceptiontask", "writeback", "channellisting", "sku", "reconciliationrun"},
+    RULE_ADMIN: {"order", "exceptiontask"},
+    FINANCE: {"order", "exceptiontask", "writeback", "channellisting", "sku", "alert", "channel", "reconciliationrun"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_role_sees_links_only_to_the_lists_it_may_open(world, client, role):
+    _staff(client, f"staff-{role.replace(' ', '-')}", role)
+    hrefs = [href.replace("&amp;", "&") for href in re.findall(r'href="([^"]+)"', _dashboard_html(client))]
+    by_list = {}
+    for href in hrefs:
+        model = urlsplit(href).path.strip("/").split("/")[2]  # /admin/<app>/<model>/...
+        by_list.setdefault(model, href)
+    assert set(by_list) == OPENS[role]
+    for href in by_list.values():  # one per list: the permission is the list's, whatever the filter
+        assert client.get(href).status_code == 200, (role, href)
+
+
+def test_a_figure_whose_list_the_role_may_not_open_is_shown_without_a_link(world, client):
+    _staff(client, "rules-only", RULE_ADMIN)
+    tiles = _dashboard_html(client).split('id="ops-summary"')[1].split('id="dashboard-charts"')[0]
+    backlog = re.search(
+        r'<span class="figure"><span class="n">(\d+)</span><span class="what">Write-back backlog', tiles
+    )
+    assert backlog and backlog.group(1) == "0"
+    reconciled = re.search(r'id="last-reconciliation">\s*<span class="figure">\s*<span class="n">(\d+)</span>', tiles)
+    assert reconciled and reconciled.group(1) == "3"
+    assert "/admin/shipping/" not in tiles and "/admin/inventory/" not in tiles
+
+
+def test_staff_who_may_open_no_list_see_every_figure_and_no_link(world, client):
+    _staff(client, "no-lists")
+    dashboard = _dashboard_html(client)
+    assert "href=" not in dashboard
+    assert len(re.findall(r'<rect [^>]*class="(?:in|shipped)"><title>', dashboard)) == 28  # the bars are drawn
+    assert re.search(r'<span class="n">1</span><span class="what">Overdue orders', dashboard)

@@ -1,6 +1,7 @@
 """The order and stock movement lists never count a whole big table per page view (issue 15): a
 filtered list is counted up to a cap and shown as "N+", an unfiltered one on PostgreSQL shows the
-planner's estimate as "about N"; the channel list's "orders today" and the index counts stay right."""
+planner's estimate as "about N"; the actions bar's "select all" names no number it does not know;
+the channel list's "orders today" and the index counts stay right."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from conftest import postgres_only
 from orderhub import pagination
 from orders import selectors
+from orders.admin import OrderAdmin
 from orders.models import Order
 from orders.tests.factories import make_channel
 
@@ -81,6 +83,47 @@ def test_an_unfiltered_big_list_shows_the_estimate_and_runs_no_full_count(client
     assert re.search(r"about 5\s+orders", page)
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and '"orders_order"' in q["sql"]]
     assert all("LIMIT" in sql.upper() or "WHERE" in sql.upper() for sql in counts), counts
+
+
+def _actions_bar(page: str) -> str:
+    start = page.index('<div class="actions">')
+    return page[start : page.index("</div>", start)]
+
+
+def test_select_all_on_a_capped_list_names_no_number(client, boss, monkeypatch):
+    monkeypatch.setattr(pagination.EstimatedCountPaginator, "count_cap", 2)
+    monkeypatch.setattr(OrderAdmin, "list_per_page", 1)
+    shop = make_channel()
+    _orders(shop, 3)
+    _orders(make_channel(), 1)  # a filter by the only channel would select every row
+    page = client.get(reverse("admin:orders_order_changelist"), {"channel__id__exact": shop.pk}).content.decode()
+    assert re.search(r"2\+\s+orders", page)  # the paginator says the count is capped
+    bar = _actions_bar(page)
+    assert "Select all matching orders" in bar and "All matching orders selected" in bar
+    assert not re.search(r"\d", bar.split('class="action-counter"')[1].split("</span>", 1)[1]), bar
+
+
+def test_select_all_on_an_exactly_counted_list_keeps_the_number(client, boss, monkeypatch):
+    monkeypatch.setattr(OrderAdmin, "list_per_page", 1)
+    shop = make_channel()
+    _orders(shop, 3)
+    _orders(make_channel(), 1)  # a filter by the only channel would select every row
+    page = client.get(reverse("admin:orders_order_changelist"), {"channel__id__exact": shop.pk}).content.decode()
+    bar = _actions_bar(page)
+    assert "Select all 3 orders" in bar and "All 3 selected" in bar and "matching" not in bar
+
+
+@postgres_only
+def test_select_all_on_an_estimated_list_names_no_number(client, boss, monkeypatch):
+    monkeypatch.setattr(pagination, "EXACT_BELOW", 2)
+    monkeypatch.setattr(OrderAdmin, "list_per_page", 1)
+    _orders(make_channel(), 5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+    page = client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert re.search(r"about 5\s+orders", page)
+    bar = _actions_bar(page)
+    assert "Select all matching orders" in bar and not re.search(r"Select all \d", bar)
 
 
 def test_orders_today_per_channel_counts_only_todays_orders(boss):
