@@ -394,19 +394,27 @@ def _lock_or_create(*, channel: Channel, incoming: NormalizedOrder, source: str)
 
 
 def _copy_fields(*, order: Order, incoming: NormalizedOrder) -> None:
-    for name in UPDATABLE_FIELDS:
-        setattr(order, name, getattr(incoming, name))
-    order.buyer_nick = incoming.buyer_nick
-    order.buyer_id = incoming.buyer_id
-    order.goods_amount = incoming.goods_amount
-    order.postage = incoming.postage
-    order.discount_amount = incoming.discount_amount
-    order.coupons = incoming.coupons
-    order.platform_created_at = incoming.created_at
-    order.paid_at = incoming.paid_at
-    order.platform_modified_at = incoming.modified_at
-    order.raw_payload = incoming.raw
+    for name, value in order_values(incoming).items():
+        setattr(order, name, value)
     order.compute_ship_by()
+
+
+def order_values(incoming: NormalizedOrder) -> dict[str, Any]:
+    """The Order fields a new order takes from the platform's (by attname; `ship_by` is derived)."""
+    values = {name: getattr(incoming, name) for name in UPDATABLE_FIELDS}
+    values.update(
+        buyer_nick=incoming.buyer_nick,
+        buyer_id=incoming.buyer_id,
+        goods_amount=incoming.goods_amount,
+        postage=incoming.postage,
+        discount_amount=incoming.discount_amount,
+        coupons=incoming.coupons,
+        platform_created_at=incoming.created_at,
+        paid_at=incoming.paid_at,
+        platform_modified_at=incoming.modified_at,
+        raw_payload=incoming.raw,
+    )
+    return values
 
 
 def _write_lines(*, order: Order, incoming: NormalizedOrder) -> list[OrderLine]:
@@ -437,7 +445,10 @@ def line_refund_state(line: NormalizedLine) -> str:
     counts as refunded whatever its refund code says (the raw code stays in `refund_status`)."""
     if line.closed:
         return LineRefundState.REFUNDED
-    return line.refund_state if line.refund_state in LineRefundState.values else LineRefundState.NONE
+    return line.refund_state if line.refund_state in _REFUND_STATES else LineRefundState.NONE
+
+
+_REFUND_STATES = frozenset(LineRefundState.values)  # `.values` builds its list on every call
 
 
 def _all_refunded(lines) -> bool:

@@ -139,11 +139,12 @@ class FactContext:
         self._cache.update(known)
 
     def get(self, name: str) -> Any:
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = self._cache[name] = FACTS[name].getter(self)
-            return value
+        cache = self._cache
+        if name in cache:
+            return cache[name]
+        fact = dict.get(FACTS, name) or FACTS[name]  # the filled registry as a plain dict (hot path)
+        value = cache[name] = fact.getter(self)
+        return value
 
 
 @dataclass(frozen=True)
