@@ -10,8 +10,8 @@ directly. On PostgreSQL the transaction, top to bottom (`_decide_first`):
    oldest-paid first (inventory.services.allocation);
 3. run the rules on each order (rules.engine.decide_new_order: no writes) and move it with its
    state-machine transition in memory;
-4. insert the decided orders once, `INSERT … ON CONFLICT (channel, external_id) DO NOTHING`: an order
-   a concurrent transaction inserted since step 1 rolls the batch back (`DecideAfterInserting`);
+4. insert the decided orders once, a plain INSERT: an order a concurrent transaction inserted since
+   step 1 fails it on the unique key, and the batch is rolled back and decided insert-first;
 5. one INSERT each for the lines, the audit events (received + the transition, who/when/why), rule
    hits, exception tasks and reservations;
 6. last: the stock rows. One conditional UPDATE (one row) or the rows locked in pk order and one
@@ -41,7 +41,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import AutoField, DateTimeField, Model
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -56,18 +56,17 @@ if TYPE_CHECKING:
     from orders.services import IngestItem, IngestResult
     from rules.engine import CompiledRuleset, NewOrderVerdict
 
+#: the unique key of an order (channel, platform order id): exactly-once
+ORDER_UNIQUE_KEY = "order_unique_per_channel"
+
 #: the Order fields the decision writes (one UPDATE for the batch)
 DECIDED_FIELDS = ["state", "state_changed_at", "lane", "tags", "priority", "hold_reason", "hold_wording", "updated_at"]
 
 
 class DecideAfterInserting(Exception):
     """The decide-first step cannot finish this batch: the snapshot leaves an order short (out of
-    stock is decided on locked rows, which must be taken after the orders) or a concurrent
-    transaction inserted one of its orders first. Nothing was kept; decide it on the insert-first path."""
-
-    def __init__(self, *, stock_short: bool) -> None:
-        super().__init__("stock short" if stock_short else "order inserted concurrently")
-        self.stock_short = stock_short
+    stock is decided on locked rows, which must be taken after the orders). Nothing was written;
+    decide it on the insert-first path."""
 
 
 def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dict[int, IngestResult], list[int]]:
@@ -81,15 +80,25 @@ def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple
     if connection.vendor == "postgresql" and not lock_first:
         try:
             return _decide_first(items)
-        except DecideAfterInserting as exc:
-            lock_first = exc.stock_short  # short: the rows are locked before planning again anyway
+        except DecideAfterInserting:
+            lock_first = True  # short: the rows are locked before planning again anyway
+        except IntegrityError as exc:
+            if not _inserted_concurrently(exc):
+                raise
     return _insert_first(items, lock_first=lock_first)
+
+
+def _inserted_concurrently(exc: IntegrityError) -> bool:
+    """Whether the decided orders' INSERT met an order another transaction inserted since the check
+    (the unique key of channel and platform order id): the batch is then decided insert-first."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == ORDER_UNIQUE_KEY
 
 
 def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult], list[int]]:
     """One SELECT finds the stored orders and takes ids for the rest (orders and lines); decide on an
-    unlocked snapshot; INSERT each order once, decided (ON CONFLICT DO NOTHING: one a concurrent
-    transaction inserted first rolls the batch back, `DecideAfterInserting`); then lines, events, hits,
+    unlocked snapshot; INSERT each order once, decided (one a concurrent transaction inserted first
+    fails it on the unique key: the batch rolls back, see `decide_new_orders`); then lines, events, hits,
     tasks, reservations, and the stock rows last (`allocation_confirm`). Lock order: orders, stock."""
     from inventory.services.allocation import allocation_plan
 
@@ -108,10 +117,11 @@ def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult],
         needs, snapshot = _stock_needs(orders=orders, lines=lines, positions=fresh)
         plan = allocation_plan(orders=needs, levels=snapshot, locked=False)
         if plan.short:  # "out of stock" is decided on locked rows only, taken after the orders
-            raise DecideAfterInserting(stock_short=True)
+            raise DecideAfterInserting
         decided = _decide(orders=orders, items=items, lines=lines, positions=fresh, plan=plan, stored=False)
-        if len(_insert_orders(orders, positions=fresh, with_pk=True)) != len(fresh):
-            raise DecideAfterInserting(stock_short=False)  # one was inserted concurrently: roll back
+        # a plain INSERT (no ON CONFLICT: cheaper per row); an order inserted concurrently since the
+        # check fails it on the unique key and the batch rolls back (decide_new_orders)
+        bulk_insert(Order, [orders[p] for p in fresh], with_pk=True)
         bulk_insert(OrderLine, [line for p in fresh for line in lines[p]], with_pk=True)
         _write_decided(orders=orders, positions=fresh, plan=plan, decided=decided)
     return {p: services.IngestResult(order=orders[p], created=True, changed=True) for p in fresh}, known
