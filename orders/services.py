@@ -7,6 +7,7 @@ to outbox rows drained by django-q2 workers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -326,19 +327,32 @@ def validate_fits(*, incoming: NormalizedOrder) -> None:
     text it cannot store (NUL, lone surrogates), a too-long id or address, an amount or quantity out
     of range. Adapters already refuse these (orders.channels.guard); this is the last gate for any caller."""
     guard.check_normalized(incoming)
-    for name in ("external_id", "platform_status_raw", "buyer_nick", "buyer_id", *RECEIVER_FIELDS, "receiver_zip"):
-        _fits(name, getattr(incoming, name), Order._meta.get_field(name).max_length)
+    order_limits, line_limits = _column_limits()
+    for name, max_length in order_limits:
+        _fits(name, getattr(incoming, name), max_length)
     for name in ("goods_amount", "postage", "discount_amount", "paid_amount"):
         if abs(getattr(incoming, name)) > MAX_AMOUNT:
             raise PayloadError(name, f"amount out of range (at most {MAX_AMOUNT})")
     for index, line in enumerate(incoming.lines):
-        for name in ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "title", "refund_status"):
-            _fits(f"lines[{index}].{name}", getattr(line, name), OrderLine._meta.get_field(name).max_length)
+        for name, max_length in line_limits:
+            _fits(f"lines[{index}].{name}", getattr(line, name), max_length)
         if not 0 <= line.quantity <= MAX_QUANTITY:  # 0: a line with nothing to ship (kept, never reserved)
             raise PayloadError(f"lines[{index}].quantity", f"must be between 0 and {MAX_QUANTITY}")
         for name in ("unit_price", "discount_amount", "paid_amount"):
             if abs(getattr(line, name)) > MAX_AMOUNT:
                 raise PayloadError(f"lines[{index}].{name}", f"amount out of range (at most {MAX_AMOUNT})")
+
+
+@functools.cache
+def _column_limits() -> tuple[tuple[tuple[str, int | None], ...], tuple[tuple[str, int | None], ...]]:
+    """(field, max_length) of the order's and the line's text columns `validate_fits` checks, looked
+    up once per process instead of once per order."""
+    order = ("external_id", "platform_status_raw", "buyer_nick", "buyer_id", *RECEIVER_FIELDS, "receiver_zip")
+    line = ("external_line_id", "platform_item_id", "platform_sku_id", "sku_code", "title", "refund_status")
+    return (
+        tuple((name, Order._meta.get_field(name).max_length) for name in order),
+        tuple((name, OrderLine._meta.get_field(name).max_length) for name in line),
+    )
 
 
 def _fits(field: str, value: str, max_length: int | None) -> None:
@@ -380,19 +394,27 @@ def _lock_or_create(*, channel: Channel, incoming: NormalizedOrder, source: str)
 
 
 def _copy_fields(*, order: Order, incoming: NormalizedOrder) -> None:
-    for name in UPDATABLE_FIELDS:
-        setattr(order, name, getattr(incoming, name))
-    order.buyer_nick = incoming.buyer_nick
-    order.buyer_id = incoming.buyer_id
-    order.goods_amount = incoming.goods_amount
-    order.postage = incoming.postage
-    order.discount_amount = incoming.discount_amount
-    order.coupons = incoming.coupons
-    order.platform_created_at = incoming.created_at
-    order.paid_at = incoming.paid_at
-    order.platform_modified_at = incoming.modified_at
-    order.raw_payload = incoming.raw
+    for name, value in order_values(incoming).items():
+        setattr(order, name, value)
     order.compute_ship_by()
+
+
+def order_values(incoming: NormalizedOrder) -> dict[str, Any]:
+    """The Order fields a new order takes from the platform's (by attname; `ship_by` is derived)."""
+    values = {name: getattr(incoming, name) for name in UPDATABLE_FIELDS}
+    values.update(
+        buyer_nick=incoming.buyer_nick,
+        buyer_id=incoming.buyer_id,
+        goods_amount=incoming.goods_amount,
+        postage=incoming.postage,
+        discount_amount=incoming.discount_amount,
+        coupons=incoming.coupons,
+        platform_created_at=incoming.created_at,
+        paid_at=incoming.paid_at,
+        platform_modified_at=incoming.modified_at,
+        raw_payload=incoming.raw,
+    )
+    return values
 
 
 def _write_lines(*, order: Order, incoming: NormalizedOrder) -> list[OrderLine]:
@@ -423,7 +445,10 @@ def line_refund_state(line: NormalizedLine) -> str:
     counts as refunded whatever its refund code says (the raw code stays in `refund_status`)."""
     if line.closed:
         return LineRefundState.REFUNDED
-    return line.refund_state if line.refund_state in LineRefundState.values else LineRefundState.NONE
+    return line.refund_state if line.refund_state in _REFUND_STATES else LineRefundState.NONE
+
+
+_REFUND_STATES = frozenset(LineRefundState.values)  # `.values` builds its list on every call
 
 
 def _all_refunded(lines) -> bool:

@@ -345,11 +345,13 @@ def decide_new_order(
     ruleset: CompiledRuleset,
     now: datetime,
     known_facts: dict[str, Any] | None = None,
+    lines: list | None = None,
 ) -> NewOrderVerdict:
     """`evaluate()` for a new order, without writing: the batch pipeline writes every order's hits and
     tasks in one statement each (rules.services.new_order_verdicts_record). Same decision as
     `evaluate(trigger="ingest")` would take: a new order holds no task, so each raised type whose
-    exception type exists opens one. `known_facts`: facts read for the whole batch (facts.batch_facts)."""
+    exception type exists opens one. `known_facts`: facts read for the whole batch (facts.batch_facts);
+    `lines`: the order's lines (not read back: the batch may decide them before they are inserted)."""
     outcome, raised, waiting = _judge(
         order=order,
         ruleset=ruleset,
@@ -358,6 +360,7 @@ def decide_new_order(
         changes=set(),
         now=now,
         known_facts=known_facts,
+        lines=lines,
     )
     opened = []
     for code, item in raised.items():
@@ -379,11 +382,18 @@ def _judge(
     changes: set[str],
     now: datetime,
     known_facts: dict[str, Any] | None = None,
+    lines: list | None = None,
 ) -> tuple[Outcome, dict[str, Raised], bool]:
     """Run the rules and the system checks (no writes): the outcome, the raised types, and whether the
     order may wait for presale stock."""
     ctx = FactContext(
-        order=order, now=now, reservation=reservation, changes=changes, trigger=trigger, blacklist=ruleset.blacklist
+        order=order,
+        now=now,
+        reservation=reservation,
+        changes=changes,
+        trigger=trigger,
+        blacklist=ruleset.blacklist,
+        lines=lines,
     )
     if known_facts:
         ctx.prefill(known_facts)

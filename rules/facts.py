@@ -12,6 +12,7 @@ the open orders of the same buyer never queries them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,11 +139,12 @@ class FactContext:
         self._cache.update(known)
 
     def get(self, name: str) -> Any:
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = self._cache[name] = FACTS[name].getter(self)
-            return value
+        cache = self._cache
+        if name in cache:
+            return cache[name]
+        fact = dict.get(FACTS, name) or FACTS[name]  # the filled registry as a plain dict (hot path)
+        value = cache[name] = fact.getter(self)
+        return value
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def phone_valid_raw(raw: str) -> bool:
     if not raw:
         return False
     if _PLAIN_CN_MOBILE.fullmatch(raw) and not raw.startswith("179"):
-        return phonenumbers.phonenumberutil._number_type_helper(raw, _CN_METADATA) in _VALID_TYPES
+        return _plain_number_valid(raw)
     # Virtual numbers with an extension (13800000000-1234, 13800000000转1234): check the main number.
     raw = re.split(r"[-转#](?=\d{1,6}$)", raw)[0] if re.match(r"^\+?\d{11,13}[-转#]\d{1,6}$", raw) else raw
     try:
@@ -310,6 +312,40 @@ def phone_valid_split() -> tuple[Q, Q]:
     return masked | unmasked_plain, masked | (unmasked_plain & valid & any_type)
 
 
+class _PlainNumberPatterns:
+    """`_number_type_helper`'s answer for an 11-digit number, as three compiled expressions built once
+    from the CN metadata (the same as `phone_valid_split`'s SQL): the general pattern, none of the
+    other types, then mobile or fixed line. About 3 times cheaper than the helper's dozen lookups."""
+
+    def __init__(self) -> None:
+        md = _CN_METADATA
+        general = _phone_regex(md.general_desc)
+        others = [
+            _phone_regex(desc)
+            for desc in (md.premium_rate, md.toll_free, md.shared_cost, md.voip, md.personal_number, md.pager, md.uan)
+        ] + [_phone_regex(md.voicemail)]
+        typed = [p for p in (_phone_regex(md.mobile), _phone_regex(md.fixed_line)) if p]
+        self.general = re.compile(general) if general else None
+        self.other = re.compile("|".join(f"(?:{p})" for p in others if p)) if any(others) else None
+        self.typed = re.compile("|".join(f"(?:{p})" for p in typed)) if typed else None
+
+    def valid(self, raw: str) -> bool:
+        if self.general is None or self.typed is None or not self.general.match(raw):
+            return False
+        return not (self.other is not None and self.other.match(raw)) and bool(self.typed.match(raw))
+
+
+_plain_patterns: _PlainNumberPatterns | None = None
+
+
+def _plain_number_valid(raw: str) -> bool:
+    """Whether an 11-digit 13x–19x number (not 179) is a valid CN mobile or landline."""
+    global _plain_patterns
+    if _plain_patterns is None:
+        _plain_patterns = _PlainNumberPatterns()
+    return _plain_patterns.valid(raw)
+
+
 def _phone_valid(ctx: FactContext) -> bool:
     order = ctx.order
     if order.receiver_masked:
@@ -358,20 +394,32 @@ def _open_orders_same_receiver(ctx: FactContext) -> int:
     )
 
 
-def batch_facts(*, orders: list[Order], fact_names: set[str]) -> dict[int, dict[str, Any]]:
+def batch_facts(*, orders: list[Order], fact_names: set[str], stored: bool = True) -> dict[int, dict[str, Any]]:
     """Facts that would cost one query per order, read for a whole batch of new orders in one query
     (Order pk -> {fact: value}), to prefill each order's FactContext. Only those the rules use.
 
-    open_orders_same_receiver: the batch's orders are stored (state new) when this runs, so each
-    order counts every other open order of its buyer and address, stored before or in the same batch
-    (one by one, the first of two such orders would see none: the batch sees the pair, which is what
-    the merge check is after)."""
+    open_orders_same_receiver: each order counts every other open order of its buyer and address,
+    stored before or in the same batch (one by one, the first of two such orders would see none: the
+    batch sees the pair, which is what the merge check is after). `stored`: whether the batch's orders
+    (state new) are in the database yet; when they are not (decided before they are inserted, with
+    their pks taken), the batch's own orders of the same key are counted here as if they were."""
     result: dict[int, dict[str, Any]] = {o.pk: {} for o in orders}
     if "open_orders_same_receiver" not in fact_names or not orders:
         return result
-    for pk, count in _open_orders_batch(orders).items():  # the backtest's grouped read, shared
+    counts = _open_orders_batch(orders)  # the backtest's grouped read, shared
+    if not stored:
+        keyed = [o for o in orders if o.buyer_nick and o.receiver_address]
+        peers = Counter(_receiver_key(o) for o in keyed)
+        for o in keyed:
+            counts[o.pk] += peers[_receiver_key(o)]
+    for pk, count in counts.items():
         result[pk]["open_orders_same_receiver"] = max(count, 0)
     return result
+
+
+def _receiver_key(row: Any) -> tuple:
+    """What `open_orders_same_receiver` groups by."""
+    return (row.channel.platform, row.buyer_nick, row.receiver_name, row.receiver_phone, row.receiver_address)
 
 
 def _open_orders_batch(rows: list[Any]) -> dict[int, int]:
@@ -396,8 +444,7 @@ def _open_orders_batch(rows: list[Any]) -> dict[int, int]:
             counts[(platform, nick, name, phone, address)] = c
     result = dict.fromkeys((r.pk for r in rows), 0)
     for r in keyed:
-        key = (r.channel.platform, r.buyer_nick, r.receiver_name, r.receiver_phone, r.receiver_address)
-        result[r.pk] = counts.get(key, 0) - (1 if r.state in MERGEABLE_STATES else 0)
+        result[r.pk] = counts.get(_receiver_key(r), 0) - (1 if r.state in MERGEABLE_STATES else 0)
     return result
 
 

@@ -153,10 +153,12 @@ def new_order_verdicts_record(
     """The writes of `engine.decide_new_order()` for a batch of new orders: every rule hit in one
     INSERT, every exception task opened in one more, and its history row (the same rows
     `record_hits`/`sync_tasks` write)."""
+    from orders.intake import NewRow, bulk_insert
+
     hits = [
-        RuleHit(
+        NewRow(
             rule_id=m.rule.id,
-            order=order,
+            order_id=order.pk,
             rule_version=m.rule.version,
             enforced=m.enforced,
             mode=m.rule.mode,
@@ -168,8 +170,7 @@ def new_order_verdicts_record(
         for order, verdict in verdicts
         for m in verdict.matches
     ]
-    if hits:
-        RuleHit.objects.bulk_create(hits)
+    bulk_insert(RuleHit, hits, set_pks=False)  # one INSERT, as plain rows (nothing reads them back here)
     tasks = []
     for order, verdict in verdicts:
         for item in verdict.raised:

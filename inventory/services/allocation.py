@@ -143,10 +143,13 @@ def _short(*, order: OrderNeeds, levels: list[StockLevel], free: dict[int, int])
     return ReservationOutcome(is_complete=False, can_wait=can_wait, short_lines=short_lines)
 
 
-def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> list[StockReservation]:
-    """One INSERT for every planned reservation of the batch (order_ids: plan key -> Order id)."""
+def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> list:
+    """One INSERT for every planned reservation of the batch (order_ids: plan key -> Order id); returns
+    the rows written (`orders.intake.NewRow`s with their pks: nothing reads them back as instances)."""
+    from orders.intake import NewRow, bulk_insert
+
     reservations = [
-        StockReservation(
+        NewRow(
             order_id=order_ids[key],
             order_line_id=line_id,
             level_id=level.pk,
@@ -157,8 +160,6 @@ def reservations_write(*, plan: AllocationPlan, order_ids: dict[int, int]) -> li
         for key, picks in plan.picks.items()
         for line_id, level, qty in picks
     ]
-    from orders.intake import bulk_insert
-
     bulk_insert(StockReservation, reservations)
     by_order: dict[int, list[int]] = defaultdict(list)  # one pass: a scan per order was quadratic in the batch
     for reservation in reservations:

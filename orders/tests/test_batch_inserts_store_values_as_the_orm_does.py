@@ -1,5 +1,6 @@
-"""The batch path's array INSERT (`orders.intake.insert_rows`, PostgreSQL) stores every value exactly as
-Django's own INSERT would: JSON, decimals, empty and missing values, text beyond ASCII, aware times."""
+"""The batch path's set-based INSERT (`orders.intake.insert_rows`, one JSON parameter on PostgreSQL)
+stores every value exactly as Django's own INSERT would: JSON, decimals, empty and missing values, text
+beyond ASCII, aware times."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from conftest import postgres_only
 from inventory.tests.factories import make_channel
-from orders.intake import bulk_insert, insert_rows
+from orders.intake import NewRow, bulk_insert, insert_rows
 from orders.models import Order, OrderEvent
 
 SKIP = {"id", "external_id", "received_at", "updated_at"}
@@ -77,3 +78,24 @@ def test_array_inserts_give_every_row_its_own_id_in_input_order_and_conflicts_ar
         (f"k{n}", {"n": n}) for n in range(4)
     ]
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db
+def test_plain_rows_are_inserted_with_the_defaults_of_the_fields_they_leave_out():
+    """`NewRow`s (events, reservations, rule hits of a batch) carry only what differs from the fields'
+    defaults; each gets its id, on PostgreSQL and on SQLite alike."""
+    order = Order.objects.create(channel=make_channel(), external_id="ROWS-1", platform_status="awaiting_shipment")
+    at = timezone.now() - timedelta(minutes=1)
+    rows = [
+        NewRow(order_id=order.pk, kind="received", to_state="new", note="via push", at=at),
+        NewRow(order_id=order.pk, kind="accept", data={"wording": {"code": "order.checks_passed"}}),
+    ]
+    bulk_insert(OrderEvent, rows)
+    stored = OrderEvent.objects.filter(order=order).order_by("pk")
+    assert [row.pk for row in rows] == list(stored.values_list("pk", flat=True))
+    assert list(stored.values_list("kind", "from_state", "to_state", "actor_id", "note", "data")) == [
+        ("received", "", "new", None, "via push", {}),
+        ("accept", "", "", None, "", {"wording": {"code": "order.checks_passed"}}),
+    ]
+    first, second = stored
+    assert first.at == at and second.at is not None
