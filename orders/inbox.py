@@ -17,6 +17,7 @@ blocks the rest.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -27,12 +28,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
 
 from orders import gateway, locks, selectors, services
 from orders.channels.base import PayloadError
+from orders.errors import ChannelDisabled
 from orders.models import AlertSeverity, Channel, InboxMessage, QuarantineSource
 from orders.texts import wording
 
@@ -45,16 +46,53 @@ QUARANTINED = "quarantined"
 
 def inbox_accept(*, channel: Channel, body: bytes) -> InboxMessage:
     """Validate a signed order push (PayloadError naming the field; nothing stored) and store it for
-    the drainers, waking them on PostgreSQL (the NOTIFY is delivered when the row commits)."""
+    the drainers in one autocommitted statement (durable before the webhook answers), waking them on
+    PostgreSQL (the NOTIFY is delivered when the row commits).
+
+    `channel` may be a cached copy: the statement checks the stored channel again (enabled, same
+    platform, same webhook secret), so a channel disabled or given a new secret since the copy was read
+    stores nothing and ChannelDisabled is raised."""
     incoming = gateway.read_signed_order(channel=channel, body=body)
-    with transaction.atomic():
-        message = InboxMessage.objects.create(
-            channel=channel, external_id=incoming.external_id, body=body.decode("utf-8")
-        )
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    message = InboxMessage(channel=channel, external_id=incoming.external_id, body=body.decode("utf-8"))
+    message.pk = _inbox_store(message, channel=channel)
+    if message.pk is None:
+        raise ChannelDisabled(channel.pk)
+    message._state.adding, message._state.db = False, connection.alias
     return message
+
+
+#: the store statement: the channel's row is checked in the INSERT itself (one round trip, no
+#: transaction of its own); the secret is compared by its SHA-256, so it never travels as a parameter.
+#: On PostgreSQL the same statement notifies the drainers (delivered when it commits).
+_STORE_SQL = {
+    "postgresql": """
+        WITH stored AS (
+            INSERT INTO orders_inboxmessage
+                (channel_id, external_id, body, received_at, claimed_by, attempts, outcome, error)
+            SELECT id, %s, %s, %s, '', 0, '', '' FROM orders_channel
+            WHERE id = %s AND enabled AND platform = %s
+                AND encode(sha256(convert_to(webhook_secret, 'UTF8')), 'hex') = %s
+            RETURNING id
+        )
+        SELECT id, pg_notify('orderhub_inbox', '') FROM stored""",
+    "sqlite": """
+        INSERT INTO orders_inboxmessage
+            (channel_id, external_id, body, received_at, claimed_by, attempts, outcome, error)
+        SELECT id, %s, %s, %s, '', 0, '', '' FROM orders_channel
+        WHERE id = %s AND enabled AND platform = %s AND SHA256(webhook_secret) = %s
+        RETURNING id""",  # SHA256: Django's SQLite function (hex digest)
+}
+
+
+def _inbox_store(message: InboxMessage, *, channel: Channel) -> int | None:
+    """INSERT the message if its channel still matches `channel`; its id, or None when it does not."""
+    digest = hashlib.sha256(channel.webhook_secret.encode()).hexdigest()
+    received_at = connection.ops.adapt_datetimefield_value(message.received_at)
+    params = [message.external_id, message.body, received_at, channel.pk, channel.platform, digest]
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_SQL[connection.vendor], params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @dataclass
@@ -86,18 +124,18 @@ def drainer_name() -> str:
 
 
 def inbox_claim(*, limit: int, drainer: str) -> list[InboxMessage]:
-    """Lease the oldest unclaimed (or lease-expired) undecided messages to this drainer."""
+    """Lease the oldest unclaimed (or lease-expired) undecided messages to this drainer (one statement),
+    with their channels read afresh (one query): the pipeline admits only enabled channels."""
     now = timezone.now()
-    with transaction.atomic():
-        ids = locks.inbox_claimable_for_update(now=now, limit=limit)
-        if not ids:
-            return []
-        InboxMessage.objects.filter(pk__in=ids).update(
-            claimed_until=now + timedelta(seconds=settings.WEBHOOK_INBOX_LEASE_SECONDS),
-            claimed_by=drainer,
-            attempts=F("attempts") + 1,
-        )
-    return list(InboxMessage.objects.filter(pk__in=ids).select_related("channel").order_by("pk"))
+    until = now + timedelta(seconds=settings.WEBHOOK_INBOX_LEASE_SECONDS)
+    messages = locks.inbox_claim_for_update(now=now, until=until, drainer=drainer, limit=limit)
+    if not messages:
+        return []
+    channels = Channel.objects.in_bulk({message.channel_id for message in messages})
+    messages = [message for message in messages if message.channel_id in channels]  # deleted meanwhile: gone
+    for message in messages:
+        message.channel = channels[message.channel_id]
+    return messages
 
 
 def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -> DrainReport:
@@ -139,9 +177,7 @@ def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -
             continue
         message.decided_at, message.claimed_until = decided_at, None
     decided = [message for message in messages if message.decided_at is not None]
-    InboxMessage.objects.filter(decided_at__isnull=True).bulk_update(
-        decided, ["decided_at", "outcome", "order", "error", "claimed_until"]
-    )
+    _record_decided(decided)
     if retry:
         again = timezone.now() + timedelta(seconds=settings.WEBHOOK_INBOX_RETRY_SECONDS)
         InboxMessage.objects.filter(pk__in=[m.pk for m in retry], decided_at__isnull=True).update(
@@ -151,6 +187,36 @@ def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -
     report.quarantined = sum(message.outcome == QUARANTINED for message in decided)
     report.decided = len(decided) - report.quarantined
     return report
+
+
+#: every decided message of a batch marked in one statement (bulk_update would send a CASE per row and
+#: column); a message another drainer decided meanwhile (its lease ran out) is left as that one marked it
+_DECIDED_SQL = """
+    UPDATE orders_inboxmessage AS m
+    SET decided_at = d.decided_at, outcome = d.outcome, order_id = d.order_id, error = d.error,
+        claimed_until = NULL
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::bigint[], %s::text[])
+        AS d(id, decided_at, outcome, order_id, error)
+    WHERE m.id = d.id AND m.decided_at IS NULL"""
+
+
+def _record_decided(messages: list[InboxMessage]) -> None:
+    if not messages:
+        return
+    if connection.vendor != "postgresql":
+        InboxMessage.objects.filter(decided_at__isnull=True).bulk_update(
+            messages, ["decided_at", "outcome", "order", "error", "claimed_until"]
+        )
+        return
+    columns = [
+        [message.pk for message in messages],
+        [message.decided_at for message in messages],
+        [message.outcome for message in messages],
+        [message.order_id for message in messages],
+        [message.error for message in messages],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_DECIDED_SQL, columns)
 
 
 def _quarantine(message: InboxMessage, *, field: str, reason: str) -> None:
