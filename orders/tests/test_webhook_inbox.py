@@ -202,6 +202,43 @@ def test_a_notify_wakes_a_waiting_drainer_before_its_poll_timeout():
     assert waited < 5, waited  # the notification, not the 20 s timeout
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_push_notifies_only_while_a_drainer_waits_and_one_stored_silently_is_found_at_once():
+    """A NOTIFY serializes committers cluster-wide, so a push sends one only while a drainer waits; a
+    drainer about to wait looks again first, so a push stored without one never waits for the poll."""
+    import psycopg
+
+    channel = make_channel(platform="taobao")
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as observer:
+        observer.execute(f"LISTEN {inbox.NOTIFY_CHANNEL}")
+        inbox.inbox_accept(channel=channel, body=trade("3301234500000000030"))  # no drainer waits
+        assert list(observer.notifies(timeout=0.5)) == []
+
+        wakeup = inbox.Wakeup()
+        try:
+            started = time.monotonic()
+            assert wakeup.wait(timeout=20) is True
+            assert time.monotonic() - started < 5  # found by looking again, not after the 20 s timeout
+
+            inbox.inbox_drain_batch(drainer="test")  # the inbox is empty again: the next wait really waits
+
+            def push_while_it_waits() -> None:
+                inbox.inbox_accept(channel=channel, body=trade("3301234500000000031"))
+                connection.close()
+
+            timer = threading.Timer(0.3, push_while_it_waits)
+            timer.start()
+            assert wakeup.wait(timeout=20) is True
+            timer.join()
+        finally:
+            wakeup.close()
+        assert len(list(observer.notifies(timeout=0.5))) == 1  # the second push, stored while it waited
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_live_drainer_keeps_its_claim_while_a_batch_outlasts_the_lease(settings):
     channel = make_channel(platform="taobao")
