@@ -89,9 +89,12 @@ def decode_json(data: bytes | str, *, field: str = "body", check: bool = True) -
             raise MalformedJSON(field, f"not UTF-8 text (byte {exc.start})") from None
     else:
         text = data
-    depth = nesting_depth(text)
-    if depth > MAX_DECODE_DEPTH:
-        raise PayloadError(field, f"JSON nested {depth} levels deep (at most {MAX_DECODE_DEPTH})")
+    # no deeper than its opening brackets: counting them (C speed) spares the regex pass of nesting_depth
+    # for every body that could not nest too deep anyway, which is every real order
+    if text.count("[") + text.count("{") > MAX_DECODE_DEPTH:
+        depth = nesting_depth(text)
+        if depth > MAX_DECODE_DEPTH:
+            raise PayloadError(field, f"JSON nested {depth} levels deep (at most {MAX_DECODE_DEPTH})")
     try:
         value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=Unreadable)
     except json.JSONDecodeError as exc:
