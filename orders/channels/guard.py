@@ -139,23 +139,41 @@ def is_clean(value: str) -> bool:
 
 
 def check_tree(value: Any, path: str = "", *, max_depth: int = MAX_ORDER_DEPTH) -> None:
-    """Walk a decoded JSON value; PayloadError naming the first unsafe spot (key or value)."""
-    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    """Walk a decoded JSON value; PayloadError naming the first unsafe spot (key or value).
+
+    Paths are spelled only for the spot refused (`_path_of`): every push and every drained message is
+    walked, and building each node's path cost more than checking it."""
+    stack: list[tuple] = [(value, None, path, 0)]  # (node, parent entry, step from the parent, depth)
     while stack:
-        node, where, depth = stack.pop()
+        entry = stack.pop()
+        node, _parent, _step, depth = entry
         if depth > max_depth:
-            raise PayloadError(where or "body", f"nested deeper than {max_depth} levels")
+            raise PayloadError(_path_of(entry) or "body", f"nested deeper than {max_depth} levels")
         if isinstance(node, str):
-            check_text(where or "body", node)
+            if _UNSAFE.search(node) is not None:
+                check_text(_path_of(entry) or "body", node)
         elif isinstance(node, Unreadable):
-            raise PayloadError(where or "body", node.describe())
+            raise PayloadError(_path_of(entry) or "body", node.describe())
         elif isinstance(node, Mapping):
             for key, child in node.items():
                 key_text = str(key)
-                check_text(_join(where, key_text[:100]), key_text)
-                stack.append((child, _join(where, key_text), depth + 1))
+                if _UNSAFE.search(key_text) is not None:
+                    check_text(_join(_path_of(entry), key_text[:100]), key_text)
+                stack.append((child, entry, key_text, depth + 1))
         elif isinstance(node, list):
-            stack.extend((child, _join(where, i), depth + 1) for i, child in enumerate(node))
+            stack.extend((child, entry, index, depth + 1) for index, child in enumerate(node))
+
+
+def _path_of(entry: tuple) -> str:
+    """The path of a check_tree stack entry: its steps joined from the root's path."""
+    steps = []
+    while entry[1] is not None:
+        steps.append(entry[2])
+        entry = entry[1]
+    where = entry[2]
+    for step in reversed(steps):
+        where = _join(where, step)
+    return where
 
 
 def truncate(value: str, limit: int) -> str:

@@ -216,3 +216,20 @@ def test_nesting_is_measured_only_when_a_body_has_more_brackets_than_the_limit_a
     with pytest.raises(guard.PayloadError) as refused:
         guard.decode_json("[" * (limit + 1) + "]" * (limit + 1))
     assert refused.value.field == "body" and f"nested {limit + 1} levels" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("tree", "path", "field"),
+    [
+        ({"a": {"b": [1, {"c": "x\x00"}]}}, "", "a.b[1].c"),
+        ({"a": [{"k" * 150 + "\ud800": 1}]}, "", "a[0]." + "k" * 100),
+        ([[1], [2, guard.Unreadable("1e400")]], "coupons", "coupons[1][1]"),
+        ({"a": {"b": {"c": 1}}}, "", "a.b.c"),
+    ],
+    ids=["nul-deep-in-lists", "bad-key-cut-to-100", "unreadable-under-a-path", "too-deep"],
+)
+def test_the_guard_names_the_exact_path_of_the_first_unsafe_spot(tree, path, field):
+    """Paths are spelled only for the spot refused: the same path as when every node carried its own."""
+    with pytest.raises(guard.PayloadError) as refused:
+        guard.check_tree(tree, path, max_depth=2 if field == "a.b.c" else guard.MAX_ORDER_DEPTH)
+    assert refused.value.field == field
