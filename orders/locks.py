@@ -5,9 +5,11 @@ or every ingestion of one shop would queue behind the others."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from orders.models import Alert, Channel, InboxMessage, Order, QuarantinedMessage
 
@@ -50,14 +52,41 @@ def unresolved_quarantine_for_update(*, channel_id: int, payload_sha256: str) ->
     )
 
 
-def inbox_claimable_for_update(*, now: datetime, limit: int) -> list[int]:
-    """Ids of the oldest undecided inbox messages nobody holds: `FOR UPDATE SKIP LOCKED`, so drainers
-    on several machines each take a different batch instead of queueing behind one another (SQLite
-    ignores it; there the IMMEDIATE transaction lets one claimer in at a time)."""
-    return list(
-        InboxMessage.objects.select_for_update(skip_locked=True)
-        .filter(decided_at__isnull=True)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+#: the claim, one statement: the oldest undecided messages nobody holds (or whose lease ran out), leased
+#: to one drainer. `FOR UPDATE SKIP LOCKED` in a MATERIALIZED CTE (evaluated once, so the UPDATE never
+#: re-runs it and takes more than LIMIT rows): drainers on several machines each take a different batch
+#: instead of queueing behind one another. SQLite has no row locks: there the claim runs in an IMMEDIATE
+#: transaction, so one claimer at a time.
+_INBOX_CLAIM_SQL = {
+    "postgresql": """
+        WITH picked AS MATERIALIZED (
+            SELECT id FROM orders_inboxmessage
+            WHERE decided_at IS NULL AND (claimed_until IS NULL OR claimed_until < %s)
+            ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+        )
+        UPDATE orders_inboxmessage SET claimed_until = %s, claimed_by = %s, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM picked)
+        RETURNING *""",
+    "sqlite": """
+        WITH picked AS (
+            SELECT id FROM orders_inboxmessage
+            WHERE decided_at IS NULL AND (claimed_until IS NULL OR claimed_until < %s)
+            ORDER BY id LIMIT %s
+        )
+        UPDATE orders_inboxmessage SET claimed_until = %s, claimed_by = %s, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM picked)
+        RETURNING *""",
+}
+
+
+def inbox_claim_for_update(*, now: datetime, until: datetime, drainer: str, limit: int) -> list[InboxMessage]:
+    """Lease up to `limit` of the oldest claimable inbox messages to `drainer` until `until`, in one
+    statement (`UPDATE … RETURNING`, see _INBOX_CLAIM_SQL); the leased messages, oldest first, their
+    `channel` not loaded."""
+    ops = connection.ops
+    params = [ops.adapt_datetimefield_value(now), limit, ops.adapt_datetimefield_value(until), drainer]
+    # PostgreSQL: autocommitted, one round trip; SQLite: an IMMEDIATE transaction takes the write lock first
+    with transaction.atomic() if connection.vendor == "sqlite" else nullcontext():
+        claimed = list(InboxMessage.objects.raw(_INBOX_CLAIM_SQL[connection.vendor], params))
+    claimed.sort(key=lambda message: message.pk)
+    return claimed

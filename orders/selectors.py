@@ -8,6 +8,7 @@ staff see it has an expression index (orderhub.masking.mask_phone_sql)."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -118,8 +119,32 @@ def orders_with_key(queryset: QuerySet[Order], *, key: str, value: str, reveal_r
     raise ValueError(f"not an exact order key: {key}")
 
 
+#: enabled channels this process read recently, by id: (time.monotonic() when read, the channel)
+_recent_channels: dict[int, tuple[float, Channel]] = {}
+#: how long a read channel may stand in for a database read (channel_get_enabled_recent)
+CHANNEL_RECENT_SECONDS = 60.0
+
+
 def channel_get_enabled(*, channel_id: int) -> Channel | None:
-    return Channel.objects.filter(pk=channel_id, enabled=True).first()
+    """The channel if it exists and is enabled, read from the database (and remembered for
+    `channel_get_enabled_recent`)."""
+    channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
+    if channel is None:
+        _recent_channels.pop(channel_id, None)
+    else:
+        _recent_channels[channel_id] = (time.monotonic(), channel)
+    return channel
+
+
+def channel_get_enabled_recent(*, channel_id: int) -> Channel | None:
+    """The channel as `channel_get_enabled` read it in this process within CHANNEL_RECENT_SECONDS, or
+    None. Why: a flash sale's pushes would each read the same row. Only for work that confirms the
+    channel where it writes (the inbox's store statement checks enabled, platform and secret) and reads
+    it afresh whenever the copy fails it, so disabling a channel or rotating its secret acts at once."""
+    entry = _recent_channels.get(channel_id)
+    if entry is None or time.monotonic() - entry[0] > CHANNEL_RECENT_SECONDS:
+        return None
+    return entry[1]
 
 
 def channel_list_with_health() -> QuerySet[Channel]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.db.models import Count, Sum
 
 from inventory.models import StockLevel, StockReservation
@@ -78,10 +79,33 @@ def assert_each_order_decided_once(count: int) -> None:
     assert levels == reserved  # the levels agree with the reservations
 
 
+def hold_a_claimed_batch():
+    """PostgreSQL: once the drainer has claimed a batch, lock its rows from another session, so marking
+    them decided (one short statement after the batch's decision) waits and the test can kill the
+    drainer between the decision and the mark. The session to roll back, or None (SQLite: no row locks;
+    there the mark is a slower bulk_update and the test catches the window by polling)."""
+    if connection.vendor != "postgresql":
+        return None
+    blocker = connection.copy()
+    blocker.set_autocommit(False)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with blocker.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM orders_inboxmessage WHERE claimed_by <> '' AND decided_at IS NULL FOR UPDATE"
+            )
+            if cursor.fetchall():
+                return blocker
+        blocker.rollback()
+        time.sleep(0.01)
+    return blocker
+
+
 def test_a_drainer_killed_mid_batch_loses_nothing_and_decides_nothing_twice():
     count = 160
     accept_orders(count)
     doomed = start_drainer("--batch", "80")
+    blocker = hold_a_claimed_batch()
     try:
         # mid-batch: the pipeline has decided orders the drainer has not yet marked decided
         killed_mid_batch = wait_for(
@@ -92,6 +116,14 @@ def test_a_drainer_killed_mid_batch_loses_nothing_and_decides_nothing_twice():
     finally:
         doomed.kill()
         doomed.wait(timeout=30)
+        if blocker is not None:  # the dead drainer's sessions die with it, not finish its mark later
+            with blocker.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+            blocker.rollback()
+            blocker.close()
     assert killed_mid_batch, doomed.stderr.read()[-2000:]
     assert doomed.returncode == -signal.SIGKILL
     left = InboxMessage.objects.undecided().count()

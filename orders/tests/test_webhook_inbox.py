@@ -11,10 +11,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from conftest import postgres_only
 from orders import inbox
-from orders.models import Alert, InboxMessage, Order, OrderEvent, QuarantinedMessage
+from orders.errors import ChannelDisabled
+from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+from orders.models import Alert, Channel, InboxMessage, Order, OrderEvent, QuarantinedMessage
 from orders.tests.factories import make_channel
 from orders.tests.poison import body_with, native_order, post_signed
 
@@ -199,6 +202,43 @@ def test_a_notify_wakes_a_waiting_drainer_before_its_poll_timeout():
     assert waited < 5, waited  # the notification, not the 20 s timeout
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_push_notifies_only_while_a_drainer_waits_and_one_stored_silently_is_found_at_once():
+    """A NOTIFY serializes committers cluster-wide, so a push sends one only while a drainer waits; a
+    drainer about to wait looks again first, so a push stored without one never waits for the poll."""
+    import psycopg
+
+    channel = make_channel(platform="taobao")
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as observer:
+        observer.execute(f"LISTEN {inbox.NOTIFY_CHANNEL}")
+        inbox.inbox_accept(channel=channel, body=trade("3301234500000000030"))  # no drainer waits
+        assert list(observer.notifies(timeout=0.5)) == []
+
+        wakeup = inbox.Wakeup()
+        try:
+            started = time.monotonic()
+            assert wakeup.wait(timeout=20) is True
+            assert time.monotonic() - started < 5  # found by looking again, not after the 20 s timeout
+
+            inbox.inbox_drain_batch(drainer="test")  # the inbox is empty again: the next wait really waits
+
+            def push_while_it_waits() -> None:
+                inbox.inbox_accept(channel=channel, body=trade("3301234500000000031"))
+                connection.close()
+
+            timer = threading.Timer(0.3, push_while_it_waits)
+            timer.start()
+            assert wakeup.wait(timeout=20) is True
+            timer.join()
+        finally:
+            wakeup.close()
+        assert len(list(observer.notifies(timeout=0.5))) == 1  # the second push, stored while it waited
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_live_drainer_keeps_its_claim_while_a_batch_outlasts_the_lease(settings):
     channel = make_channel(platform="taobao")
@@ -257,3 +297,120 @@ def test_a_refused_row_is_not_transient():
     with pytest.raises(IntegrityError) as duplicate, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("INSERT INTO orders_channel SELECT * FROM orders_channel WHERE id = %s", [channel.pk])
     assert not inbox.is_transient(duplicate.value)
+
+
+# ---- the flash-sale path: a remembered channel, one statement to store, one to claim, one to mark ----
+def signed_with(channel_id: int, body: bytes, secret: str):
+    """A push to `channel_id` signed as a sender holding `secret` (a channel's old or new one)."""
+    stamp = str(int(time.time()))
+    signature = webhook_signature(secret=secret, timestamp=stamp, body=body)
+    return APIClient().post(
+        f"/api/v1/channels/{channel_id}/webhook",
+        data=body,
+        content_type="application/json",
+        headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: signature},
+    )
+
+
+def test_a_push_to_a_remembered_channel_is_stored_by_one_statement(django_assert_num_queries):
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000020")).status_code == 202  # reads the channel once
+
+    with django_assert_num_queries(1) as captured:
+        answer = post_signed(channel, trade("3301234500000000021"))
+
+    assert answer.status_code == 202 and answer.json()["result"] == "accepted"
+    assert "INSERT INTO orders_inboxmessage" in captured.captured_queries[0]["sql"]
+    message = InboxMessage.objects.get(pk=answer.json()["inbox_id"])
+    assert (message.channel_id, message.external_id, message.attempts) == (channel.pk, "3301234500000000021", 0)
+    assert message.body == trade("3301234500000000021").decode() and message.received_at is not None
+
+
+def test_a_rotated_secret_works_at_once_and_the_old_one_stops_though_the_channel_was_remembered():
+    channel = make_channel(platform="taobao", webhook_secret="old-secret")
+    assert signed_with(channel.pk, trade("3301234500000000022"), "old-secret").status_code == 202
+
+    channel.webhook_secret = "new-secret"
+    channel.save()
+
+    assert signed_with(channel.pk, trade("3301234500000000023"), "new-secret").status_code == 202
+    refused = signed_with(channel.pk, trade("3301234500000000024"), "old-secret")
+    assert refused.status_code == 401
+    stored = set(InboxMessage.objects.values_list("external_id", flat=True))
+    assert stored == {"3301234500000000022", "3301234500000000023"}
+
+
+def test_a_channel_disabled_after_it_was_remembered_is_refused_as_an_unknown_channel():
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000025")).status_code == 202
+    Channel.objects.filter(pk=channel.pk).update(enabled=False)
+
+    disabled = signed_with(channel.pk, trade("3301234500000000026"), channel.webhook_secret)
+    unknown = signed_with(channel.pk + 1000, trade("3301234500000000026"), channel.webhook_secret)
+
+    assert (disabled.status_code, disabled.content) == (unknown.status_code, unknown.content)
+    assert disabled.status_code == 401
+    assert list(InboxMessage.objects.values_list("external_id", flat=True)) == ["3301234500000000025"]
+
+
+def test_bad_input_to_a_remembered_channel_is_still_refused_with_its_field():
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000027")).status_code == 202
+    response = post_signed(channel, body_with(native_order("taobao"), {("tid_str",): "33012345\x00"}))
+    assert response.status_code == 400 and response.json()["field"] == "tid_str"
+    assert InboxMessage.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"enabled": False}, {"webhook_secret": "rotated"}, {"platform": "jd"}],
+    ids=["disabled", "rotated", "platform"],
+)
+def test_the_store_statement_refuses_a_channel_changed_since_it_was_read(change):
+    """The webhook may verify with a channel it read a minute ago: the INSERT checks the row again."""
+    channel = make_channel(platform="taobao")  # this copy is what the webhook remembered
+    Channel.objects.filter(pk=channel.pk).update(**change)
+
+    with pytest.raises(ChannelDisabled):
+        inbox.inbox_accept(channel=channel, body=trade("3301234500000000028"))
+    assert not InboxMessage.objects.exists()
+
+
+@postgres_only
+def test_a_claim_is_one_locking_statement_and_marking_a_batch_decided_one_more(django_assert_num_queries):
+    channel = make_channel(platform="taobao")
+    for n in range(3):
+        inbox.inbox_accept(channel=channel, body=trade(f"33012345000000001{n:02d}"))
+
+    with django_assert_num_queries(2) as captured:  # the claim, then the channels
+        claimed = inbox.inbox_claim(limit=2, drainer="d1")
+    claim = captured.captured_queries[0]["sql"]
+    assert claim.lstrip().startswith("WITH picked AS MATERIALIZED") and "FOR UPDATE SKIP LOCKED" in claim
+    assert [m.external_id for m in claimed] == ["3301234500000000100", "3301234500000000101"]
+    assert all(m.channel == channel and m.claimed_by == "d1" and m.attempts == 1 for m in claimed)
+    assert [m.external_id for m in inbox.inbox_claim(limit=5, drainer="d2")] == ["3301234500000000102"]
+
+    decided_at = timezone.now()
+    for message in claimed:
+        message.decided_at, message.outcome, message.claimed_until = decided_at, "created", None
+    claimed[1].outcome, claimed[1].error = inbox.QUARANTINED, "body: refused"
+    with django_assert_num_queries(1):
+        inbox._record_decided(claimed)
+    rows = InboxMessage.objects.filter(pk__in=[m.pk for m in claimed]).order_by("pk")
+    assert [(r.outcome, r.error, r.decided_at, r.claimed_until) for r in rows] == [
+        ("created", "", decided_at, None),
+        (inbox.QUARANTINED, "body: refused", decided_at, None),
+    ]
+
+
+def test_a_long_running_drainer_freezes_its_start_up_objects_and_collects_young_objects_less_often():
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        inbox.tune_gc_for_draining()
+        assert gc.get_threshold() == inbox.DRAINER_GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -204,3 +204,32 @@ def test_a_value_only_the_database_refuses_is_a_400_and_nothing_is_half_written(
     assert response.status_code == 400, response.content
     assert response.json()["field"] == "body"
     assert not Order.objects.exists() and not OrderLine.objects.exists()
+
+
+def test_nesting_is_measured_only_when_a_body_has_more_brackets_than_the_limit_and_strings_never_count():
+    """decode_json skips the nesting scan when the brackets cannot reach MAX_DECODE_DEPTH; when they can,
+    brackets inside strings still do not count, and a body nested past the limit is refused by depth."""
+    shallow_with_bracket_text = '{"note": "' + "[" * (2 * guard.MAX_DECODE_DEPTH) + '", "a": [[1]]}'
+    assert guard.decode_json(shallow_with_bracket_text)["a"] == [[1]]
+    limit = guard.MAX_DECODE_DEPTH
+    assert guard.decode_json("[" * limit + "]" * limit, check=False) is not None
+    with pytest.raises(guard.PayloadError) as refused:
+        guard.decode_json("[" * (limit + 1) + "]" * (limit + 1))
+    assert refused.value.field == "body" and f"nested {limit + 1} levels" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("tree", "path", "field"),
+    [
+        ({"a": {"b": [1, {"c": "x\x00"}]}}, "", "a.b[1].c"),
+        ({"a": [{"k" * 150 + "\ud800": 1}]}, "", "a[0]." + "k" * 100),
+        ([[1], [2, guard.Unreadable("1e400")]], "coupons", "coupons[1][1]"),
+        ({"a": {"b": {"c": 1}}}, "", "a.b.c"),
+    ],
+    ids=["nul-deep-in-lists", "bad-key-cut-to-100", "unreadable-under-a-path", "too-deep"],
+)
+def test_the_guard_names_the_exact_path_of_the_first_unsafe_spot(tree, path, field):
+    """Paths are spelled only for the spot refused: the same path as when every node carried its own."""
+    with pytest.raises(guard.PayloadError) as refused:
+        guard.check_tree(tree, path, max_depth=2 if field == "a.b.c" else guard.MAX_ORDER_DEPTH)
+    assert refused.value.field == field

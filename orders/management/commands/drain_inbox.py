@@ -30,6 +30,8 @@ class Command(BaseCommand):
             signal.signal(signum, _stop)
         verbose = options["verbosity"] > 1
         inbox.decide_with_async_commit()
+        if not once:  # a long-running drainer; `--once` (tests, one-off runs) leaves its process as it is
+            inbox.tune_gc_for_draining()
         self.stdout.write(f"draining the webhook inbox in batches of {batch} as {inbox.drainer_name()}")
         total = inbox.drain(
             batch=max(1, batch),
