@@ -241,7 +241,8 @@ _RESOLVED_TASKS = """
 INSERT INTO rules_exceptiontask (order_id, exception_type_id, rule_id, state, due_at, note, note_wording, resolution,
     resolution_note, resolution_wording, created_at, resolved_at, resolved_by_id, assignee_group_id, assignee_user_id)
 SELECT o.id, (SELECT id FROM rules_exceptiontype WHERE code = 'address_invalid'), NULL, 'resolved',
-       o.received_at + interval '30 minutes', '', '{}', 'fixed', '', '{}', o.received_at, o.received_at + interval '20 minutes',
+       o.received_at + interval '30 minutes', '', '{}', 'fixed', '', '{}', o.received_at,
+       o.received_at + interval '20 minutes',
        (%(users)s::int[])[1 + (o.id %% array_length(%(users)s::int[], 1))], NULL, NULL
 FROM orders_order o WHERE o.state IN ('shipped', 'delivered') AND o.id %% 50 = 1
 """
