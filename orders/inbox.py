@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from orders import gateway, locks, selectors, services
@@ -230,8 +230,15 @@ def _record_decided(messages: list[InboxMessage]) -> None:
         [message.order_id for message in messages],
         [message.error for message in messages],
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_DECIDED_SQL, columns)
+    for attempt in range(3):  # a transient error (a lock timeout, a deadlock victim) must not kill the drainer
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_DECIDED_SQL, columns)
+            return
+        except OperationalError as exc:
+            if attempt == 2 or not is_transient(exc):
+                raise
+            logger.warning("marking inbox messages decided meets a transient error, tried again: %s", exc)
 
 
 def _quarantine(message: InboxMessage, *, field: str, reason: str) -> None:
@@ -375,9 +382,14 @@ class LeaseKeeper:
 
 
 def inbox_renew_claims(*, drainer: str, lease: timedelta) -> int:
-    return InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True).update(
-        claimed_until=timezone.now() + lease
-    )
+    """Extend this drainer's leases. Rows locked at this moment are skipped, not waited for: they are
+    the batch being marked decided on the drainer's own connection, and waiting on them while that
+    statement waits on ours was a deadlock between a drainer's two connections."""
+    with transaction.atomic():
+        mine = InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True).select_for_update(
+            skip_locked=True
+        )
+        return InboxMessage.objects.filter(pk__in=mine.values("pk")).update(claimed_until=timezone.now() + lease)
 
 
 def drain(

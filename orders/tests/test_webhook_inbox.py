@@ -289,6 +289,35 @@ def test_a_lock_timeout_leaves_the_push_to_be_claimed_again_not_quarantined(sett
     assert Order.objects.filter(external_id="3301234500000077").count() == 1
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_renewing_leases_skips_the_rows_being_marked_decided_instead_of_waiting_for_them():
+    """A drainer marks its batch decided on one connection while its lease keeper renews on another;
+    waiting on each other's rows deadlocked them (a flash sale lost a drainer to it). The renewal now
+    skips rows another session holds, so it never waits."""
+    channel = make_channel(platform="taobao")
+    for n in (1, 2):
+        post_signed(channel, trade(f"330123450000008{n}"))
+    claimed = inbox.inbox_claim(limit=10, drainer="keeper-test")
+    held, free = sorted(message.pk for message in claimed)
+    marker = connection.copy()  # the drainer's marking statement, mid-transaction on one row
+    marker.set_autocommit(False)
+    with marker.cursor() as cursor:
+        cursor.execute("SELECT id FROM orders_inboxmessage WHERE id = %s FOR UPDATE", [held])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # a wait would fail the test, not hang it
+        renewed = inbox.inbox_renew_claims(drainer="keeper-test", lease=timedelta(minutes=5))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+        marker.rollback()
+        marker.close()
+    assert renewed == 1
+    until = dict(InboxMessage.objects.values_list("pk", "claimed_until"))
+    assert until[free] > until[held]
+
+
 def test_a_refused_row_is_not_transient():
     """A duplicate key is the message's own problem: quarantined, not retried."""
     from django.db import IntegrityError
