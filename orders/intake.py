@@ -121,8 +121,9 @@ def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult],
         decided = _decide(orders=orders, items=items, lines=lines, positions=fresh, plan=plan, stored=False)
         # a plain INSERT (no ON CONFLICT: cheaper per row); an order inserted concurrently since the
         # check fails it on the unique key and the batch rolls back (decide_new_orders)
-        bulk_insert(Order, [orders[p] for p in fresh], with_pk=True)
-        bulk_insert(OrderLine, [line for p in fresh for line in lines[p]], with_pk=True)
+        # received and updated when decided: the order's path shows receipt before its rule hits
+        bulk_insert(Order, [orders[p] for p in fresh], with_pk=True, now=decided.at)
+        bulk_insert(OrderLine, [line for p in fresh for line in lines[p]], with_pk=True, now=decided.at)
         _write_decided(orders=orders, positions=fresh, plan=plan, decided=decided)
     return {p: services.IngestResult(order=orders[p], created=True, changed=True) for p in fresh}, known
 
@@ -291,7 +292,7 @@ def _insert_orders(orders: list[Order], *, positions: Sequence[int], with_pk: bo
     return created
 
 
-def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False) -> list[tuple]:
+def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, now=None) -> list[tuple]:
     """INSERT `objs` in one statement followed by `suffix` (ON CONFLICT, RETURNING); returns the rows.
     `with_pk`: the objects carry their ids (taken from the sequence beforehand), inserted as they are.
 
@@ -311,7 +312,7 @@ def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False) ->
     else:
         rows: list[dict] = [{} for _ in objs]
         plain = not isinstance(objs[0], Model)  # NewRows may leave fields out (their defaults)
-        now = timezone.now()  # one time for the statement's auto_now fields (Django takes one per row)
+        now = now or timezone.now()  # one time for the statement's auto_now fields (Django takes one per row)
         for f in fields:
             attname = f.attname
             if isinstance(f, DateTimeField) and (f.auto_now or f.auto_now_add):
@@ -373,10 +374,10 @@ class NewRow(SimpleNamespace):
     it costs a fraction of a model instance to build (`Model.__init__` was ~14 % of a batch's CPU)."""
 
 
-def bulk_insert(model, objs: Sequence, *, with_pk: bool = False, set_pks: bool = True) -> None:
+def bulk_insert(model, objs: Sequence, *, with_pk: bool = False, set_pks: bool = True, now=None) -> None:
     """`bulk_create` for new rows of the batch (model instances or `NewRow`s), through `insert_rows` on
     PostgreSQL. Sets the pks unless `set_pks` is False (nothing reads them); `with_pk`: the objects
-    carry their ids already."""
+    carry their ids already; `now`: the time of their auto_now fields (default: the statement's)."""
     if not objs:
         return
     if connection.vendor != "postgresql":
@@ -384,7 +385,7 @@ def bulk_insert(model, objs: Sequence, *, with_pk: bool = False, set_pks: bool =
         model.objects.bulk_create(instances)
         pairs = [(obj, instance.pk) for obj, instance in zip(objs, instances, strict=True)]
     elif with_pk or not set_pks:
-        insert_rows(model, objs, suffix="", with_pk=with_pk)
+        insert_rows(model, objs, suffix="", with_pk=with_pk, now=now)
         pairs = [(obj, obj.pk) for obj in objs] if with_pk else []
     else:
         pairs = [(obj, pk) for obj, (pk,) in zip(objs, insert_rows(model, objs, suffix=' RETURNING "id"'), strict=True)]
