@@ -150,12 +150,7 @@ class ChannelWebhookView(APIView):
 
     def _orderhub_format(self, channel, headers, body, *, request, channel_id: int):
         try:
-            gateway.verify_orderhub_signature(
-                channel=channel,
-                timestamp=headers.get(gateway.TIMESTAMP_HEADER.lower()),
-                signature=headers.get(gateway.SIGNATURE_HEADER.lower()),
-                body=body,
-            )
+            _verify(channel, headers, body)
         except SignatureError as exc:
             return _refused(request, channel_id, exc)
         if channel is _DECOY_CHANNEL:  # unreachable: nobody holds the decoy secret
@@ -200,18 +195,23 @@ class ChannelWebhookView(APIView):
         return Response({"code": 0, "msg": "success"}, status=status.HTTP_200_OK)
 
 
+def _verify(channel: Channel, headers: dict[str, str], body: bytes) -> None:
+    """OrderHub's own signature (SignatureError when it does not hold)."""
+    gateway.verify_orderhub_signature(
+        channel=channel,
+        timestamp=headers.get(gateway.TIMESTAMP_HEADER.lower()),
+        signature=headers.get(gateway.SIGNATURE_HEADER.lower()),
+        body=body,
+    )
+
+
 def _accept_with_recent_channel(channel: Channel, headers: dict[str, str], body: bytes) -> Response | None:
     """A signed push verified and stored with the channel this process read recently (no read of its
     row per push); the store statement confirms the channel is still enabled with the same secret.
     Anything but success returns None and the push is handled again with the channel read afresh, so a
     rotated secret works at once and every refusal (with its failure budget) comes from the database."""
     try:
-        gateway.verify_orderhub_signature(
-            channel=channel,
-            timestamp=headers.get(gateway.TIMESTAMP_HEADER.lower()),
-            signature=headers.get(gateway.SIGNATURE_HEADER.lower()),
-            body=body,
-        )
+        _verify(channel, headers, body)
         message = inbox.inbox_accept(channel=channel, body=body)
     except (SignatureError, PayloadError, ChannelDisabled):
         return None
