@@ -386,9 +386,7 @@ def inbox_renew_claims(*, drainer: str, lease: timedelta) -> int:
     the batch being marked decided on the drainer's own connection, and waiting on them while that
     statement waits on ours was a deadlock between a drainer's two connections."""
     with transaction.atomic():
-        mine = InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True).select_for_update(
-            skip_locked=True
-        )
+        mine = locks.inbox_own_claims_skip_locked(drainer=drainer)
         return InboxMessage.objects.filter(pk__in=mine.values("pk")).update(claimed_until=timezone.now() + lease)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from orders.models import Alert, Channel, InboxMessage, Order, QuarantinedMessage
+from orders.models import Alert, Channel, FlowRollupMark, InboxMessage, Order, QuarantinedMessage
 
 
 def order_for_update(*, order_id: int) -> Order:
@@ -90,3 +90,18 @@ def inbox_claim_for_update(*, now: datetime, until: datetime, drainer: str, limi
         claimed = list(InboxMessage.objects.raw(_INBOX_CLAIM_SQL[connection.vendor], params))
     claimed.sort(key=lambda message: message.pk)
     return claimed
+
+
+def inbox_own_claims_skip_locked(*, drainer: str) -> QuerySet[InboxMessage]:
+    """This drainer's undecided claims, in pk order, skipping the rows another session holds (the
+    batch its own connection is marking decided): a lease renewal never waits, so never deadlocks."""
+    return (
+        InboxMessage.objects.filter(claimed_by=drainer, decided_at__isnull=True)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+    )
+
+
+def flow_rollup_mark_for_update() -> FlowRollupMark | None:
+    """The workflow rollup's single mark row, locked (None before the first run)."""
+    return FlowRollupMark.objects.select_for_update().filter(pk=1).first()

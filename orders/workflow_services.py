@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from orders import locks
 from orders.models import Alert, AlertSeverity, FlowRollupMark, Lane, Order, OrderEvent, OrderState, StageLimit
 from orders.services import alert_raise, alert_resolve
 from orders.workflow_selectors import Limits, hour_start, stage_limits
@@ -186,12 +187,12 @@ def flow_rollup(*, now: datetime | None = None) -> dict:
     the ROLLUP_RECOUNT before it, replacing their rows in one transaction — idempotent, and safe to run
     twice at once (the mark row is locked, its first insert too). Reads the events and orders in
     bulk, never locks them."""
-    from orders.models import FlowHour, FlowRollupMark
+    from orders.models import FlowHour
     from orders.workflow_selectors import flow_counts, hour_start
 
     upto = hour_start(now or timezone.now())
     with transaction.atomic():
-        mark = FlowRollupMark.objects.select_for_update().filter(pk=1).first()
+        mark = locks.flow_rollup_mark_for_update()
         if mark is None:
             mark = _first_mark(upto=upto)
         start = max(mark.since, min(mark.upto, upto) - ROLLUP_RECOUNT)
@@ -222,4 +223,4 @@ def _first_mark(*, upto: datetime) -> FlowRollupMark:
     ]
     since = hour_start(min(earliest)) if earliest else upto
     FlowRollupMark.objects.bulk_create([FlowRollupMark(pk=1, since=since, upto=since)], ignore_conflicts=True)
-    return FlowRollupMark.objects.select_for_update().get(pk=1)
+    return locks.flow_rollup_mark_for_update()
