@@ -71,6 +71,35 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
     sys.exit(f"{what} did not listen on {port}")
 
 
+def cpu_seconds_by_kind(web_pid: int, drainer_pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each kind of process of the sale, read from /proc
+    (Linux; empty elsewhere): the gunicorn workers, the drainers, this bench client and every
+    PostgreSQL process of the host (the bench assumes a machine otherwise idle)."""
+    if not os.path.isdir("/proc"):
+        return {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"web": 0.0, "drainers": 0.0, "client": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                comm, rest = stat.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        pid, parent, used = int(entry), int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
+        if pid == web_pid or parent == web_pid:
+            totals["web"] += used
+        elif pid in drainer_pids:
+            totals["drainers"] += used
+        elif pid == os.getpid():
+            totals["client"] += used
+        elif comm.split("(", 1)[1].startswith("postgres"):
+            totals["postgres"] += used
+    return totals
+
+
 def warm_up(port: int, connections: int) -> None:
     """Health checks on as many parallel connections as the server has threads, so no worker is still
     importing Django when the sale starts."""
@@ -90,47 +119,63 @@ def warm_up(port: int, connections: int) -> None:
 
 
 def post_all(port: int, path: str, secret: str, bodies: list[bytes], clients: int):
-    """Every body POSTed once by `clients` threads on keep-alive connections; returns (status, seconds)."""
+    """Every body POSTed once by `clients` concurrent keep-alive connections from one asyncio loop (a
+    thread per connection would spend the bench's CPU on the GIL, which the server needs); returns
+    (status, seconds) per body."""
+    import asyncio
+
     from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 
     results: list[tuple[int, float] | None] = [None] * len(bodies)
     cursor = iter(range(len(bodies)))
-    lock = threading.Lock()
 
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                break
-            body = bodies[index]
-            stamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: stamp,
-                SIGNATURE_HEADER: webhook_signature(secret=secret, timestamp=stamp, body=body),
-            }
+    def request(body: bytes) -> bytes:
+        stamp = str(int(time.time()))
+        signature = webhook_signature(secret=secret, timestamp=stamp, body=body)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{TIMESTAMP_HEADER}: {stamp}\r\n{SIGNATURE_HEADER}: {signature}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    async def answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        if length:
+            await reader.readexactly(length)
+        return status, close
+
+    async def client() -> None:
+        reader = writer = None
+        for index in cursor:
             started = time.perf_counter()
             try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-                if response.getheader("Connection", "").lower() == "close":
-                    conn.close()
-            except (OSError, http.client.HTTPException):
-                status = 599  # the connection failed: counted with the 5xx
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request(bodies[index]))
+                status, close = await asyncio.wait_for(answer(reader), 60)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                status, close = 599, True  # the connection failed: counted with the 5xx
             results[index] = (status, time.perf_counter() - started)
-        conn.close()
+            if close and writer is not None:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    async def sale() -> None:
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+    asyncio.run(sale())
     return results
 
 
@@ -167,6 +212,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--drainers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--history", type=int, default=20000, help="shipped orders the shop has before the sale (analyzed)"
+    )
+    parser.add_argument(
+        "--worker-connections", type=int, help="connections per gunicorn worker (default: clients / workers, up)"
+    )
+    parser.add_argument("--web-nice", type=int, default=0, help="run gunicorn at this nice level")
     parser.add_argument("--drain-timeout", type=float, default=3600, help="seconds to wait for the decisions")
     args = parser.parse_args()
 
@@ -187,6 +239,13 @@ def main() -> None:
                 warehouse_code="FLASH", sku_code=code, kind="inbound", quantity=args.stock, reference=f"bench-{code}"
             )
         channel = make_channel(platform="taobao")
+        if args.history:  # a shop's past orders, shipped: a realistic table size and planner statistics
+            from rules.tests.factories import bulk_orders
+
+            bulk_orders(make_channel(platform="jd"), args.history, seed=5)
+            Order.objects.update(state="shipped")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
         bodies = flash_bodies(args.orders)
         connection.close()
         print(f"flash sale over HTTP on PostgreSQL: {args.orders} signed orders for one SKU (stock {args.stock})")
@@ -200,6 +259,7 @@ def main() -> None:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)},
             "DATABASE_URL": db.url(),
             "DATABASE_CONN_MAX_AGE": "600",  # as in production: a connection per worker thread, kept
+            "DATABASE_CONN_HEALTH_CHECKS": "0",  # a webhook tier's setting (README): no SELECT 1 per push
             "DEBUG": "0",
             "SECRET_KEY": "bench-flash-sale",
             "ALLOWED_HOSTS": "127.0.0.1",
@@ -207,12 +267,17 @@ def main() -> None:
             "WEBHOOK_INBOX": "1",
             "LOG_LEVEL": "WARNING",
         }
+        # keep-alive connections stay with the worker that accepted them: without a cap, one worker takes
+        # most of the 32 and its clients wait while the others idle (measured: medians 20 vs 145 ms)
+        worker_connections = args.worker_connections or -(-args.clients // args.web_workers)
         port = free_port()
         log = open(ROOT / "bench" / "flash-sale-server.log", "w")  # noqa: SIM115 — closed at the end
         web = subprocess.Popen(
             [
+                *(["nice", "-n", str(args.web_nice)] if args.web_nice else []),
                 sys.executable, "-m", "gunicorn", "orderhub.wsgi", "-b", f"127.0.0.1:{port}",
                 "-w", str(args.web_workers), "-k", "gthread", "--threads", str(args.threads),
+                "--worker-connections", str(worker_connections),
                 "--keep-alive", "30", "--timeout", "120", "--log-level", "warning", "--preload",
             ],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
@@ -234,6 +299,7 @@ def main() -> None:
             for drainer in drainers:  # each has imported Django and listens before the sale starts
                 if not drainer.stdout.readline():
                     sys.exit("a drainer did not start (see bench/flash-sale-server.log)")
+            cpu_before = cpu_seconds_by_kind(web.pid, [drainer.pid for drainer in drainers])
             started = time.perf_counter()
             results = post_all(
                 port, f"/api/v1/channels/{channel.pk}/webhook", channel.webhook_secret, bodies, args.clients
@@ -244,6 +310,7 @@ def main() -> None:
             while InboxMessage.objects.undecided().exists() and time.monotonic() < deadline:
                 time.sleep(0.5)
             decided_all = time.perf_counter() - started
+            cpu_after = cpu_seconds_by_kind(web.pid, [drainer.pid for drainer in drainers])
         finally:
             for process in [web, *drainers]:
                 process.send_signal(signal.SIGTERM)
@@ -256,7 +323,7 @@ def main() -> None:
 
         level = StockLevel.objects.get(sku__code=SKU)
         reserved = StockReservation.objects.filter(sku__code=SKU, state="active").aggregate(q=Sum("quantity"))["q"] or 0
-        states = dict(Order.objects.values_list("state").annotate(n=Count("pk")))
+        states = dict(Order.objects.filter(channel=channel).values_list("state").annotate(n=Count("pk")))
         held_out_of_stock = Order.objects.filter(state="on_hold", hold_reason__startswith="out_of_stock").count()
         ledger = StockMovement.objects.filter(sku__code=SKU).aggregate(q=Sum("quantity"))["q"]
         decisions = [
@@ -291,6 +358,14 @@ def main() -> None:
             )
         decided_rate = len(decisions) / decided_all
         print(f"decided end to end: {decided_rate:.0f} orders/s")
+        if cpu_after:
+            used = {kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_after}
+            print(
+                "CPU per order, from the first push to the last decision: "
+                + ", ".join(f"{kind} {seconds * 1000 / args.orders:.2f} ms" for kind, seconds in used.items())
+                + f"; all {sum(used.values()) * 1000 / args.orders:.2f} ms ({sum(used.values()) / decided_all:.2f} "
+                f"CPUs busy of {os.cpu_count()})"
+            )
         print(f"raw conditional UPDATE of one stock row (autocommit, 1 connection): {raw_rate:.0f}/s "
               f"({raw_reserved} reserved)")  # fmt: skip
         print(f"ratio decided orders/s to raw UPDATE/s: {ratio(decided_rate, raw_rate)}")

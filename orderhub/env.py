@@ -44,11 +44,17 @@ def env_list(name: str, default: list[str], environ: dict[str, str] | None = Non
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(url: str | None, base_dir: Path, conn_max_age: int = 0) -> dict:
+def parse_database_url(
+    url: str | None, base_dir: Path, conn_max_age: int = 0, *, conn_health_checks: bool = True
+) -> dict:
     """Return a Django DATABASES entry; SQLite (embedded default) when url is empty.
 
     conn_max_age > 0 keeps connections between requests: right for a fixed pool of WSGI worker
-    processes, wrong for a thread-per-request server (runserver), which would leak them."""
+    processes, wrong for a thread-per-request server (runserver), which would leak them.
+    conn_health_checks: a kept connection is tried with `SELECT 1` before each request uses it, so
+    one the server dropped (a restart, a failover) is replaced without failing that request. Off, a
+    request meeting such a connection fails (the outage answer: 503 with Retry-After) and the
+    connection is replaced after it; a flash sale's webhook tier saves a round trip per push."""
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -63,7 +69,7 @@ def parse_database_url(url: str | None, base_dir: Path, conn_max_age: int = 0) -
             "or sqlite:////absolute/path.sqlite3 (or leave it unset for the embedded SQLite file)."
         )
     try:
-        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_health_checks)
     except Exception as exc:  # dj_database_url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL could not be parsed ({exc}): {url!r}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":

@@ -79,7 +79,10 @@ TEMPLATES = [
 
 DATABASES = {
     "default": parse_database_url(
-        os.environ.get("DATABASE_URL"), BASE_DIR, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0"))
+        os.environ.get("DATABASE_URL"),
+        BASE_DIR,
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -216,6 +219,7 @@ WEBHOOK_INBOX = env_bool("WEBHOOK_INBOX", True)
 WEBHOOK_INBOX_BATCH = int(os.environ.get("WEBHOOK_INBOX_BATCH", "100"))
 WEBHOOK_INBOX_LEASE_SECONDS = int(os.environ.get("WEBHOOK_INBOX_LEASE_SECONDS", "60"))  # a dead drainer's claim
 WEBHOOK_INBOX_POLL_SECONDS = float(os.environ.get("WEBHOOK_INBOX_POLL_SECONDS", "0.2"))  # SQLite; PostgreSQL: 1 s
+WEBHOOK_INBOX_LINGER_SECONDS = float(os.environ.get("WEBHOOK_INBOX_LINGER_SECONDS", "0.05"))
 WEBHOOK_INBOX_MAX_ATTEMPTS = 5  # claims before a message that kept killing its drainer is quarantined
 # a message that met a deadlock or lock timeout is claimed again after this long
 WEBHOOK_INBOX_RETRY_SECONDS = float(os.environ.get("WEBHOOK_INBOX_RETRY_SECONDS", "2"))

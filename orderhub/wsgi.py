@@ -8,3 +8,7 @@ application = get_wsgi_application()
 from orderhub.chunked import ChunkedBodyMiddleware  # noqa: E402  (needs the settings configured above)
 
 application = ChunkedBodyMiddleware(application)
+
+from orderhub.runtime import WEB_GC_THRESHOLDS, tune_gc  # noqa: E402
+
+tune_gc(WEB_GC_THRESHOLDS)  # after everything start-up loads (orderhub/runtime.py says why)

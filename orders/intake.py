@@ -16,13 +16,14 @@ directly. On PostgreSQL the transaction, top to bottom (`_decide_first`):
    hits, exception tasks and reservations;
 6. last: the stock rows. One conditional UPDATE (one row) or the rows locked in pk order and one
    UPDATE (several rows), carrying the push outbox upsert in the same statement on PostgreSQL
-   (inventory.services.allocation.allocation_confirm); COMMIT. A snapshot that no longer holds raises
-   PlanOutdated and the caller decides the batch again with the rows locked first.
+   (inventory.services.allocation.allocation_confirm); a batch with an order out of stock locks its
+   SKUs' rows and finds them as the snapshot had them; COMMIT. A snapshot that no longer holds
+   raises PlanOutdated and the caller decides the batch again with the rows locked first.
 
-The insert-first path (`_insert_first`: SQLite, a batch the snapshot leaves short, a lost race, the
-retry after PlanOutdated) inserts the orders (state new) and lines first, so that it may lock the
-stock rows before planning (out of stock is always decided on locked stock), decides, and writes the
-decisions with one UPDATE per distinct decision; steps 5 and 6 are the same.
+The insert-first path (`_insert_first`: SQLite, a lost race, the retry after PlanOutdated) inserts
+the orders (state new) and lines first, so that it may lock the stock rows before planning, decides,
+and writes the decisions with one UPDATE per distinct decision; steps 5 and 6 are the same. Either
+way "out of stock" is decided on stock that holds at COMMIT.
 
 Audit: these machine-made changes are recorded in the OrderEvent log (actor empty = the pipeline,
 `note` says why, `data` the source), not as django-simple-history rows; see docs/ingestion.md.
@@ -63,12 +64,6 @@ ORDER_UNIQUE_KEY = "order_unique_per_channel"
 DECIDED_FIELDS = ["state", "state_changed_at", "lane", "tags", "priority", "hold_reason", "hold_wording", "updated_at"]
 
 
-class DecideAfterInserting(Exception):
-    """The decide-first step cannot finish this batch: the snapshot leaves an order short (out of
-    stock is decided on locked rows, which must be taken after the orders). Nothing was written;
-    decide it on the insert-first path."""
-
-
 def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dict[int, IngestResult], list[int]]:
     """Decide the items' orders seen for the first time, in one transaction. Returns the results of
     the orders this call created (by position in `items`) and the positions of those already stored.
@@ -80,8 +75,6 @@ def decide_new_orders(items: Sequence[IngestItem], *, lock_first: bool) -> tuple
     if connection.vendor == "postgresql" and not lock_first:
         try:
             return _decide_first(items)
-        except DecideAfterInserting:
-            lock_first = True  # short: the rows are locked before planning again anyway
         except IntegrityError as exc:
             if not _inserted_concurrently(exc):
                 raise
@@ -115,9 +108,8 @@ def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult],
             for line, line_id in zip(lines[p], line_ids, strict=True):
                 line.pk = line_id
         needs, snapshot = _stock_needs(orders=orders, lines=lines, positions=fresh)
+        # a short plan too: allocation_confirm checks under the lock that the shortage still holds
         plan = allocation_plan(orders=needs, levels=snapshot, locked=False)
-        if plan.short:  # "out of stock" is decided on locked rows only, taken after the orders
-            raise DecideAfterInserting
         decided = _decide(orders=orders, items=items, lines=lines, positions=fresh, plan=plan, stored=False)
         # a plain INSERT (no ON CONFLICT: cheaper per row); an order inserted concurrently since the
         # check fails it on the unique key and the batch rolls back (decide_new_orders)

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -37,6 +38,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -431,21 +433,48 @@ def _open_orders_batch(rows: list[Any]) -> dict[int, int]:
     from orders.models import Order
 
     keyed = [r for r in rows if r.buyer_nick and r.receiver_address]
-    counts: dict[tuple, int] = {}
-    nicks = sorted({r.buyer_nick for r in keyed})
-    for start in range(0, len(nicks), 5000):
+    counts: dict[tuple, int] = Counter()
+    for match in _buyer_phone_filters(keyed):
+        # grouped by state too, and the open states kept here rather than in WHERE: a state condition
+        # lets the planner start from an index of open orders, which statistics taken before a flash
+        # sale think nearly empty (measured: 190 ms a batch, scanning every open order, for 1 ms)
         groups = (
-            Order.objects.filter(state__in=MERGEABLE_STATES, buyer_nick__in=nicks[start : start + 5000])
+            Order.objects.filter(match)
             .order_by()
-            .values_list("channel__platform", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address")
+            .values_list(
+                "channel__platform", "buyer_nick", "receiver_name", "receiver_phone", "receiver_address", "state"
+            )
             .annotate(c=Count("pk"))
         )
-        for platform, nick, name, phone, address, c in groups:
-            counts[(platform, nick, name, phone, address)] = c
+        for platform, nick, name, phone, address, state, c in groups:
+            if state in MERGEABLE_STATES:
+                counts[(platform, nick, name, phone, address)] += c
     result = dict.fromkeys((r.pk for r in rows), 0)
     for r in keyed:
         result[r.pk] = counts.get(_receiver_key(r), 0) - (1 if r.state in MERGEABLE_STATES else 0)
     return result
+
+
+#: (buyer, phone) pairs per grouped read (two parameters each)
+PAIRS_PER_READ = 5000
+
+
+def _buyer_phone_filters(rows: list[Any]) -> list[RawSQL]:
+    """Filters that together cover every stored order with one of the rows' (buyer nick, receiver
+    phone) pairs, read pair by pair on the index (buyer_nick, receiver_phone). Why not the nicks
+    alone: platforms mask nicks ("t**1"), so one nick matched thousands of other buyers' open orders
+    in every batch. Why `IN (VALUES …)`: PostgreSQL joins it (a probe per pair), where OR-ed pairs
+    or two IN lists cost milliseconds of planning or a probe per nick × phone."""
+    pairs = sorted({(r.buyer_nick, r.receiver_phone) for r in rows})
+    table = connection.ops.quote_name("orders_order")
+    return [
+        RawSQL(  # noqa: S611 — only placeholders and the quoted table name are formatted in
+            f"({table}.buyer_nick, {table}.receiver_phone) IN (VALUES {', '.join(['(%s, %s)'] * len(chunk))})",
+            [value for pair in chunk for value in pair],
+            output_field=BooleanField(),
+        )
+        for chunk in (pairs[start : start + PAIRS_PER_READ] for start in range(0, len(pairs), PAIRS_PER_READ))
+    ]
 
 
 def _minutes_since_paid(ctx: FactContext) -> int | None:

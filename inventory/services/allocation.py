@@ -15,8 +15,11 @@ then, as its last statements before COMMIT, confirms the plan under the stock ro
   the batch again with the rows locked first (`lock_first=True`): never an oversell, never a
   decision taken on stale stock.
 
-A plan that leaves an order short is never trusted to a snapshot: the caller locks the rows at once
-and plans again (`allocation_plan(..., levels=locked)`), so "out of stock" is decided under the lock.
+A plan that leaves an order short is confirmed under the lock as well: `allocation_confirm()` locks
+every stock row of the batch's SKUs (pk order) and keeps the plan only when the locked rows are the
+snapshot's rows with the same free units and warehouse status, the inputs that decide the allocation
+(so planning on the locked rows would give the same plan); else PlanOutdated. "Out of stock" is thus
+decided on stock that holds at COMMIT, and a sold-out SKU's orders are still inserted once, decided.
 Lock order stays order → stock rows by pk (the orders are inserted, hence locked, first).
 """
 
@@ -61,6 +64,7 @@ class AllocationPlan:
 
     levels: list[StockLevel]
     locked: bool
+    sku_ids: frozenset[int] = frozenset()  # every SKU the orders ask for (some may have no stock row)
     outcomes: dict[int, ReservationOutcome] = field(default_factory=dict)
     picks: dict[int, list[tuple[int, StockLevel, int]]] = field(default_factory=dict)  # key -> picks
 
@@ -89,7 +93,8 @@ def stock_snapshot(*, sku_ids: Iterable[int], lock: bool) -> list[StockLevel]:
 def allocation_plan(*, orders: Sequence[OrderNeeds], levels: list[StockLevel], locked: bool) -> AllocationPlan:
     """Allocate `orders` (already sorted oldest-paid first) against `levels`, each order all or nothing,
     with the warehouse choice of `reserve_for_order` (one warehouse for the whole order when one can)."""
-    plan = AllocationPlan(levels=levels, locked=locked)
+    sku_ids = frozenset(sku_id for order in orders for _line_id, sku_id, _units in order.needs)
+    plan = AllocationPlan(levels=levels, locked=locked, sku_ids=sku_ids)
     free = {level.pk: level.on_hand - level.reserved for level in levels}
     by_sku: dict[int, list[StockLevel]] = defaultdict(list)
     for level in levels:
@@ -180,15 +185,18 @@ def allocation_confirm(*, plan: AllocationPlan) -> None:
     decided in Python from the snapshot and the UPDATE's RETURNING, and touches the database only when
     a SKU actually switches. The drain nudge is registered before the lock. SQLite (one writer at a
     time) sends the upsert as its own statement.
+    A snapshot plan that leaves an order short locks every stock row of its SKUs and must find them as
+    the snapshot had them (`_confirm_short`).
     Raises PlanOutdated when a snapshot plan no longer fits (nothing of it is then kept by the caller)."""
     units = plan.per_level()
+    confirmed = _confirm_short(plan) if plan.short and not plan.locked else None
     if not units:
         return
     enqueue_push_drain()
     by_pk = {level.pk: level for level in plan.levels}
     skus = {by_pk[pk].sku_id for pk in units}
     chained = connection.vendor == "postgresql"
-    if not plan.locked and len(units) == 1:
+    if confirmed is None and not plan.locked and len(units) == 1:
         [(level_pk, qty)] = units.items()
         available_after = _reserve_one(level_pk=level_pk, units=qty, chain_pushes=chained)
         if available_after is None:
@@ -196,8 +204,8 @@ def allocation_confirm(*, plan: AllocationPlan) -> None:
         level = by_pk[level_pk]
         level.reserved = level.on_hand - available_after
     else:
-        levels = plan.levels
-        if not plan.locked:
+        levels = confirmed if confirmed is not None else plan.levels
+        if confirmed is None and not plan.locked:
             levels = locks.stock_levels_for_update(sku_ids={lv.sku_id for lv in plan.levels})
         for level in levels:
             if level.pk in units and level.on_hand - level.reserved < units[level.pk]:
@@ -213,6 +221,21 @@ def allocation_confirm(*, plan: AllocationPlan) -> None:
     sku_rows = {lv.sku_id: lv.sku for lv in touched}
     if presale_switch_due(available=available, skus=sku_rows):  # rare: the SKU crosses its safety stock
         sync_presale(available=available, skus=sku_rows)
+
+
+def _confirm_short(plan: AllocationPlan) -> list[StockLevel]:
+    """Lock the stock rows of every SKU of a short snapshot plan (pk order) and return them, or raise
+    PlanOutdated unless they are the snapshot's rows with the same free units and warehouse status:
+    what `allocation_plan` decides on, so the locked rows would give the same plan, shortages included.
+    Why: "out of stock" must hold at COMMIT, as a reservation must."""
+    locked = locks.stock_levels_for_update(sku_ids=plan.sku_ids)
+    if _allocation_inputs(locked) != _allocation_inputs(plan.levels):
+        raise PlanOutdated(sorted(level.pk for level in locked))
+    return locked
+
+
+def _allocation_inputs(levels: Iterable[StockLevel]) -> dict[int, tuple[int, int, bool]]:
+    return {level.pk: (level.sku_id, level.on_hand - level.reserved, level.warehouse.active) for level in levels}
 
 
 def _reserve_one(*, level_pk: int, units: int, chain_pushes: bool) -> int | None:

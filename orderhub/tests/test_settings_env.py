@@ -37,6 +37,12 @@ def test_postgres_url_uses_psycopg_backend_with_every_part():
     )
 
 
+def test_kept_postgres_connections_are_health_checked_unless_switched_off():
+    assert parse_database_url("postgres://hub@db/orderhub", BASE, conn_max_age=60)["CONN_HEALTH_CHECKS"] is True
+    off = parse_database_url("postgres://hub@db/orderhub", BASE, conn_max_age=60, conn_health_checks=False)
+    assert off["CONN_HEALTH_CHECKS"] is False
+
+
 def test_sqlite_url_keeps_immediate_mode():
     config = parse_database_url("sqlite:////tmp/hub.sqlite3", BASE)
     assert config["NAME"] == "/tmp/hub.sqlite3"

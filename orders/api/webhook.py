@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -100,6 +101,7 @@ class ChannelWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes = [RawBodyParser]
+    renderer_classes = [JSONRenderer]  # machines call it: no browsable page to negotiate per push
     throttle_classes: list = []
 
     @extend_schema(

@@ -295,6 +295,9 @@ def coupon(kind: str, name: str, amount: Decimal, line_id: str = "") -> dict[str
 
 
 # ---- times ---------------------------------------------------------------------------------
+_EXACT_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+
+
 def parse_local_time(value: Any, field: str) -> datetime | None:
     """`yyyy-MM-dd HH:mm:ss` in UTC+8 → aware datetime; empty/placeholder → None."""
     if value is None:
@@ -302,8 +305,13 @@ def parse_local_time(value: Any, field: str) -> datetime | None:
     raw = str(value).strip()
     if raw in EMPTY_TIMES:
         return None
+    head = raw[:19]
     try:
-        parsed = datetime.strptime(raw[:19], PLATFORM_TIME_FORMAT)
+        # the usual exact shape by the C parser (strptime costs ~25 µs a time, three times an order)
+        if _EXACT_TIME.fullmatch(head):
+            parsed = datetime.fromisoformat(head)
+        else:
+            parsed = datetime.strptime(head, PLATFORM_TIME_FORMAT)
     except ValueError:
         raise PayloadError(field, f"expected 'yyyy-MM-dd HH:mm:ss', got {_shown(raw)}") from None
     if parsed.year <= 1:

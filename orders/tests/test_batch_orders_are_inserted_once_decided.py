@@ -128,3 +128,68 @@ def test_an_order_inserted_concurrently_after_the_check_is_decided_once_by_the_o
     assert StockLevel.objects.get(sku__code="ONCE-1").reserved == 3
     other = stored.get(external_id="RACE-1")
     assert other.events.get(kind="received").note == "via pull"
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_orders_the_stock_cannot_cover_are_inserted_once_and_held_out_of_stock(shop):
+    """A sold-out SKU (a flash sale's usual case): the short orders are decided first too, each row
+    written once; "out of stock" is confirmed on the locked stock row before COMMIT."""
+    level = StockLevel.objects.get(sku__code="ONCE-1")
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=2)
+    orders = [incoming_order(f"SOLD-{n}", [("p-once", "", 1)]) for n in range(4)]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = ingest_orders(_items(shop, orders))
+    sql = [q["sql"] for q in queries]
+    writes = [q for q in sql if q.startswith(("INSERT", "UPDATE")) and '"orders_order"' in q]
+    [insert] = writes  # one INSERT, no UPDATE: not sent to the insert-first path
+    assert insert.startswith('INSERT INTO "orders_order"')
+    locking = [q for q in sql if "inventory_stocklevel" in q and "FOR UPDATE" in q]
+    assert len(locking) == 1 and sql.index(locking[0]) > sql.index(insert)  # locked last, after the orders
+    states = {o.item.incoming.external_id: o.result.order.state for o in outcomes}
+    assert states == {"SOLD-0": "ready", "SOLD-1": "ready", "SOLD-2": "on_hold", "SOLD-3": "on_hold"}
+    held = ExceptionTask.objects.filter(order__external_id__in=["SOLD-2", "SOLD-3"])
+    assert set(held.values_list("exception_type__code", flat=True)) == {"out_of_stock"}
+    assert StockLevel.objects.get(pk=level.pk).reserved == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_stock_arriving_after_the_snapshot_reserves_the_orders_it_had_left_short(shop, monkeypatch):
+    """Stock is received (and committed) between the batch's unlocked snapshot and its lock: the short
+    plan does not hold under the lock, so the batch is decided again on the locked row and every order
+    is reserved; nothing of the first attempt is kept."""
+    from inventory.services import record_movement
+
+    level = StockLevel.objects.get(sku__code="ONCE-1")
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=1)
+    orders = [incoming_order(f"LATE-{n}", [("p-once", "", 1)]) for n in range(3)]
+    needs = intake._stock_needs
+    arrived = []
+
+    def snapshot_then_receive(**kwargs):
+        result = needs(**kwargs)
+        if not arrived:
+            arrived.append(True)
+
+            def inbound():
+                try:
+                    record_movement(warehouse_code="SH", sku_code="ONCE-1", kind="inbound", quantity=5, reference="po")
+                finally:
+                    connections.close_all()
+
+            thread = threading.Thread(target=inbound)
+            thread.start()
+            thread.join()
+        return result
+
+    monkeypatch.setattr(intake, "_stock_needs", snapshot_then_receive)
+    outcomes = ingest_orders(_items(shop, orders))
+
+    assert arrived and all(o.ok and o.result.created for o in outcomes)
+    stored = Order.objects.filter(channel=shop)
+    assert sorted(stored.values_list("external_id", "state")) == [(f"LATE-{n}", OrderState.READY) for n in range(3)]
+    assert not ExceptionTask.objects.filter(order__channel=shop).exists()
+    assert OrderEvent.objects.filter(order__channel=shop, kind="received").count() == 3
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (6, 3)

@@ -497,6 +497,22 @@ def test_time_parsing_gives_aware_shanghai_datetimes_and_none_for_no_value():
     assert common.format_local_time(CREATED) == "2024-03-08 20:15:31"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["2024-03-08 20:15:31", "2024-3-8 20:15:31", "2024-03-08 20:15:31.250", "２０２４-03-08 20:15:31"],
+    ids=["exact", "unpadded", "fraction cut", "full-width digits"],
+)
+def test_platform_times_in_any_accepted_spelling_read_the_same(raw):
+    assert common.parse_local_time(raw, "t") == CREATED
+
+
+@pytest.mark.parametrize("raw", ["2024-13-08 20:15:31", "2024-02-30 20:15:31", "2024-03-08T20:15:31", "yesterday"])
+def test_impossible_or_foreign_platform_times_are_refused_naming_the_field(raw):
+    with pytest.raises(PayloadError) as refused:
+        common.parse_local_time(raw, "pay_time")
+    assert refused.value.field == "pay_time"
+
+
 # ---- manual (OrderHub neutral JSON) ----------------------------------------------------------
 MANUAL_ORDER = {
     "external_id": "M-1001",

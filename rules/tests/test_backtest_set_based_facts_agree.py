@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.tests.factories import make_channel
-from rules import backtest
+from rules import backtest, facts
 from rules.engine import compile_rule, load_blacklist
 from rules.facts import FactContext
 from rules.models import BlacklistEntry, InterceptRule
@@ -110,6 +110,21 @@ def test_a_mergeable_count_costs_one_grouped_query_per_chunk(varied_orders, monk
         found = backtest.match_window(rule, varied_orders)
     assert found.method == "python"
     assert found.ids == live_matches(rule, varied_orders, timezone.now())
+
+
+@pytest.mark.parametrize("pairs_per_read", [7, 5000], ids=["many reads", "one read"])
+def test_a_mergeable_count_read_by_buyer_and_phone_pairs_counts_what_the_per_order_read_counts(
+    varied_orders, monkeypatch, pairs_per_read
+):
+    """The grouped read narrows by (buyer, phone) pairs, in as many reads as the pairs need."""
+    monkeypatch.setattr(facts, "PAIRS_PER_READ", pairs_per_read)
+    monkeypatch.setattr(backtest, "PYTHON_CHUNK", 1000)
+    rule = make_rule(("open_orders_same_receiver", "gte", "2"), name="two others")
+    found = backtest.match_window(rule, varied_orders)
+    assert found.method == "python"
+    live = live_matches(rule, varied_orders, timezone.now())
+    assert 0 < len(live) < 3000
+    assert found.ids == live
 
 
 def test_phone_validity_decided_in_the_database_agrees_with_phonenumbers(channel):
