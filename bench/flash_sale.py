@@ -218,7 +218,9 @@ def main() -> None:
     parser.add_argument(
         "--worker-connections", type=int, help="connections per gunicorn worker (default: clients / workers, up)"
     )
-    parser.add_argument("--web-nice", type=int, default=0, help="run gunicorn at this nice level")
+    parser.add_argument(
+        "--web-nice", type=int, default=3, help="gunicorn's nice level: drainers first when the CPUs are full"
+    )
     parser.add_argument("--drain-timeout", type=float, default=3600, help="seconds to wait for the decisions")
     args = parser.parse_args()
 

@@ -382,6 +382,24 @@ def test_a_channel_disabled_after_it_was_remembered_is_refused_as_an_unknown_cha
     assert list(InboxMessage.objects.values_list("external_id", flat=True)) == ["3301234500000000025"]
 
 
+def test_a_client_over_its_failure_budget_is_turned_away_even_with_a_good_push_to_a_remembered_channel(settings):
+    """The stored-at-once path defers to the view whenever the client is blocked: 429, nothing stored."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "webhook_failure_ip": "2/min"},
+    }
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000030")).status_code == 202  # remembered from now on
+    guesses = [signed_with(channel.pk, trade(f"33012345000000000{n}"), "guess").status_code for n in (31, 32, 33)]
+    assert guesses[-1] == 429
+
+    refused = post_signed(channel, trade("3301234500000000034"))
+
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+    assert list(InboxMessage.objects.values_list("external_id", flat=True)) == ["3301234500000000030"]
+
+
 def test_bad_input_to_a_remembered_channel_is_still_refused_with_its_field():
     channel = make_channel(platform="taobao")
     assert post_signed(channel, trade("3301234500000000027")).status_code == 202
