@@ -219,7 +219,7 @@ def main() -> None:
         "--worker-connections", type=int, help="connections per gunicorn worker (default: clients / workers, up)"
     )
     parser.add_argument(
-        "--web-nice", type=int, default=3, help="gunicorn's nice level: drainers first when the CPUs are full"
+        "--web-nice", type=int, default=5, help="gunicorn's nice level: drainers first when the CPUs are full"
     )
     parser.add_argument("--drain-timeout", type=float, default=3600, help="seconds to wait for the decisions")
     args = parser.parse_args()
