@@ -105,6 +105,17 @@ class ChannelWebhookView(APIView):
     renderer_classes = [JSONRenderer]  # machines call it: no browsable page to negotiate per push
     throttle_classes: list = []
 
+    def dispatch(self, request, *args, **kwargs):
+        """A flash sale's push, signed and well formed, for a channel this process read recently, is
+        stored and answered before DRF wraps the request (`_accept_fast`); anything else (a refusal, a
+        bad body, a platform's own format, the first push after a minute) takes the view below.
+        Why: DRF's request wrapping, negotiation and rendering were a tenth of a push's web CPU."""
+        if request.method == "POST":
+            accepted = _accept_fast(request, channel_id=kwargs.get("channel_id"))
+            if accepted is not None:
+                return accepted
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
         parameters=[
@@ -124,17 +135,6 @@ class ChannelWebhookView(APIView):
             429: WebhookErrorSerializer,
         },
     )
-    def dispatch(self, request, *args, **kwargs):
-        """A flash sale's push, signed and well formed, for a channel this process read recently, is
-        stored and answered before DRF wraps the request (`_accept_fast`); anything else (a refusal, a
-        bad body, a platform's own format, the first push after a minute) takes the view below.
-        Why: DRF's request wrapping, negotiation and rendering were a tenth of a push's web CPU."""
-        if request.method == "POST":
-            accepted = _accept_fast(request, channel_id=kwargs.get("channel_id"))
-            if accepted is not None:
-                return accepted
-        return super().dispatch(request, *args, **kwargs)
-
     def post(self, request, channel_id: int):
         # a client that keeps failing is turned away before any work; signed pushes never count
         wait = throttling.webhook_failures_from(request).blocked()
