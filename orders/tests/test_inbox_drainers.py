@@ -143,11 +143,13 @@ def test_a_drainer_killed_mid_batch_loses_nothing_and_decides_nothing_twice():
 
 def test_two_drainers_share_the_inbox_and_never_take_the_same_message():
     count = 160
-    accept_orders(count)
     # the default lease: far longer than a batch takes, as in production (a lease shorter than a batch
     # lets another drainer take the batch again: harmless, the pipeline answers "unchanged", but wasted)
     drainers = [start_drainer("--batch", "10", lease=60), start_drainer("--batch", "10", lease=60)]
     try:
+        # both wait for work before it arrives: one started a second earlier could drain it all alone
+        assert all(drainer.stdout.readline().startswith("draining the webhook inbox") for drainer in drainers)
+        accept_orders(count)
         drained = wait_for(lambda: not InboxMessage.objects.undecided().exists(), timeout=300, every=0.2)
     finally:
         for drainer in drainers:
