@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--drainers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn's worker class (-k)")
+    parser.add_argument("--keep-alive", type=int, default=30, help="gunicorn's keep-alive seconds (0: none)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument(
         "--history", type=int, default=20000, help="shipped orders the shop has before the sale (analyzed)"
@@ -278,9 +280,9 @@ def main() -> None:
             [
                 *(["nice", "-n", str(args.web_nice)] if args.web_nice else []),
                 sys.executable, "-m", "gunicorn", "orderhub.wsgi", "-b", f"127.0.0.1:{port}",
-                "-w", str(args.web_workers), "-k", "gthread", "--threads", str(args.threads),
+                "-w", str(args.web_workers), "-k", args.worker_class, "--threads", str(args.threads),
                 "--worker-connections", str(worker_connections),
-                "--keep-alive", "30", "--timeout", "120", "--log-level", "warning", "--preload",
+                "--keep-alive", str(args.keep_alive), "--timeout", "120", "--log-level", "warning", "--preload",
             ],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
@@ -358,6 +360,8 @@ def main() -> None:
             print(
                 f"NOT FINISHED: {undecided} messages still undecided after --drain-timeout {args.drain_timeout:.0f} s"
             )
+        batches = InboxMessage.objects.filter(decided_at__isnull=False).values("decided_at").distinct().count()
+        print(f"drained in {batches} batches: {len(decisions) / max(batches, 1):.0f} messages per batch on average")
         decided_rate = len(decisions) / decided_all
         print(f"decided end to end: {decided_rate:.0f} orders/s")
         if cpu_after:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "orderhub.middleware.OutageAnswerMiddleware",  # database/Redis down: 503 + Retry-After, not an HTML 500
+    "orders.api.webhook.WebhookFastLaneMiddleware",  # a signed push stored and answered here (docs/channels.md)
     "orderhub.middleware.ApiAuthFailureThrottleMiddleware",  # repeated 401s from one client: 429
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",

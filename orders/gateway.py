@@ -68,18 +68,20 @@ def read_signed_order(*, channel: Channel, body: bytes | str) -> NormalizedOrder
 
     Raises PayloadError naming the field for malformed input (poison included: NUL, lone surrogates,
     NaN, huge numbers, wrong types, deep nesting, values too long for the database)."""
-    payload = guard.decode_json(body, check=False)
+    decoded = guard.decode(body)
+    payload = decoded.value
     adapter = get_adapter(channel)
     native = _bare_order(adapter, payload)
     if native is None:  # an envelope, or not an order at all: walked whole first, as decoding always did
-        guard.check_tree(payload)
+        if not decoded.safe:
+            guard.check_tree(payload)
         if not isinstance(payload, dict):
             raise PayloadError("body", "expected one JSON object (the platform's native order)")
         natives = adapter.extract_natives(payload)
         if len(natives) != 1:
             raise PayloadError("body", f"expected exactly one order, found {len(natives)}")
         native = natives[0]
-    incoming = adapter.read_order(native)  # walks the order with the poison guard (once for a bare order)
+    incoming = adapter.read_order(native, decoded=decoded)  # walked by the poison guard unless the text proved it safe
     services.validate_fits(incoming=incoming)
     return incoming
 

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from orderhub.db import prepared_cursor
 from orderhub.runtime import tune_gc
 from orders import gateway, locks, selectors, services
 from orders.channels.base import PayloadError
@@ -102,10 +103,14 @@ def _inbox_store(message: InboxMessage, *, channel: Channel) -> int | None:
     digest = hashlib.sha256(channel.webhook_secret.encode()).hexdigest()
     received_at = connection.ops.adapt_datetimefield_value(message.received_at)
     params = [message.external_id, message.body, received_at, channel.pk, channel.platform, digest]
-    if connection.vendor == "postgresql":
-        params += [WAITER_LOCK_KEY, WAITER_LOCK_STRIPES]
-    with connection.cursor() as cursor:
-        cursor.execute(_STORE_SQL[connection.vendor], params)
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_STORE_SQL[connection.vendor], params)
+            row = cursor.fetchone()
+        return row[0] if row else None
+    params += [WAITER_LOCK_KEY, WAITER_LOCK_STRIPES]
+    with prepared_cursor() as cursor:
+        cursor.execute(_STORE_SQL["postgresql"], params)
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -173,7 +178,7 @@ def inbox_drain_batch(*, limit: int | None = None, drainer: str | None = None) -
         except PayloadError as exc:
             _quarantine(message, field=exc.field, reason=exc.message)
             continue
-        pending.append((message, services.IngestItem(channel=message.channel, incoming=incoming, source="push")))
+        pending.append((message, services.IngestItem(message.channel, incoming, "push", fits_checked=True)))
     outcomes = services.ingest_orders([item for _message, item in pending])
     decided_at = timezone.now()
     retry: list[InboxMessage] = []

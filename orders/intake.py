@@ -47,6 +47,7 @@ from django.db.models import AutoField, DateTimeField, Model
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from orderhub.db import prepared_cursor
 from orders import services
 from orders.models import LineRefundState, Order, OrderEvent, OrderLine, OrderState
 from orders.texts import Wording, wording
@@ -332,6 +333,9 @@ def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, no
         columns = ", ".join(qn(f.column) for f in fields)
         sql = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608
         params = [json.dumps(rows, default=_json_value)]  # ASCII: a lone surrogate is the database's to refuse
+        with prepared_cursor() as cursor:  # the rows travel as a parameter, not quoted into the SQL
+            cursor.execute(sql + suffix, params)
+            return cursor.fetchall() if cursor.description else []
     with connection.cursor() as cursor:
         cursor.execute(sql + suffix, params)
         return cursor.fetchall() if cursor.description else []

@@ -223,6 +223,8 @@ class IngestItem:
     channel: Channel
     incoming: NormalizedOrder
     source: str
+    #: `validate_fits` already passed (gateway.read_signed_order ran it): not run again on admission
+    fits_checked: bool = False
 
 
 @dataclass
@@ -288,7 +290,8 @@ def ingest_orders(batch: Sequence[IngestItem]) -> list[IngestOutcome]:
 def _admit(item: IngestItem) -> None:
     if not item.channel.enabled:
         raise ChannelDisabled(item.channel.pk)
-    validate_fits(incoming=item.incoming)
+    if not item.fits_checked:
+        validate_fits(incoming=item.incoming)
 
 
 def _decide_together(batch: Sequence[IngestItem], positions: list[int], outcomes: list[IngestOutcome]) -> list[int]:

@@ -631,12 +631,15 @@ class PlatformAdapter(ChannelAdapter):
             raise PayloadError("body", f"unexpected {self.platform} envelope")
         return natives
 
-    def read_order(self, native: Any) -> NormalizedOrder:
+    def read_order(self, native: Any, *, decoded: guard.Decoded | None = None) -> NormalizedOrder:
         """The one door every native order passes, pushed or pulled: poison refused (guard.check_tree),
         parsed, free text bounded (guard.clean_order). Any PayloadError carries the native payload and
-        the order id when readable, so a pull can quarantine exactly this order."""
+        the order id when readable, so a pull can quarantine exactly this order.
+
+        `decoded`: the decoding of the text `native` is part of; what its text proved is not walked again."""
         try:
-            guard.check_tree(native)
+            if decoded is None or not decoded.safe:
+                guard.check_tree(native)
             try:
                 order = self.parse_order(native)
             except PayloadError:
@@ -644,7 +647,7 @@ class PlatformAdapter(ChannelAdapter):
             except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
                 # a shape no adapter check foresaw: still the sender's fault, still a 400, never a 500
                 raise PayloadError("body", f"unreadable {self.platform} order ({type(exc).__name__})") from exc
-            return guard.clean_order(order)
+            return guard.clean_order(order, raw_short=decoded is not None and decoded.short)
         except PayloadError as exc:
             exc.native = native
             exc.external_id = exc.external_id or self.native_external_id(native)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from orders.channels.base import NormalizedOrder, PayloadError
+from orders.channels.base import NormalizedLine, NormalizedOrder, PayloadError
 
 #: deepest JSON the decoder is asked to read at all (Python's own decoder recurses per level)
 MAX_DECODE_DEPTH = 200
@@ -41,6 +42,9 @@ MAX_CIPHER_VALUE = 2000
 TRUNCATION_MARKER = "…[truncated]"
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: the escapes through which a decoded JSON string gets a NUL or a lone surrogate (raw, neither survives
+#: decoding: a raw NUL is malformed JSON, and text decoded from UTF-8 holds no surrogate)
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _BRACKET = re.compile(r"[\[\]{}]")
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 
@@ -78,10 +82,26 @@ def _float(text: str) -> float | Unreadable:
     return value if math.isfinite(value) else Unreadable(text)
 
 
-def decode_json(data: bytes | str, *, field: str = "body", check: bool = True) -> Any:
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded JSON text and what the text alone proved about it (`decode`)."""
+
+    value: Any
+    #: nothing in it that `check_tree` refuses, nested at most MAX_ORDER_DEPTH: walking it is redundant
+    safe: bool
+    #: the whole text is at most MAX_RAW_STRING characters, so no string in it is longer: `clip_raw`
+    #: would copy it unchanged
+    short: bool
+
+
+def decode(data: bytes | str, *, field: str = "body") -> Decoded:
     """Bounded JSON decoding: UTF-8 only, nesting at most MAX_DECODE_DEPTH, NaN/Infinity, overflowing
-    floats and huge integers become `Unreadable` markers. With `check`, the whole tree is then walked
-    (`check_tree`) so any marker, NUL, lone surrogate or over-deep value is refused naming its path."""
+    floats and huge integers become `Unreadable` markers, not walked (see `decode_json`).
+
+    Why `safe`: every push is decoded on the web and again by a drainer, and walking the tree cost more
+    than decoding it. A text that made no `Unreadable`, has no escape of a NUL or a surrogate (nor, for
+    a str, a raw surrogate) and nests no deeper than MAX_ORDER_DEPTH cannot hold anything the walk
+    refuses, so nobody walks it."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")
@@ -90,20 +110,56 @@ def decode_json(data: bytes | str, *, field: str = "body", check: bool = True) -
     else:
         text = data
     # no deeper than its opening brackets: counting them (C speed) spares the regex pass of nesting_depth
-    # for every body that could not nest too deep anyway, which is every real order
-    if text.count("[") + text.count("{") > MAX_DECODE_DEPTH:
+    # for every body that could not nest too deep anyway
+    openings = text.count("[") + text.count("{")
+    depth = openings  # at most
+    if openings > MAX_ORDER_DEPTH:
         depth = nesting_depth(text)
         if depth > MAX_DECODE_DEPTH:
             raise PayloadError(field, f"JSON nested {depth} levels deep (at most {MAX_DECODE_DEPTH})")
+    unreadable: list[Unreadable] = []
+
+    def marked(value):
+        if value.__class__ is Unreadable:
+            unreadable.append(value)
+        return value
+
     try:
-        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=Unreadable)
+        value = json.loads(
+            text,
+            parse_int=lambda number: marked(_int(number)),
+            parse_float=lambda number: marked(_float(number)),
+            parse_constant=lambda constant: marked(Unreadable(constant)),
+        )
     except json.JSONDecodeError as exc:
         raise MalformedJSON(field, f"malformed JSON: {exc}") from None
     except RecursionError:
         raise PayloadError(field, "JSON nested too deeply") from None
-    if check:
-        check_tree(value, "" if field == "body" else field)
-    return value
+    safe = (
+        not unreadable
+        and depth <= MAX_ORDER_DEPTH
+        and ("\\u" not in text or _UNSAFE_ESCAPE.search(text) is None)
+        and (data is not text or _encodable(text))  # a str may hold a raw surrogate
+    )
+    return Decoded(value, safe=safe, short=len(text) <= MAX_RAW_STRING)
+
+
+def _encodable(text: str) -> bool:
+    """No surrogate in `text` (UTF-8 cannot encode one): ~8× faster than searching it with `_UNSAFE`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def decode_json(data: bytes | str, *, field: str = "body", check: bool = True) -> Any:
+    """`decode`'s value. With `check`, a tree the text did not prove safe is then walked
+    (`check_tree`), so any marker, NUL, lone surrogate or over-deep value is refused naming its path."""
+    decoded = decode(data, field=field)
+    if check and not decoded.safe:
+        check_tree(decoded.value, "" if field == "body" else field)
+    return decoded.value
 
 
 def nesting_depth(text: str) -> int:
@@ -194,9 +250,10 @@ def clip_raw(value: Any) -> Any:
     return value
 
 
-def clean_order(order: NormalizedOrder) -> NormalizedOrder:
-    """Free text truncated with a marker, ciphertexts bounded, the raw copy clipped; every text checked
-    again, because adapters derive some values (joined notes, coupon names) from several fields."""
+def clean_order(order: NormalizedOrder, *, raw_short: bool = False) -> NormalizedOrder:
+    """Free text truncated with a marker, ciphertexts bounded, the raw copy clipped (unless `raw_short`:
+    it came from a text too short to hold a string to clip); every text checked again, because adapters
+    derive some values (joined notes, coupon names) from several fields."""
     limits = FREE_TEXT_LIMITS
     lines = [replace(line, title=truncate(line.title, limits["title"])) for line in order.lines]
     coupons = [
@@ -216,20 +273,37 @@ def clean_order(order: NormalizedOrder) -> NormalizedOrder:
         seller_memo=truncate(order.seller_memo, limits["seller_memo"]),
         lines=lines,
         coupons=coupons,
-        raw=clip_raw(order.raw),
+        raw=order.raw if raw_short else clip_raw(order.raw),
     )
     check_normalized(cleaned)
     return cleaned
 
 
 def check_normalized(order: NormalizedOrder) -> None:
-    """Every text of a neutral order is storable (no NUL, no lone surrogate); PayloadError otherwise."""
-    for name, value in vars(order).items():
-        if isinstance(value, str):
-            check_text(name, value)
-    for index, line in enumerate(order.lines):
-        for name, value in vars(line).items():
+    """Every text of a neutral order is storable (no NUL, no lone surrogate); PayloadError otherwise.
+    All texts are searched at once first (one C pass); only a find is looked for field by field."""
+    try:
+        texts = _ORDER_TEXTS(order) + tuple(text for line in order.lines for text in _LINE_TEXTS(line))
+        clean = _UNSAFE.search("".join(texts)) is None
+    except (AttributeError, TypeError):  # a text field holding something else: the careful walk names it
+        clean = False
+    if not clean or len(vars(order)) != _ORDER_FIELDS or any(len(vars(x)) != _LINE_FIELDS for x in order.lines):
+        for name, value in vars(order).items():
             if isinstance(value, str):
-                check_text(f"lines[{index}].{name}", value)
+                check_text(name, value)
+        for index, line in enumerate(order.lines):
+            for name, value in vars(line).items():
+                if isinstance(value, str):
+                    check_text(f"lines[{index}].{name}", value)
     check_tree(order.coupons, "coupons")
     check_tree(order.receiver_cipher, "receiver_cipher")
+
+
+def _text_getter(cls) -> operator.attrgetter:
+    return operator.attrgetter(*(f.name for f in fields(cls) if f.type == "str"))
+
+
+_ORDER_TEXTS = _text_getter(NormalizedOrder)
+_LINE_TEXTS = _text_getter(NormalizedLine)
+_ORDER_FIELDS = len(fields(NormalizedOrder))
+_LINE_FIELDS = len(fields(NormalizedLine))

@@ -355,6 +355,46 @@ def test_a_push_to_a_remembered_channel_is_stored_by_one_statement(django_assert
     assert message.body == trade("3301234500000000021").decode() and message.received_at is not None
 
 
+def test_the_fast_lane_answers_before_the_session_and_locale_middleware_yet_keeps_security_and_the_host_check(
+    settings,
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000040")).status_code == 202  # remembered from now on
+
+    answer = post_signed(channel, trade("3301234500000000041"))
+
+    assert answer.status_code == 202 and answer.json()["result"] == "accepted"
+    assert answer["Content-Length"] == str(len(answer.content))  # never a chunked answer
+    assert answer["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still wraps the lane
+    assert "Content-Language" not in answer and not answer.cookies  # answered before locale and sessions
+    stamp = str(int(time.time()))
+    body = trade("3301234500000000042")
+    foreign = APIClient().post(
+        f"/api/v1/channels/{channel.pk}/webhook",
+        data=body,
+        content_type="application/json",
+        headers={
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: webhook_signature(secret=channel.webhook_secret, timestamp=stamp, body=body),
+        },
+        HTTP_HOST="orders.example.net",
+    )
+    assert foreign.status_code == 400  # a Host outside ALLOWED_HOSTS, as for any request
+    assert InboxMessage.objects.count() == 2
+
+
+def test_a_push_over_plain_http_is_redirected_before_the_fast_lane_stores_it(settings):
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000043")).status_code == 202
+    settings.SECURE_SSL_REDIRECT = True
+
+    answer = post_signed(channel, trade("3301234500000000044"))
+
+    assert answer.status_code == 301 and answer["Location"].startswith("https://")
+    assert InboxMessage.objects.count() == 1
+
+
 def test_a_rotated_secret_works_at_once_and_the_old_one_stops_though_the_channel_was_remembered():
     channel = make_channel(platform="taobao", webhook_secret="old-secret")
     assert signed_with(channel.pk, trade("3301234500000000022"), "old-secret").status_code == 202

@@ -1,0 +1,35 @@
+"""Database helpers below the ORM, for the few statements a flash sale runs thousands of times."""
+
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+
+
+def prepared_cursor():
+    """A cursor on Django's PostgreSQL connection (queries counted and logged as usual) that sends the
+    parameters apart from the SQL (the extended protocol) and prepares each statement it runs, once
+    per connection, instead of Django's client-side binding.
+
+    Why, for the hot statements only: quoting a 2 kB push body, or a batch's rows as one JSON text,
+    into the SQL text was a third of the store statement's web CPU and ~8 % of a drainer's, and a
+    prepared statement is neither parsed nor planned again (measured on the webhook's store: 280 →
+    120 µs of Python per push). The SQL must not vary with the data (one prepared statement per text).
+    A transaction-pooling PgBouncer needs `max_prepared_statements` (1.21+) for that."""
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        cursor = _prepared_cursor_class()(connection.connection)
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparedCursor
