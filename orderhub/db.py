@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
-def prepared_cursor():
+def prepared_cursor(db: BaseDatabaseWrapper | None = None):
     """A cursor on Django's PostgreSQL connection (queries counted and logged as usual) that sends the
     parameters apart from the SQL (the extended protocol) and prepares each statement it runs, once
     per connection, instead of Django's client-side binding.
@@ -16,12 +17,16 @@ def prepared_cursor():
     into the SQL text was a third of the store statement's web CPU and ~8 % of a drainer's, and a
     prepared statement is neither parsed nor planned again (measured on the webhook's store: 280 →
     120 µs of Python per push). The SQL must not vary with the data (one prepared statement per text).
-    A transaction-pooling PgBouncer needs `max_prepared_statements` (1.21+) for that."""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        cursor = _prepared_cursor_class()(connection.connection)
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    A transaction-pooling PgBouncer needs `max_prepared_statements` (1.21+) for that.
+
+    `db`: the default database's wrapper, when the caller holds it (`connections[DEFAULT_DB_ALIAS]`);
+    the `connection` proxy looks itself up again on every attribute."""
+    db = db or connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        cursor = _prepared_cursor_class()(db.connection)
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 @functools.cache

@@ -82,7 +82,7 @@ def read_signed_order(*, channel: Channel, body: bytes | str) -> NormalizedOrder
             raise PayloadError("body", f"expected exactly one order, found {len(natives)}")
         native = natives[0]
     incoming = adapter.read_order(native, decoded=decoded)  # walked by the poison guard unless the text proved it safe
-    services.validate_fits(incoming=incoming)
+    services.validate_fits(incoming=incoming, texts_checked=True)  # read_order's clean_order checked the texts
     return incoming
 
 

@@ -325,11 +325,13 @@ MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
 MAX_QUANTITY = 2**31 - 1
 
 
-def validate_fits(*, incoming: NormalizedOrder) -> None:
+def validate_fits(*, incoming: NormalizedOrder, texts_checked: bool = False) -> None:
     """Refuse (PayloadError naming the field) what the database would refuse mid-transaction:
     text it cannot store (NUL, lone surrogates), a too-long id or address, an amount or quantity out
-    of range. Adapters already refuse these (orders.channels.guard); this is the last gate for any caller."""
-    guard.check_normalized(incoming)
+    of range. Adapters already refuse these (orders.channels.guard); this is the last gate for any caller.
+    `texts_checked`: the caller has just run guard.check_normalized on this very order."""
+    if not texts_checked:
+        guard.check_normalized(incoming)
     order_limits, line_limits = _column_limits()
     for name, max_length in order_limits:
         _fits(name, getattr(incoming, name), max_length)
