@@ -121,12 +121,12 @@ def warm_up(port: int, connections: int) -> None:
 def post_all(port: int, path: str, secret: str, bodies: list[bytes], clients: int):
     """Every body POSTed once by `clients` concurrent keep-alive connections from one asyncio loop (a
     thread per connection would spend the bench's CPU on the GIL, which the server needs); returns
-    (status, seconds) per body."""
+    (status, seconds, send time) per body."""
     import asyncio
 
     from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 
-    results: list[tuple[int, float] | None] = [None] * len(bodies)
+    results: list[tuple[int, float, float] | None] = [None] * len(bodies)
     cursor = iter(range(len(bodies)))
 
     def request(body: bytes) -> bytes:
@@ -165,7 +165,7 @@ def post_all(port: int, path: str, secret: str, bodies: list[bytes], clients: in
                 status, close = await asyncio.wait_for(answer(reader), 60)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 status, close = 599, True  # the connection failed: counted with the 5xx
-            results[index] = (status, time.perf_counter() - started)
+            results[index] = (status, time.perf_counter() - started, started)
             if close and writer is not None:
                 writer.close()
                 reader = writer = None
@@ -179,9 +179,9 @@ def post_all(port: int, path: str, secret: str, bodies: list[bytes], clients: in
     return results
 
 
-def report_webhook(results: list[tuple[int, float]], posted: float) -> None:
-    statuses = [status for status, _seconds in results]
-    latencies = [seconds * 1000 for _status, seconds in results]
+def report_webhook(results: list[tuple[int, float, float]], posted: float) -> None:
+    statuses = [status for status, _seconds, _sent in results]
+    latencies = [seconds * 1000 for _status, seconds, _sent in results]
     print(f"answers: {dict(sorted((s, statuses.count(s)) for s in set(statuses)))}   5xx: "
           f"{sum(s >= 500 for s in statuses)}")  # fmt: skip
     print(f"webhook latency: p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
@@ -224,6 +224,9 @@ def main() -> None:
         "--web-nice", type=int, default=5, help="gunicorn's nice level: drainers first when the CPUs are full"
     )
     parser.add_argument("--drain-timeout", type=float, default=3600, help="seconds to wait for the decisions")
+    parser.add_argument(
+        "--latencies", type=Path, help="write each push's send time and latency (s, ms) to this CSV file"
+    )
     args = parser.parse_args()
 
     with BenchDatabase() as db:
@@ -310,6 +313,11 @@ def main() -> None:
             )
             posted = time.perf_counter() - started
             report_webhook(results, posted)
+            if args.latencies:
+                first = min(sent for _status, _seconds, sent in results)
+                args.latencies.write_text(
+                    "".join(f"{sent - first:.4f},{seconds * 1000:.2f}\n" for _status, seconds, sent in results)
+                )
             deadline = time.monotonic() + args.drain_timeout
             while InboxMessage.objects.undecided().exists() and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -5,12 +5,13 @@ or every ingestion of one shop would queue behind the others."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import functools
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from orderhub.db import prepared_cursor
 from orders.models import Alert, Channel, FlowRollupMark, InboxMessage, Order, QuarantinedMessage
 
 
@@ -85,11 +86,23 @@ def inbox_claim_for_update(*, now: datetime, until: datetime, drainer: str, limi
     `channel` not loaded."""
     ops = connection.ops
     params = [ops.adapt_datetimefield_value(now), limit, ops.adapt_datetimefield_value(until), drainer]
-    # PostgreSQL: autocommitted, one round trip; SQLite: an IMMEDIATE transaction takes the write lock first
-    with transaction.atomic() if connection.vendor == "sqlite" else nullcontext():
-        claimed = list(InboxMessage.objects.raw(_INBOX_CLAIM_SQL[connection.vendor], params))
+    if connection.vendor == "postgresql":  # autocommitted, one round trip, the statement prepared once
+        with prepared_cursor() as cursor:
+            cursor.execute(_inbox_claim_returning_fields(), params)
+            rows = cursor.fetchall()
+        claimed = [InboxMessage.from_db(connection.alias, None, row) for row in rows]
+    else:  # SQLite: an IMMEDIATE transaction takes the write lock first; the ORM converts the values
+        with transaction.atomic():
+            claimed = list(InboxMessage.objects.raw(_INBOX_CLAIM_SQL[connection.vendor], params))
     claimed.sort(key=lambda message: message.pk)
     return claimed
+
+
+@functools.cache
+def _inbox_claim_returning_fields() -> str:
+    """The PostgreSQL claim returning the model's columns in field order (what `Model.from_db` reads)."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in InboxMessage._meta.concrete_fields)
+    return _INBOX_CLAIM_SQL["postgresql"].replace("RETURNING *", f"RETURNING {columns}")
 
 
 def inbox_own_claims_skip_locked(*, drainer: str) -> QuerySet[InboxMessage]:

@@ -11,6 +11,8 @@ A code this registry does not know (a row written by a newer release) falls back
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 from django.utils import translation
@@ -62,6 +64,7 @@ TEXTS: dict[str, Any] = {
 def register(more: dict[str, Any]) -> None:
     """Another app's texts (rules registers the seeded exception type names at start-up)."""
     TEXTS.update(more)
+    _english_template.cache_clear()
 
 
 def wording(code: str, /, **params: Any) -> Wording:
@@ -74,22 +77,37 @@ def wording(code: str, /, **params: Any) -> Wording:
 def render(stored: Wording | dict | None, fallback: str = "") -> str:
     """The stored wording in the active language; the fallback (the stored English text) for rows
     without a code or with a code this release does not know."""
+    return _render(stored, fallback, _active_template)
+
+
+def english(stored: Wording) -> str:
+    """The English rendering, stored beside the code for searches, logs and older readers. Each
+    code's English template is read once per process (switching the active language per note was
+    a tenth of a drainer's CPU per held order)."""
+    if stored.get("english"):
+        return stored["english"]
+    return _render(stored, "", _english_template)
+
+
+def _render(stored: Wording | dict | None, fallback: str, template_of: Callable[[str], str]) -> str:
     if not stored or stored.get("code") not in TEXTS:
         return fallback
-    template = str(TEXTS[stored["code"]])
-    params = {name: _param_text(value) for name, value in (stored.get("params") or {}).items()}
+    template = template_of(stored["code"])
+    params = {name: _param_text(value, template_of) for name, value in (stored.get("params") or {}).items()}
     try:
         return template % params if params or "%(" in template else template
     except (KeyError, TypeError, ValueError):  # a translation that lost a parameter: never an error page
         return fallback or template
 
 
-def english(stored: Wording) -> str:
-    """The English rendering, stored beside the code for searches, logs and older readers."""
-    if stored.get("english"):
-        return stored["english"]
+def _active_template(code: str) -> str:
+    return str(TEXTS[code])
+
+
+@functools.cache
+def _english_template(code: str) -> str:
     with translation.override("en"):
-        return render(stored)
+        return str(TEXTS[code])
 
 
 def to_columns(note: str | Wording) -> tuple[str, dict]:
@@ -100,9 +118,9 @@ def to_columns(note: str | Wording) -> tuple[str, dict]:
     return note, {}
 
 
-def _param_text(value: Any) -> Any:
+def _param_text(value: Any, template_of: Callable[[str], str] = _active_template) -> Any:
     if isinstance(value, dict) and "code" in value:
-        return render(value, fallback=str(value.get("fallback", value["code"])))
+        return _render(value, str(value.get("fallback", value["code"])), template_of)
     if isinstance(value, list):
-        return ", ".join(str(_param_text(item)) for item in value)
+        return ", ".join(str(_param_text(item, template_of)) for item in value)
     return value

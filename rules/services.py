@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history
 
 from orders import locks
 from orders.errors import OrderError
@@ -153,7 +152,7 @@ def new_order_verdicts_record(
     """The writes of `engine.decide_new_order()` for a batch of new orders: every rule hit in one
     INSERT, every exception task opened in one more, and its history row (the same rows
     `record_hits`/`sync_tasks` write)."""
-    from orders.intake import NewRow, bulk_insert
+    from orders.intake import NewRow, bulk_insert, bulk_insert_with_history
 
     hits = [
         NewRow(
@@ -176,7 +175,7 @@ def new_order_verdicts_record(
         for item in verdict.raised:
             tasks.append(_new_task(order=order, item=item, info=ruleset.types[item.code], now=at))
     if tasks:  # with their history rows (one INSERT more): a task's open version stays on record
-        bulk_create_with_history(tasks, ExceptionTask)
+        bulk_insert_with_history(ExceptionTask, tasks, at=at)
 
 
 def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> ExceptionTask:
@@ -187,7 +186,7 @@ def _new_task(*, order: Order, item: Raised, info: Any, now: datetime) -> Except
         round_robin=info.round_robin,
     )
     return ExceptionTask(
-        order=order,
+        order_id=order.pk,  # the id, not the instance: the descriptor's checks were a tenth of building a task
         exception_type_id=info.id,
         rule_id=rule.id if rule else None,
         assignee_user_id=user_id,

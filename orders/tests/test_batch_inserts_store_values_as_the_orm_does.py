@@ -99,3 +99,57 @@ def test_plain_rows_are_inserted_with_the_defaults_of_the_fields_they_leave_out(
     ]
     first, second = stored
     assert first.at == at and second.at is not None
+
+
+@pytest.mark.django_db
+def test_tasks_and_their_history_rows_are_stored_as_simple_historys_own_bulk_helper_stores_them():
+    from simple_history.utils import bulk_create_with_history
+
+    from orders.intake import bulk_insert_with_history
+    from rules.models import ExceptionTask, ExceptionType
+
+    channel = make_channel()
+    kinds = list(ExceptionType.objects.order_by("pk")[:3])
+    at = timezone.now()
+
+    def tasks(note: str) -> list[ExceptionTask]:
+        order = Order.objects.create(channel=channel, external_id=f"TASKS-{note}")
+        return [
+            ExceptionTask(
+                order=order,
+                exception_type=kinds[n],
+                due_at=at + timedelta(minutes=n),
+                note=f"{note} 缺货 {n}",
+                note_wording={"code": "task.out_of_stock", "n": n},
+                created_at=at,
+            )
+            for n in range(3)
+        ]
+
+    ours, helpers = tasks("ours"), tasks("helper")
+    bulk_insert_with_history(ExceptionTask, ours, at=at)
+    bulk_create_with_history(helpers, ExceptionTask, default_date=at)
+    assert all(task.pk for task in ours)  # the pks are set, as the history rows need them
+
+    def stored(task_list: list[ExceptionTask]) -> list[tuple[dict, dict]]:
+        rows = []
+        for task in task_list:
+            [history] = ExceptionTask.history.filter(id=task.pk)
+            row = {
+                k: v
+                for k, v in model_to_dict(ExceptionTask.objects.get(pk=task.pk)).items()
+                if k not in {"id", "order"}
+            }
+            saved = {
+                k: v
+                for k, v in model_to_dict(history).items()
+                if k not in {"id", "history_id", "order"} and not k.startswith("note")
+            }
+            rows.append((row | {"note": task.note[task.note.index(" ") :]}, saved))
+        return rows
+
+    assert stored(ours) == stored(helpers)
+    for task in ours:
+        history = ExceptionTask.history.get(id=task.pk)
+        assert (history.history_type, history.history_date, history.history_user_id) == ("+", at, None)
+        assert history.note == task.note and history.note_wording == task.note_wording
