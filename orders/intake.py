@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult],
         # a plain INSERT (no ON CONFLICT: cheaper per row); an order inserted concurrently since the
         # check fails it on the unique key and the batch rolls back (decide_new_orders)
         # received and updated when decided: the order's path shows receipt before its rule hits
-        bulk_insert(Order, [orders[p] for p in fresh], with_pk=True, now=decided.at)
+        raw = _raw_texts(items, fresh)
+        bulk_insert(Order, [orders[p] for p in fresh], with_pk=True, now=decided.at, json_texts=raw)
         bulk_insert(OrderLine, [line for p in fresh for line in lines[p]], with_pk=True, now=decided.at)
         _write_decided(orders=orders, positions=fresh, plan=plan, decided=decided)
     return {p: services.IngestResult(order=orders[p], created=True, changed=True) for p in fresh}, known
@@ -130,7 +132,7 @@ def _insert_first(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dic
 
     with transaction.atomic(durable=True):
         orders = [_new_order(item) for item in items]
-        created = _insert_orders(orders, positions=range(len(orders)), with_pk=False)
+        created = _insert_orders(orders, positions=range(len(orders)), with_pk=False, items=items)
         known = [position for position in range(len(items)) if position not in created]
         fresh = sorted(created)
         lines = _insert_lines(orders=orders, items=items, positions=fresh)
@@ -267,7 +269,9 @@ def _order_defaults() -> tuple[list[str], dict[str, Any], list]:
     return [f.attname for f in fields], constant, generated
 
 
-def _insert_orders(orders: list[Order], *, positions: Sequence[int], with_pk: bool) -> set[int]:
+def _insert_orders(
+    orders: list[Order], *, positions: Sequence[int], with_pk: bool, items: Sequence[IngestItem]
+) -> set[int]:
     """One INSERT … ON CONFLICT DO NOTHING for the orders at `positions`; sets the pk of the rows
     inserted (or, `with_pk`, inserts the pks they carry) and returns their positions (the rest exist)."""
     qn = connection.ops.quote_name
@@ -275,7 +279,8 @@ def _insert_orders(orders: list[Order], *, positions: Sequence[int], with_pk: bo
         f" ON CONFLICT ({qn('channel_id')}, {qn('external_id')}) DO NOTHING"
         f" RETURNING {qn('id')}, {qn('channel_id')}, {qn('external_id')}"
     )
-    rows = insert_rows(Order, [orders[p] for p in positions], suffix=conflict, with_pk=with_pk)
+    batch = [orders[p] for p in positions]
+    rows = insert_rows(Order, batch, suffix=conflict, with_pk=with_pk, json_texts=_raw_texts(items, positions))
     position = {(orders[p].channel_id, orders[p].external_id): p for p in positions}
     created = set()
     for pk, channel_id, external_id in rows:
@@ -287,9 +292,24 @@ def _insert_orders(orders: list[Order], *, positions: Sequence[int], with_pk: bo
     return created
 
 
-def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, now=None) -> list[tuple]:
+def _raw_texts(items: Sequence[IngestItem], positions: Sequence[int]) -> dict[str, list[str | None]]:
+    """The orders' raw payloads that are still the JSON text they came as (NormalizedOrder.raw_text)."""
+    return {"raw_payload": [items[p].incoming.raw_text for p in positions]}
+
+
+def insert_rows(
+    model,
+    objs: Sequence,
+    *,
+    suffix: str,
+    with_pk: bool = False,
+    now=None,
+    json_texts: dict[str, Sequence[str | None]] | None = None,
+) -> list[tuple]:
     """INSERT `objs` in one statement followed by `suffix` (ON CONFLICT, RETURNING); returns the rows.
     `with_pk`: the objects carry their ids (taken from the sequence beforehand), inserted as they are.
+    `json_texts`: for a JSON field (by attname), each object's value already as JSON text, or None
+    (encode the value); on PostgreSQL the text goes into the rows' JSON as it is.
 
     On PostgreSQL: `INSERT … SELECT … FROM json_populate_recordset(NULL::table, %s::json)`, the rows
     as one JSON parameter (`json.dumps` in C: the per-value array dumping of psycopg was ~16 % of a
@@ -306,6 +326,7 @@ def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, no
         [(sql, params)] = query.get_compiler(connection=connection).as_sql()
     else:
         rows: list[dict] = [{} for _ in objs]
+        spliced: list[str] = []
         plain = not isinstance(objs[0], Model)  # NewRows may leave fields out (their defaults)
         now = now or timezone.now()  # one time for the statement's auto_now fields (Django takes one per row)
         for f in fields:
@@ -329,12 +350,19 @@ def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, no
                 values = [str(v) if isinstance(v, Decimal) else v for v in values]
             elif kind == "JSONField" and f.encoder is not None:  # the field's own JSON
                 values = [v if v is None else json.loads(json.dumps(v, cls=f.encoder)) for v in values]
+            if json_texts and attname in json_texts:  # a placeholder, replaced by the text below
+                for index, text in enumerate(json_texts[attname]):
+                    if text is not None:
+                        values[index] = f"{_MARK}{len(spliced)}\x00"
+                        spliced.append(text)
             column = f.column
             for row, value in zip(rows, values, strict=True):
                 row[column] = value
         columns = ", ".join(qn(f.column) for f in fields)
         sql = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608
         params = [json.dumps(rows, default=_json_value)]  # ASCII: a lone surrogate is the database's to refuse
+        if spliced:
+            params = [_PLACEHOLDER.sub(lambda found: spliced[int(found[1])], params[0])]
         with prepared_cursor() as cursor:  # the rows travel as a parameter, not quoted into the SQL
             cursor.execute(sql + suffix, params)
             return cursor.fetchall() if cursor.description else []
@@ -344,6 +372,10 @@ def insert_rows(model, objs: Sequence, *, suffix: str, with_pk: bool = False, no
 
 
 _DEFAULT = object()
+#: a `json_texts` placeholder: a string no stored text can hold (PostgreSQL refuses NUL in text and
+#: JSON), found in the rows' JSON as json.dumps writes it
+_MARK = "\x00\x01orderhub-json:"
+_PLACEHOLDER = re.compile(re.escape(json.dumps(_MARK)[:-1]) + r'([0-9]+)\\u0000"')
 
 
 def _json_value(value: Any) -> Any:
@@ -372,10 +404,19 @@ class NewRow(SimpleNamespace):
     it costs a fraction of a model instance to build (`Model.__init__` was ~14 % of a batch's CPU)."""
 
 
-def bulk_insert(model, objs: Sequence, *, with_pk: bool = False, set_pks: bool = True, now=None) -> None:
+def bulk_insert(
+    model,
+    objs: Sequence,
+    *,
+    with_pk: bool = False,
+    set_pks: bool = True,
+    now=None,
+    json_texts: dict[str, Sequence[str | None]] | None = None,
+) -> None:
     """`bulk_create` for new rows of the batch (model instances or `NewRow`s), through `insert_rows` on
     PostgreSQL. Sets the pks unless `set_pks` is False (nothing reads them); `with_pk`: the objects
-    carry their ids already; `now`: the time of their auto_now fields (default: the statement's)."""
+    carry their ids already; `now`: the time of their auto_now fields (default: the statement's);
+    `json_texts`: see `insert_rows`."""
     if not objs:
         return
     if connection.vendor != "postgresql":
@@ -383,10 +424,11 @@ def bulk_insert(model, objs: Sequence, *, with_pk: bool = False, set_pks: bool =
         model.objects.bulk_create(instances)
         pairs = [(obj, instance.pk) for obj, instance in zip(objs, instances, strict=True)]
     elif with_pk or not set_pks:
-        insert_rows(model, objs, suffix="", with_pk=with_pk, now=now)
+        insert_rows(model, objs, suffix="", with_pk=with_pk, now=now, json_texts=json_texts)
         pairs = [(obj, obj.pk) for obj in objs] if with_pk else []
     else:
-        pairs = [(obj, pk) for obj, (pk,) in zip(objs, insert_rows(model, objs, suffix=' RETURNING "id"'), strict=True)]
+        returned = insert_rows(model, objs, suffix=' RETURNING "id"', json_texts=json_texts)
+        pairs = [(obj, pk) for obj, (pk,) in zip(objs, returned, strict=True)]
     for obj, pk in pairs:
         obj.pk = pk
         if not isinstance(obj, NewRow):

@@ -114,6 +114,10 @@ class NormalizedOrder:
     modified_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     ship_by: datetime | None = None  # the platform's own ship-by deadline, when it states one
+    #: `raw` exactly as the JSON text it was decoded from, when that text was the order alone and
+    #: proved safe and short (guard.Decoded): the batch INSERT stores it as it is instead of encoding
+    #: `raw` again (that was the largest part of encoding a batch's rows)
+    raw_text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

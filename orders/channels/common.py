@@ -647,7 +647,11 @@ class PlatformAdapter(ChannelAdapter):
             except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
                 # a shape no adapter check foresaw: still the sender's fault, still a 400, never a 500
                 raise PayloadError("body", f"unreadable {self.platform} order ({type(exc).__name__})") from exc
-            return guard.clean_order(order, raw_short=decoded is not None and decoded.short)
+            if decoded is None:
+                return guard.clean_order(order)
+            # the text itself stands for `raw` when it was this order alone, proved safe
+            bare = decoded.safe and native is decoded.value and order.raw is native
+            return guard.clean_order(order, raw_short=decoded.short, raw_text=decoded.text if bare else None)
         except PayloadError as exc:
             exc.native = native
             exc.external_id = exc.external_id or self.native_external_id(native)

@@ -92,6 +92,8 @@ class Decoded:
     #: the whole text is at most MAX_RAW_STRING characters, so no string in it is longer: `clip_raw`
     #: would copy it unchanged
     short: bool
+    #: the decoded text
+    text: str = ""
 
 
 def decode(data: bytes | str, *, field: str = "body") -> Decoded:
@@ -141,7 +143,7 @@ def decode(data: bytes | str, *, field: str = "body") -> Decoded:
         and ("\\u" not in text or _UNSAFE_ESCAPE.search(text) is None)
         and (data is not text or _encodable(text))  # a str may hold a raw surrogate
     )
-    return Decoded(value, safe=safe, short=len(text) <= MAX_RAW_STRING)
+    return Decoded(value, safe=safe, short=len(text) <= MAX_RAW_STRING, text=text)
 
 
 def _encodable(text: str) -> bool:
@@ -250,10 +252,11 @@ def clip_raw(value: Any) -> Any:
     return value
 
 
-def clean_order(order: NormalizedOrder, *, raw_short: bool = False) -> NormalizedOrder:
+def clean_order(order: NormalizedOrder, *, raw_short: bool = False, raw_text: str | None = None) -> NormalizedOrder:
     """Free text truncated with a marker, ciphertexts bounded, the raw copy clipped (unless `raw_short`:
     it came from a text too short to hold a string to clip); every text checked again, because adapters
-    derive some values (joined notes, coupon names) from several fields."""
+    derive some values (joined notes, coupon names) from several fields. `raw_text`: the JSON text `raw`
+    was decoded from, kept only with `raw_short` (a clipped copy is no longer that text)."""
     limits = FREE_TEXT_LIMITS
     lines = [replace(line, title=truncate(line.title, limits["title"])) for line in order.lines]
     coupons = [
@@ -274,6 +277,7 @@ def clean_order(order: NormalizedOrder, *, raw_short: bool = False) -> Normalize
         lines=lines,
         coupons=coupons,
         raw=order.raw if raw_short else clip_raw(order.raw),
+        raw_text=raw_text if raw_short else None,
     )
     check_normalized(cleaned)
     return cleaned

@@ -1,0 +1,88 @@
+"""A pushed order's raw payload goes into the batch INSERT as the JSON text it arrived as
+(NormalizedOrder.raw_text) instead of being encoded again, and reads back exactly as the encoded copy
+would: only for a body that was the order alone and whose text proved itself safe and short."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from django.db import connection
+
+from orders import gateway, services
+from orders.channels import guard
+from orders.models import Order
+from orders.tests.factories import make_channel
+from orders.tests.poison import FIELDS, PLATFORMS, Raw, body_with, native_order
+
+pytestmark = pytest.mark.django_db
+
+#: numbers JSON spells several ways, text beyond ASCII raw and escaped, nesting, an empty object
+ODD_BUT_FINE = Raw(
+    '{"amount": 19.90, "big": 123456789012345678901234567890, "tiny": 1e-7, "neg": -0, '
+    '"zh": "王小明", "esc": "\\u00e9\\n\\"q\\"", "nested": [[{"a": [1, null, true]}]], "empty": {}}'
+)
+
+
+def _ingest(channel, incoming) -> Order:
+    [outcome] = services.ingest_orders([services.IngestItem(channel, incoming, "push")])
+    assert outcome.ok, outcome.error
+    return Order.objects.get(pk=outcome.result.order.pk)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_bare_pushed_order_stores_its_own_text_and_reads_back_as_the_encoded_copy(platform):
+    channel = make_channel(platform=platform)
+    # as platforms send it: UTF-8 text, not \u escapes
+    body = json.dumps({**native_order(platform), "extra": "__extra__"}, ensure_ascii=False)
+    body = body.replace('"__extra__"', ODD_BUT_FINE.text).encode()
+    incoming = gateway.read_signed_order(channel=channel, body=body)
+    # the text stands for the raw copy, unless it is too long to be stored unclipped (Douyin's sample:
+    # 4,100 characters)
+    short = len(body.decode()) <= guard.MAX_RAW_STRING
+    assert incoming.raw_text == (body.decode() if short else None)
+    assert short or platform == "douyin"
+
+    from_text = _ingest(channel, incoming)
+    encoded = dataclasses.replace(incoming, external_id=incoming.external_id + "-B", raw_text=None)
+    from_dict = _ingest(channel, encoded)
+
+    assert from_text.raw_payload == from_dict.raw_payload == json.loads(body)
+    if connection.vendor == "postgresql":  # the stored jsonb values themselves are equal
+        with connection.cursor() as cursor:
+            pair = "FROM orders_order a, orders_order b WHERE a.id = %s AND b.id = %s"
+            cursor.execute(f"SELECT a.raw_payload = b.raw_payload {pair}", [from_text.pk, from_dict.pk])
+            assert cursor.fetchone() == (True,)
+
+
+def test_a_batch_mixing_texts_and_copies_stores_each_order_its_own_payload():
+    channel = make_channel(platform="taobao")
+    incomings = []
+    for n in range(5):
+        body = body_with(native_order("taobao"), {("tid_str",): f"MIX-{n}", ("extra",): {"n": n}})
+        incoming = gateway.read_signed_order(channel=channel, body=body)
+        incomings.append(incoming if n % 2 else dataclasses.replace(incoming, raw_text=None))
+    outcomes = services.ingest_orders([services.IngestItem(channel, incoming, "push") for incoming in incomings])
+    assert all(outcome.ok for outcome in outcomes)
+    for n in range(5):
+        assert Order.objects.get(external_id=f"MIX-{n}").raw_payload["extra"] == {"n": n}
+
+
+def test_a_body_that_is_not_the_raw_copy_as_it_is_keeps_no_text():
+    channel = make_channel(platform="taobao")
+    adapter = gateway.get_adapter(channel)
+    # clipped: a string longer than a raw copy keeps
+    long = body_with(native_order("taobao"), {FIELDS["taobao"]["text"]: "x" * (guard.MAX_RAW_STRING + 10)})
+    assert gateway.read_signed_order(channel=channel, body=long).raw_text is None
+    # not proved safe (a look-alike escape), so walked: the text is not vouched for
+    walked = body_with(native_order("taobao"), {("extra",): "a backslash, then u0000: \\u0000"})
+    assert not guard.decode(walked).safe
+    incoming = gateway.read_signed_order(channel=channel, body=walked)
+    assert incoming.raw_text is None
+    assert _ingest(channel, incoming).raw_payload["extra"].endswith("\\u0000")
+    # an order inside a larger text: its raw copy is only part of that text
+    decoded = guard.decode(json.dumps({"wrapped": native_order("taobao")}))
+    assert adapter.read_order(decoded.value["wrapped"], decoded=decoded).raw_text is None
+    # pulled orders are read from an already decoded page
+    assert adapter.read_order(native_order("taobao")).raw_text is None
