@@ -11,6 +11,7 @@ marker. The limits are documented in docs/channels.md ("Poison input").
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import operator
@@ -258,7 +259,11 @@ def clean_order(order: NormalizedOrder, *, raw_short: bool = False, raw_text: st
     derive some values (joined notes, coupon names) from several fields. `raw_text`: the JSON text `raw`
     was decoded from, kept only with `raw_short` (a clipped copy is no longer that text)."""
     limits = FREE_TEXT_LIMITS
-    lines = [replace(line, title=truncate(line.title, limits["title"])) for line in order.lines]
+    title = limits["title"]
+    # a copy only of what changes (dataclasses.replace rebuilds every field: ~20 µs per order, twice)
+    lines = [
+        line if len(line.title) <= title else replace(line, title=truncate(line.title, title)) for line in order.lines
+    ]
     coupons = [
         {
             **coupon,
@@ -270,15 +275,12 @@ def clean_order(order: NormalizedOrder, *, raw_short: bool = False, raw_text: st
     for key, cipher in order.receiver_cipher.items():
         if len(cipher) > MAX_CIPHER_VALUE:
             raise PayloadError(f"receiver_cipher.{key}", f"longer than {MAX_CIPHER_VALUE} characters")
-    cleaned = replace(
-        order,
-        buyer_message=truncate(order.buyer_message, limits["buyer_message"]),
-        seller_memo=truncate(order.seller_memo, limits["seller_memo"]),
-        lines=lines,
-        coupons=coupons,
-        raw=order.raw if raw_short else clip_raw(order.raw),
-        raw_text=raw_text if raw_short else None,
-    )
+    cleaned = copy.copy(order)
+    cleaned.buyer_message = truncate(order.buyer_message, limits["buyer_message"])
+    cleaned.seller_memo = truncate(order.seller_memo, limits["seller_memo"])
+    cleaned.lines, cleaned.coupons = lines, coupons
+    cleaned.raw = order.raw if raw_short else clip_raw(order.raw)
+    cleaned.raw_text = raw_text if raw_short else None
     check_normalized(cleaned)
     return cleaned
 
