@@ -537,7 +537,12 @@ def _event(
 ) -> NewRow:
     """An audit event of the batch. `notes`: the batch's rendered notes (a coded note's English text is
     rendered once per batch, not once per order: most orders share "checks passed")."""
-    key = json.dumps(note, sort_keys=True) if isinstance(note, dict) else note
+    # a coded note's key: its code alone in the usual case, else its repr (json.dumps with sorted keys
+    # cost more than the rest of the event); equal notes spelled in another key order just miss the cache
+    if isinstance(note, dict):
+        key = ("code", note["code"]) if note.keys() == {"code"} else ("repr", repr(note))
+    else:
+        key = note
     try:
         text, data = notes[key]
     except KeyError:
