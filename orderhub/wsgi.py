@@ -9,6 +9,7 @@ from orderhub.chunked import ChunkedBodyMiddleware  # noqa: E402  (needs the set
 
 application = ChunkedBodyMiddleware(application)
 
-from orderhub.runtime import WEB_GC_THRESHOLDS, tune_gc  # noqa: E402
+from orderhub.runtime import WEB_GC_THRESHOLDS, tune_gc, warm_up  # noqa: E402
 
+warm_up()
 tune_gc(WEB_GC_THRESHOLDS)  # after everything start-up loads (orderhub/runtime.py says why)
