@@ -3,6 +3,7 @@ and answers at once; drainers decide it in batches, exactly once, with poison qu
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -179,6 +180,42 @@ def test_an_idle_drainer_takes_a_new_push_without_being_called():
     assert Order.objects.filter(external_id="3301234500000000008").exists()
     assert took < 2.0, took
     assert not drainer.is_alive()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_trickle_of_pushes_is_decided_in_batches_a_linger_apart_and_none_is_left(settings):
+    """A part batch means the drainer is ahead of the pushes: it waits WEBHOOK_INBOX_LINGER_SECONDS
+    before it claims again (also after a wake-up), so pushes arriving one by one are decided a few at
+    a time instead of in a transaction each."""
+    settings.WEBHOOK_INBOX_LINGER_SECONDS = 0.3
+    channel = make_channel(platform="taobao")
+    pushes = 15
+
+    def arrive() -> None:
+        try:
+            for n in range(pushes):
+                inbox.inbox_accept(channel=channel, body=trade(f"33012345002{n:05d}"))
+                time.sleep(0.04)
+        finally:
+            connection.close()
+
+    claims: list[tuple[float, int]] = []
+    deadline = time.monotonic() + 30
+    producer = threading.Thread(target=arrive)
+    producer.start()
+    try:
+        total = inbox.drain(
+            batch=100,
+            stop=lambda: sum(n for _at, n in claims) >= pushes or time.monotonic() > deadline,
+            on_batch=lambda report: claims.append((time.monotonic(), report.claimed)),
+        )
+    finally:
+        producer.join(timeout=30)
+    assert total.decided == pushes and not InboxMessage.objects.undecided().exists()
+    assert Order.objects.filter(channel=channel).count() == pushes
+    assert len(claims) < pushes / 2, claims  # decided in batches, not one by one
+    gaps = [later - earlier for (earlier, _n), (later, _m) in itertools.pairwise(claims)]
+    assert min(gaps) >= 0.3, gaps  # never claimed again before the linger was over
 
 
 @postgres_only
