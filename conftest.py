@@ -62,9 +62,12 @@ def _fresh_cache_namespace(settings):
     database that a parallel test worker shares: the cache key prefix is new for every test."""
     from axes.handlers.proxy import AxesProxyHandler
 
+    from orderhub.throttling import FailureBudget
+
     for alias, config in settings.CACHES.items():
         settings.CACHES = {**settings.CACHES, alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
     AxesProxyHandler.get_implementation(force=True)  # django-axes keeps the cache it first saw
+    FailureBudget._seen_unspent.clear()  # what this process remembers of the old namespace's budgets
 
 
 def _flushes_without_restoring(item: pytest.Item) -> bool:

@@ -9,10 +9,10 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.dispatch import receiver
 from django_fsm.signals import post_transition
 
+from orderhub.db import on_commit_once
 from orders.models import LineRefundState, Order, OrderLine, OrderState
 from orders.signals import line_refund_changed
 
@@ -24,7 +24,7 @@ def _order_became_ready(sender, instance: Order, name: str, source: str, target:
     # post_transition fires before save and commit: only register work for after the commit (an
     # order never stored, e.g. the state machine on its own, has nothing to print)
     if target == OrderState.READY and instance.pk is not None and getattr(settings, "SHIPPING_ENQUEUE_TASKS", True):
-        transaction.on_commit(_enqueue_print_queue)
+        on_commit_once(_enqueue_print_queue)  # a batch of orders becoming ready wakes the queue once
 
 
 def _enqueue_print_queue() -> None:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import ChannelListing, EventKind, InventoryEvent, Sku, StockPush
+from orderhub.db import on_commit_once
 from orders import texts
 from orders.models import Channel
 
@@ -87,8 +88,13 @@ def presale_switch_due(*, available: dict[int, int], skus: dict[int, Sku]) -> bo
 
 
 def enqueue_push_drain() -> None:
-    """After commit, nudge the stock push drain (coalesced, see `_enqueue`)."""
-    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
+    """After commit, nudge the stock push drain (coalesced, see `_enqueue`): once per transaction,
+    however many reservations or movements in it called this (a batch of orders called it per order)."""
+    on_commit_once(_enqueue_push_drain)
+
+
+def _enqueue_push_drain() -> None:
+    _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY)
 
 
 def sync_presale(*, available: dict[int, int], skus: dict[int, Sku] | None = None) -> None:
@@ -151,7 +157,7 @@ def sku_settings_changed(*, sku_ids: Iterable[int]) -> None:
     sync_presale(available=available)
     for sku_id, on_presale in Sku.objects.filter(pk__in=sku_ids).values_list("pk", "on_presale"):
         ChannelListing.objects.filter(sku_id=sku_id).exclude(presale=on_presale).update(presale=on_presale)
-    transaction.on_commit(lambda: _enqueue("inventory.tasks.drain_stock_pushes", key=PUSH_ENQUEUED_KEY))
+    enqueue_push_drain()
 
 
 PUSH_ENQUEUED_KEY = "inventory:enqueued:push"

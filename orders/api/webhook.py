@@ -254,7 +254,9 @@ def _accept_fast(request, *, channel_id: int) -> HttpResponse | None:
         return None
     signature = request.META.get(_SIGNATURE_META)
     channel = selectors.channel_get_enabled_recent(channel_id=channel_id) if signature else None
-    if channel is None or throttling.webhook_failures_from(request).blocked():
+    if channel is None or throttling.webhook_failures_from(request).blocked_unless_seen_unspent(
+        _BUDGET_SEEN_UNSPENT_SECONDS
+    ):
         return None
     body = _body_within_limit(request)
     if body is None:
@@ -272,6 +274,10 @@ def _accept_fast(request, *, channel_id: int) -> HttpResponse | None:
     return response
 
 
+#: how long a web process takes a client's webhook failure budget, found unspent, as unspent
+#: (FailureBudget.blocked_unless_seen_unspent): a client blocked by another process's refusals may
+#: still have correctly signed pushes stored for up to this long
+_BUDGET_SEEN_UNSPENT_SECONDS = 1.0
 _SIGNATURE_META = "HTTP_" + gateway.SIGNATURE_HEADER.upper().replace("-", "_")
 _TIMESTAMP_META = "HTTP_" + gateway.TIMESTAMP_HEADER.upper().replace("-", "_")
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import postgres_only
+from orderhub.throttling import FailureBudget
 from orders import inbox
 from orders.errors import ChannelDisabled
 from orders.gateway import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
@@ -475,6 +476,47 @@ def test_a_client_over_its_failure_budget_is_turned_away_even_with_a_good_push_t
 
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
     assert list(InboxMessage.objects.values_list("external_id", flat=True)) == ["3301234500000000030"]
+
+
+def test_a_client_within_its_failure_budget_has_it_read_once_a_second_not_once_per_push(monkeypatch):
+    reads: list[str] = []
+    original = FailureBudget.blocked
+    monkeypatch.setattr(FailureBudget, "blocked", lambda budget: reads.append(budget.key) or original(budget))
+    channel = make_channel(platform="taobao")
+
+    answers = [post_signed(channel, trade(f"33012345000000005{n:02d}")).status_code for n in range(10)]
+
+    assert answers == [202] * 10
+    # the view read it for the first push (the channel not remembered yet), the fast lane for the second
+    assert 1 <= len(reads) <= 2, reads
+
+
+def test_a_budget_spent_by_another_process_turns_good_pushes_away_once_the_memo_is_over(settings, monkeypatch):
+    """Another web process's refusals fill the budget in the shared cache without this process
+    knowing: a correctly signed push is still stored while it takes the budget as unspent (at most
+    _BUDGET_SEEN_UNSPENT_SECONDS), then refused with 429 like any push from that client."""
+    from orders.api import webhook
+
+    monkeypatch.setattr(webhook, "_BUDGET_SEEN_UNSPENT_SECONDS", 0.3)
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "webhook_failure_ip": "2/min"},
+    }
+    channel = make_channel(platform="taobao")
+    assert post_signed(channel, trade("3301234500000000060")).status_code == 202
+    assert post_signed(channel, trade("3301234500000000061")).status_code == 202  # read: unspent
+    budget = FailureBudget("webhook_failure_ip", "127.0.0.1")
+    budget.cache.set(budget.key, [time.time(), time.time()], 60)  # as another process records refusals
+
+    within = post_signed(channel, trade("3301234500000000062"))
+    time.sleep(0.35)
+    after = post_signed(channel, trade("3301234500000000063"))
+
+    assert within.status_code == 202
+    assert after.status_code == 429 and 1 <= int(after["Retry-After"]) <= 60
+    stored = set(InboxMessage.objects.values_list("external_id", flat=True))
+    assert stored == {"3301234500000000060", "3301234500000000061", "3301234500000000062"}
 
 
 def test_bad_input_to_a_remembered_channel_is_still_refused_with_its_field():
