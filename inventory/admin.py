@@ -147,7 +147,8 @@ def _titled(text: str, title: str) -> str:
 
 class LedgerListCells:
     """The cells the two big inventory lists share, narrow enough for both lists to fit 1440 px:
-    the SKU and warehouse by code (code and name in the tooltip), long texts cut, whole in the tooltip."""
+    the SKU and warehouse by code (code and name in the tooltip), a long SKU code wrapped onto a second
+    line, long texts cut, whole in the tooltip."""
 
     class Media:
         css = {"all": ["inventory/ledger_admin.css"]}

@@ -1,7 +1,8 @@
 """The stock movement list and the reconciliation difference list fit a 1440 px screen in English and
-in Chinese (no sideways scrolling): the columns ops scan a list by, each on one line; the rest (the
-note in full, counted quantity, the listing, the source) on the row's own page. Screenshots of both
-lists in both languages land in $ARTIFACTS_DIR (default /tmp/orderhub-screenshots).
+in Chinese (no sideways scrolling): the columns ops scan a list by, each on one line (a long SKU code
+whole, on two lines if it must); the rest (the note in full, counted quantity, the listing, the source)
+on the row's own page. Screenshots of both lists in both languages land in $ARTIFACTS_DIR (default
+/tmp/orderhub-screenshots).
 
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them, with a Chinese font)."""
 
@@ -220,3 +221,10 @@ def test_the_movement_and_difference_lists_fit_1440_px_without_scrolling_sideway
             for th in browser.find_elements(By.CSS_SELECTOR, "#result_list thead th[class*=column-]")
         ]
         assert shown == columns
+        # the SKU code is what the warehouse reads: whole, a long one on two lines rather than cut short
+        sku_cells = browser.execute_script(
+            "return [...document.querySelectorAll('#result_list td.field-sku_cell')]"
+            ".map(td => [td.innerText.replace(/\\s+/g, ''), td.scrollWidth <= td.clientWidth])"
+        )
+        codes = {"TEA-LJ-250-GIFT-2", "MUG-CERAMIC-350-BLUE", "CAP-COTTON-FREE-BLACK"}
+        assert sku_cells and all(code in codes and whole for code, whole in sku_cells), sku_cells
