@@ -38,11 +38,12 @@ def test_a_bare_pushed_order_stores_its_own_text_and_reads_back_as_the_encoded_c
     body = json.dumps({**native_order(platform), "extra": "__extra__"}, ensure_ascii=False)
     body = body.replace('"__extra__"', ODD_BUT_FINE.text).encode()
     incoming = gateway.read_signed_order(channel=channel, body=body)
-    # the text stands for the raw copy, unless it is too long to be stored unclipped (Douyin's sample:
-    # 4,100 characters)
-    short = len(body.decode()) <= guard.MAX_RAW_STRING
-    assert incoming.raw_text == (body.decode() if short else None)
-    assert short or platform == "douyin"
+    # the text stands for the raw copy when it shows that no string in it is clipped: it is short, or
+    # no run between quotes is long (Douyin's sample is over 4,000 characters; an escaped quote, as in
+    # ODD_BUT_FINE, hides a run's length)
+    text = body.decode()
+    vouched = len(text) <= guard.MAX_RAW_STRING or '\\"' not in text
+    assert incoming.raw_text == (text if vouched else None)
 
     from_text = _ingest(channel, incoming)
     encoded = dataclasses.replace(incoming, external_id=incoming.external_id + "-B", raw_text=None)
@@ -54,6 +55,22 @@ def test_a_bare_pushed_order_stores_its_own_text_and_reads_back_as_the_encoded_c
             pair = "FROM orders_order a, orders_order b WHERE a.id = %s AND b.id = %s"
             cursor.execute(f"SELECT a.raw_payload = b.raw_payload {pair}", [from_text.pk, from_dict.pk])
             assert cursor.fetchone() == (True,)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_pushed_order_longer_than_the_clip_but_with_no_long_string_keeps_its_text(platform):
+    """Douyin's orders run over 4,000 characters: their text is stored as it came, not re-encoded."""
+    channel = make_channel(platform=platform)
+    padding = {"padding": ["地址补充说明" * 60 for _ in range(4)]}  # 360 characters each, 1,440 in all
+    body = json.dumps({**native_order(platform), **padding}, ensure_ascii=False)
+    if len(body) <= guard.MAX_RAW_STRING:
+        body = json.dumps({**native_order(platform), **padding, "more": ["补充" * 1000]}, ensure_ascii=False)
+    assert len(body) > guard.MAX_RAW_STRING
+
+    incoming = gateway.read_signed_order(channel=channel, body=body.encode())
+
+    assert incoming.raw_text == body
+    assert _ingest(channel, incoming).raw_payload == json.loads(body)
 
 
 def test_a_batch_mixing_texts_and_copies_stores_each_order_its_own_payload():
@@ -75,6 +92,13 @@ def test_a_body_that_is_not_the_raw_copy_as_it_is_keeps_no_text():
     # clipped: a string longer than a raw copy keeps
     long = body_with(native_order("taobao"), {FIELDS["taobao"]["text"]: "x" * (guard.MAX_RAW_STRING + 10)})
     assert gateway.read_signed_order(channel=channel, body=long).raw_text is None
+    # a long string split by an escaped quote: the text cannot show its length, so it is clipped too
+    memo = "y" * 3000 + '"' + "y" * (guard.MAX_RAW_STRING - 2000)
+    quoted = body_with(native_order("taobao"), {("tid_str",): "3301234500000999", FIELDS["taobao"]["text"]: memo})
+    incoming = gateway.read_signed_order(channel=channel, body=quoted)
+    assert incoming.raw_text is None
+    memo = _ingest(channel, incoming).raw_payload["buyer_message"]
+    assert len(memo) == guard.MAX_RAW_STRING and memo.endswith(guard.TRUNCATION_MARKER)
     # not proved safe (a look-alike escape), so walked: the text is not vouched for
     walked = body_with(native_order("taobao"), {("extra",): "a backslash, then u0000: \\u0000"})
     assert not guard.decode(walked).safe
