@@ -4,7 +4,9 @@ for what runs after a commit."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -42,15 +44,34 @@ def _prepared_cursor_class():
     return PreparedCursor
 
 
-def on_commit_once(func: Callable[[], None]) -> None:
-    """`transaction.on_commit(func)`, unless `func` already waits for the current transaction's commit
-    (outside a transaction it runs at once, as on_commit does).
+#: the callbacks `on_commit_once` collected in the innermost `on_commit_coalesced` block (None: none open)
+_coalesced: ContextVar[dict[Callable[[], None], None] | None] = ContextVar("orderhub_on_commit_coalesced", default=None)
 
-    Why: a callback that only wakes a worker (e.g. "fill the print queue") needs to run once per
-    commit, and a batch of a hundred orders registered it a hundred times: each run a cache round
-    trip, with Redis 10,000 per flash sale. Looked up in the pending callbacks themselves, so a
-    savepoint rolled back with its registration leaves nothing behind that would skip the next."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.in_atomic_block and any(pending is func for _savepoints, pending, _robust in reversed(db.run_on_commit)):
-        return
-    transaction.on_commit(func)
+
+def on_commit_once(func: Callable[[], None]) -> None:
+    """`transaction.on_commit(func)`, but inside an `on_commit_coalesced()` block only once per block,
+    however many times it is called there."""
+    pending = _coalesced.get()
+    if pending is None:
+        transaction.on_commit(func)
+    else:
+        pending[func] = None
+
+
+@contextmanager
+def on_commit_coalesced() -> Iterator[None]:
+    """Within the block (open it inside the transaction), `on_commit_once(func)` registers each `func`
+    once, when the block ends without an error.
+
+    Why: a callback that only wakes a worker (fill the print queue, drain the stock pushes) needs to
+    run once per commit, and a batch of a hundred orders registered it per order: each run a cache
+    round trip, with Redis 10,000 per flash sale. An order of the batch rolled back in its own
+    savepoint still counts: its wake-up finds the others' work, or nothing."""
+    pending: dict[Callable[[], None], None] = {}
+    token = _coalesced.set(pending)
+    try:
+        yield
+    finally:
+        _coalesced.reset(token)
+    for func in pending:
+        on_commit_once(func)  # an enclosing block coalesces it again

@@ -50,7 +50,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from simple_history.utils import get_change_reason_from_object
 
-from orderhub.db import prepared_cursor
+from orderhub.db import on_commit_coalesced, prepared_cursor
 from orders import services
 from orders.models import LineRefundState, Order, OrderEvent, OrderLine, OrderState
 from orders.texts import Wording, wording
@@ -99,7 +99,7 @@ def _decide_first(items: Sequence[IngestItem]) -> tuple[dict[int, IngestResult],
     tasks, reservations, and the stock rows last (`allocation_confirm`). Lock order: orders, stock."""
     from inventory.services.allocation import allocation_plan
 
-    with transaction.atomic(durable=True):
+    with transaction.atomic(durable=True), on_commit_coalesced():  # a wake-up per batch, not per order
         orders = [_new_order(item) for item in items]
         ids = _stored_or_new_ids(orders=orders, items=items)
         fresh = sorted(ids)
@@ -130,7 +130,7 @@ def _insert_first(items: Sequence[IngestItem], *, lock_first: bool) -> tuple[dic
     that can lock the stock rows before planning (they must be taken after the orders)."""
     from inventory.services.allocation import allocation_plan, stock_snapshot
 
-    with transaction.atomic(durable=True):
+    with transaction.atomic(durable=True), on_commit_coalesced():  # a wake-up per batch, not per order
         orders = [_new_order(item) for item in items]
         created = _insert_orders(orders, positions=range(len(orders)), with_pk=False, items=items)
         known = [position for position in range(len(items)) if position not in created]

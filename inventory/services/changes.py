@@ -88,8 +88,8 @@ def presale_switch_due(*, available: dict[int, int], skus: dict[int, Sku]) -> bo
 
 
 def enqueue_push_drain() -> None:
-    """After commit, nudge the stock push drain (coalesced, see `_enqueue`): once per transaction,
-    however many reservations or movements in it called this (a batch of orders called it per order)."""
+    """After commit, nudge the stock push drain (coalesced, see `_enqueue`); once per batch of orders
+    (`on_commit_coalesced`), which called it per order."""
     on_commit_once(_enqueue_push_drain)
 
 
