@@ -4,10 +4,7 @@ and cache backend imported (orderhub.runtime.warm_up)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from django.conf import settings
+from orderhub.tests.fresh_python import run_fresh_python
 
 PROBE = """
 import sys
@@ -33,15 +30,7 @@ print(all(cache["BACKEND"].rsplit(".", 1)[0] in sys.modules for cache in setting
 
 
 def test_routes_reverse_in_every_language_without_compiling_a_pattern_and_adapters_are_imported():
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=settings.BASE_DIR,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "orderhub.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split("\n")
+    out = run_fresh_python(PROBE)
     assert out[0] == "0 ['/admin/orders/order/', '/api/v1/channels/7/webhook']"
     assert out[1:3] == ["True", "True"]
 
@@ -49,13 +38,5 @@ def test_routes_reverse_in_every_language_without_compiling_a_pattern_and_adapte
 def test_without_the_warm_up_the_first_reverse_compiles_every_pattern():
     """The probe above proves something: a process that only sets Django up compiles on first use."""
     probe = PROBE.replace("import orderhub.wsgi", "import django; django.setup()")
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=settings.BASE_DIR,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "orderhub.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split("\n")
+    out = run_fresh_python(probe)
     assert int(out[0].split()[0]) > 100
