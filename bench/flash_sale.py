@@ -73,12 +73,13 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
 
 def cpu_seconds_by_kind(web_pid: int, drainer_pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each kind of process of the sale, read from /proc
-    (Linux; empty elsewhere): the gunicorn workers, the drainers, this bench client and every
-    PostgreSQL process of the host (the bench assumes a machine otherwise idle)."""
+    (Linux; empty elsewhere): the gunicorn workers, the drainers, this bench client, every PostgreSQL
+    process of the host and the Redis server (with REDIS_URL; the bench assumes a machine otherwise
+    idle)."""
     if not os.path.isdir("/proc"):
         return {}
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"web": 0.0, "drainers": 0.0, "client": 0.0, "postgres": 0.0}
+    totals = {"web": 0.0, "drainers": 0.0, "client": 0.0, "postgres": 0.0, "redis": 0.0}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -97,6 +98,10 @@ def cpu_seconds_by_kind(web_pid: int, drainer_pids: list[int]) -> dict[str, floa
             totals["client"] += used
         elif comm.split("(", 1)[1].startswith("postgres"):
             totals["postgres"] += used
+        elif comm.split("(", 1)[1].startswith("redis-server"):
+            totals["redis"] += used
+    if not os.environ.get("REDIS_URL"):
+        del totals["redis"]  # a Redis server the sale does not use is not its cost
     return totals
 
 
