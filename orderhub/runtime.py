@@ -27,8 +27,8 @@ def tune_gc(thresholds: tuple[int, int, int]) -> None:
 
 def warm_up() -> None:
     """Do before the web workers fork what each worker's first request did: build the URL resolvers'
-    tables (every pattern compiled, the reverse table of every namespace and language), import every marketplace
-    adapter and each cache's backend.
+    tables (every pattern compiled, the reverse table of every namespace and language), import every
+    marketplace adapter and each cache's backend.
     Why: a worker's first push cost 63 ms instead of 1 (50 of them reversing the webhook's route for
     the fast lane), 300–400 ms under a flash sale's load, while the worker's other threads waited; a
     deploy or a worker's restart during a sale made those the slowest answers of the sale. Done once
