@@ -44,8 +44,9 @@ TRUNCATION_MARKER = "…[truncated]"
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 #: the escapes through which a decoded JSON string gets a NUL or a lone surrogate (raw, neither survives
-#: decoding: a raw NUL is malformed JSON, and text decoded from UTF-8 holds no surrogate)
-_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+#: decoding: a raw NUL is malformed JSON, and text decoded from UTF-8 holds no surrogate); after an even
+#: run of backslashes only, since `\\u0000` is an escaped backslash and the letters "u0000"
+_UNSAFE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F])")
 _BRACKET = re.compile(r"[\[\]{}]")
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 

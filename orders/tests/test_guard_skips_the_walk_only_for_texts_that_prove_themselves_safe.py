@@ -100,10 +100,18 @@ def test_a_text_longer_than_a_raw_string_may_be_is_clipped_as_before():
     assert incoming.raw["buyer_message"].endswith(guard.TRUNCATION_MARKER)
 
 
-def test_a_look_alike_escape_is_only_walked():
-    text = json.dumps({"note": "a backslash, then u0000: \\u0000"})
-    assert "\\\\u0000" in text and not guard.decode(text).safe
-    assert guard.decode_json(text)["note"].endswith("\\u0000")
+def test_a_look_alike_escape_is_proved_safe_and_a_real_one_after_escaped_backslashes_is_not():
+    look_alike = json.dumps({"note": "a backslash, then u0000: \\u0000"})  # the text: \\u0000
+    assert "\\\\u0000" in look_alike and guard.decode(look_alike).safe
+    assert guard.decode_json(look_alike)["note"].endswith("\\u0000")
+    for backslashes in (1, 3, 5):  # an escaped NUL after 0, 1, 2 escaped backslashes
+        text = '{"note": "' + "\\" * backslashes + 'u0000"}'
+        assert not guard.decode(text).safe, text
+        with pytest.raises(PayloadError):
+            guard.decode_json(text)  # walked, and refused: a NUL
+    for backslashes in (2, 4):  # escaped backslashes only, then the letters
+        text = '{"note": "' + "\\" * backslashes + 'u0000"}'
+        assert guard.decode(text).safe and guard.decode_json(text)["note"].endswith("u0000")
 
 
 def test_many_brackets_are_measured_for_depth_and_a_shallow_body_is_still_proved():

@@ -99,12 +99,13 @@ def test_a_body_that_is_not_the_raw_copy_as_it_is_keeps_no_text():
     assert incoming.raw_text is None
     memo = _ingest(channel, incoming).raw_payload["buyer_message"]
     assert len(memo) == guard.MAX_RAW_STRING and memo.endswith(guard.TRUNCATION_MARKER)
-    # not proved safe (a look-alike escape), so walked: the text is not vouched for
-    walked = body_with(native_order("taobao"), {("extra",): "a backslash, then u0000: \\u0000"})
+    # not proved safe by its text (an escaped surrogate pair, here a whole emoji), so walked: the text
+    # is not vouched for
+    walked = body_with(native_order("taobao"), {("extra",): Raw('"smile \\ud83d\\ude00"')})
     assert not guard.decode(walked).safe
     incoming = gateway.read_signed_order(channel=channel, body=walked)
     assert incoming.raw_text is None
-    assert _ingest(channel, incoming).raw_payload["extra"].endswith("\\u0000")
+    assert _ingest(channel, incoming).raw_payload["extra"] == "smile \U0001f600"
     # an order inside a larger text: its raw copy is only part of that text
     decoded = guard.decode(json.dumps({"wrapped": native_order("taobao")}))
     assert adapter.read_order(decoded.value["wrapped"], decoded=decoded).raw_text is None
