@@ -96,9 +96,9 @@ def cpu_seconds_by_kind(web_pid: int, drainer_pids: list[int]) -> dict[str, floa
             totals["drainers"] += used
         elif pid == os.getpid():
             totals["client"] += used
-        elif comm.split("(", 1)[1].startswith("postgres"):
+        elif (name := comm.split("(", 1)[1]).startswith("postgres"):
             totals["postgres"] += used
-        elif comm.split("(", 1)[1].startswith("redis-server"):
+        elif name.startswith("redis-server"):
             totals["redis"] += used
     if not os.environ.get("REDIS_URL"):
         del totals["redis"]  # a Redis server the sale does not use is not its cost
